@@ -1,0 +1,49 @@
+from fastapi import APIRouter, Request, Response, status
+
+from app.auth import service
+from app.auth.dependencies import AdminDep
+from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from app.config import get_settings
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.routing import ExactRoute
+
+router = APIRouter(prefix="/api/v1/keys", tags=["keys"], route_class=ExactRoute)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    summary="Issue an API key (shown once)",
+    responses=problem_responses(401, 403, 422),
+)
+def create_key(
+    data: ApiKeyCreate, session: SessionDep, actor: AdminDep, response: Response
+) -> ApiKeyCreated:
+    row, plaintext = service.create_key(
+        session=session, data=data, key_prefix=get_settings().key_prefix
+    )
+    response.headers["Location"] = f"/api/v1/keys/{row.id}"
+    response.headers["Cache-Control"] = "no-store"
+    return ApiKeyCreated(**ApiKeyRead.model_validate(row).model_dump(), key=plaintext)
+
+
+@router.get(
+    "",
+    response_model=list[ApiKeyRead],
+    summary="List API keys (never the keys themselves)",
+    responses=problem_responses(401, 403),
+)
+def list_keys(session: SessionDep, actor: AdminDep) -> list[ApiKeyRead]:
+    return [ApiKeyRead.model_validate(k) for k in service.list_keys(session=session)]
+
+
+@router.delete(
+    "/{key_id}",
+    response_model=ApiKeyRead,
+    summary="Revoke an API key",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def revoke_key(key_id: int, session: SessionDep, actor: AdminDep, request: Request) -> ApiKeyRead:
+    return ApiKeyRead.model_validate(service.revoke_key(session=session, key_id=key_id))

@@ -1,0 +1,78 @@
+"""API keys: issue, list, revoke, and resolve a presented key to an actor."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from app.auth.models import ApiKey, Role
+from app.auth.schemas import ApiKeyCreate
+from app.contractors.models import Contractor
+from app.errors import InvalidInput, NotFound
+from app.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: the key's id and name, its role, and its contractor if bound to one."""
+
+    key_id: int | None
+    name: str
+    role: Role
+    contractor_id: int | None = None
+
+
+SYSTEM_ACTOR = Actor(key_id=None, name="system", role=Role.admin)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_key(*, session: Session, data: ApiKeyCreate, key_prefix: str) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the plaintext key, which is never stored."""
+    if data.contractor_id is not None and session.get(Contractor, data.contractor_id) is None:
+        raise InvalidInput(f"contractor {data.contractor_id} does not exist", field="contractor_id")
+    plaintext = f"{key_prefix}_{data.role.value[:3]}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(
+        name=data.name,
+        role=data.role.value,
+        contractor_id=data.contractor_id,
+        prefix=plaintext[: len(key_prefix) + 13],
+        key_hash=hash_key(plaintext),
+    )
+    session.add(row)
+    session.flush()
+    return row, plaintext
+
+
+def list_keys(*, session: Session, include_revoked: bool = True) -> list[ApiKey]:
+    query = select(ApiKey).order_by(col(ApiKey.id))
+    if not include_revoked:
+        query = query.where(col(ApiKey.revoked_at).is_(None))
+    return list(session.exec(query))
+
+
+def revoke_key(*, session: Session, key_id: int) -> ApiKey:
+    """Revoke a key; revoking one already revoked keeps its first revocation time."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"API key {key_id} not found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        session.flush()
+    return row
+
+
+def authenticate(*, session: Session, presented: str) -> Actor | None:
+    """The actor behind a presented key, or None for an unknown or revoked key."""
+    row = session.exec(
+        select(ApiKey).where(
+            ApiKey.key_hash == hash_key(presented), col(ApiKey.revoked_at).is_(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Actor(key_id=row.id, name=row.name, role=Role(row.role), contractor_id=row.contractor_id)

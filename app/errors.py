@@ -1,0 +1,215 @@
+"""Domain errors and their rendering as application/problem+json (RFC 9457).
+
+Services raise these; one set of handlers renders them. Nothing here knows about routes.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+log = logging.getLogger("app.errors")
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    location: str
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """The body of every error response."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class DomainError(Exception):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class Unauthorized(DomainError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(DomainError):
+    status, slug, title = 403, "forbidden", "Not allowed for this role"
+
+
+class NotFound(DomainError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(DomainError):
+    status, slug, title = 409, "conflict", "Conflict with the current state"
+
+
+class PreconditionFailed(DomainError):
+    status, slug, title = 412, "precondition-failed", "The resource has changed"
+
+
+class InvalidInput(DomainError):
+    """422 for input that passed schema validation but breaks a rule about one field."""
+
+    status, slug, title = 422, "validation-error", "Invalid input"
+
+    def __init__(self, detail: str, *, field: str, location: str = "body") -> None:
+        super().__init__(detail)
+        self.errors = [
+            FieldError(field=field, location=location, message=detail, type="value_error")
+        ]
+
+
+class PreconditionRequired(DomainError):
+    status, slug, title = 428, "precondition-required", "If-Match header required"
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": request.scope.get("request_id"),
+    }
+    if errors is not None:
+        body["errors"] = [e.model_dump() for e in errors]
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _location_and_field(loc: tuple[Any, ...]) -> tuple[str, str]:
+    if not loc:
+        return "body", ""
+    location = str(loc[0])
+    rest = [str(p) for p in loc[1:]]
+    if location not in ("body", "query", "path", "header", "cookie"):
+        return "body", ".".join(str(p) for p in loc)
+    return location, ".".join(rest) if rest else location
+
+
+def validation_errors(raw: list[dict[str, Any]] | Any) -> list[FieldError]:
+    out = []
+    for err in raw:
+        location, field = _location_and_field(tuple(err.get("loc", ())))
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            field, message = "body", f"malformed JSON: {err.get('ctx', {}).get('error', 'invalid')}"
+        out.append(
+            FieldError(field=field, location=location, message=message, type=str(err.get("type")))
+        )
+    return out
+
+
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed for this role"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return problem_response(
+            request,
+            status=exc.status,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            errors=getattr(exc, "errors", None),
+            extra=exc.extra,
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc.errors())
+        names = ", ".join(sorted({e.field for e in errors}))
+        return problem_response(
+            request,
+            status=422,
+            slug="validation-error",
+            title="Invalid input",
+            detail=f"Invalid value for: {names}",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No route matches {request.url.path}"
+        if exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem_response(
+            request,
+            status=exc.status_code,
+            slug=slug,
+            title=title,
+            detail=detail,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries for a route's documented errors."""
+    descriptions = {
+        401: "No API key, or a revoked or unknown one",
+        403: "The key's role may not do this",
+        404: "Not found, or not visible to this key",
+        409: "Conflicts with the current state",
+        412: "If-Match does not match the current ETag",
+        422: "Invalid input; `errors` names each field",
+        428: "If-Match header required",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": descriptions.get(status, "Error"),
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,42 @@
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.auth.dependencies import PublicDep
+from app.db import SessionFactory
+from app.migrate import head_revision
+from app.routing import ExactRoute
+
+router = APIRouter(tags=["health"], route_class=ExactRoute, dependencies=[PublicDep])
+
+
+class Health(BaseModel):
+    status: str
+    detail: str | None = None
+
+
+@router.get("/healthz", response_model=Health, summary="The process is up")
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    summary="The database answers and its schema is at the code's migration head",
+    responses={503: {"model": Health, "description": "Not ready"}},
+)
+def readyz(request: Request) -> Health | JSONResponse:
+    factory: SessionFactory = request.app.state.session_factory
+    try:
+        with factory.begin(write=False) as session:
+            current = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception as exc:  # any database failure means "not ready", never a crash
+        return JSONResponse(
+            {"status": "unavailable", "detail": type(exc).__name__}, status_code=503
+        )
+    if current != head_revision():
+        detail = f"schema at {current}, code expects {head_revision()}; run `python -m app migrate`"
+        return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
+    return Health(status="ok")

@@ -1,0 +1,80 @@
+"""The ASGI application: `app.main:app`."""
+
+import logging
+
+from fastapi import FastAPI
+
+from app.auth.router import router as keys_router
+from app.config import Settings, get_settings
+from app.db import SessionFactory, make_engine
+from app.errors import install_handlers
+from app.health.router import router as health_router
+from app.middleware import RequestContextMiddleware, RequestIdFilter
+from app.programmes.router import router as programmes_router
+from app.projects.router import router as projects_router
+from app.sites.router import router as sites_router
+
+DESCRIPTION = """
+Tracks a public capital-works programme against its approved budget estimates (概算):
+projects and their scope, budget lines, sites, and (as the service grows) revisions,
+payments, contracts, milestones and variance reports.
+
+Money is always an exact decimal string in 元 with two decimals (`"57413600.00"`).
+Authenticate with `Authorization: Bearer <api key>`. Errors are `application/problem+json`.
+"""
+
+TAGS = [
+    {
+        "name": "programmes",
+        "description": "Plans (e.g. 平罗县教育“十四五”规划) and their plan items (专栏7).",
+    },
+    {"name": "projects", "description": "The project register: scope, 概算, budget lines, sites."},
+    {"name": "sites", "description": "Schools and other sites, found by name or alias (城关六小)."},
+    {"name": "keys", "description": "API keys and roles (admin only). A key is shown once."},
+    {"name": "health", "description": "Liveness and readiness; no key needed."},
+]
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    )
+    root = logging.getLogger("app")
+    root.handlers = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def create_app(
+    settings: Settings | None = None, session_factory: SessionFactory | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="capital-tracker",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory or SessionFactory(make_engine(settings))
+    install_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    for router in (health_router, programmes_router, projects_router, sites_router, keys_router):
+        app.include_router(router)
+    return app
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> FastAPI:
+    """`app.main:app`, built on first use so that importing this module has no side effects."""
+    global _app
+    if name != "app":
+        raise AttributeError(name)
+    if _app is None:
+        _app = create_app()
+    return _app

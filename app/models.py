@@ -1,0 +1,26 @@
+"""Every table, imported in one place so Alembic and the tests see the whole metadata."""
+
+from sqlmodel import SQLModel
+
+import app.db  # noqa: F401  (sets the naming convention before any table is defined)
+from app.auth.models import ApiKey
+from app.contractors.models import Contractor
+from app.programmes.models import PlanItem, Programme
+from app.projects.models import BudgetLine, Project, ProjectSite, ProjectStage
+from app.sites.models import Site, SiteAlias
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiKey",
+    "BudgetLine",
+    "Contractor",
+    "PlanItem",
+    "Programme",
+    "Project",
+    "ProjectSite",
+    "ProjectStage",
+    "Site",
+    "SiteAlias",
+    "metadata",
+]

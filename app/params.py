@@ -1,0 +1,98 @@
+"""Query and path parameters shared by every list and item route."""
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Header, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, false
+from sqlmodel import col
+
+from app.errors import InvalidInput, PreconditionFailed, PreconditionRequired
+
+MAX_ID = 2_147_483_647
+MAX_LIMIT = 500
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id")]
+RefPath = Annotated[
+    str,
+    Path(min_length=1, max_length=64, description="Numeric id, or the code (e.g. `ZL7-2B`)"),
+]
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="How many match the filters, across all pages")
+    limit: int
+    offset: int
+
+
+class Pagination(BaseModel):
+    limit: int
+    offset: int
+
+
+def pagination(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, at most 500")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip")] = 0,
+) -> Pagination:
+    return Pagination(limit=limit, offset=offset)
+
+
+PaginationDep = Annotated[Pagination, Depends(pagination)]
+
+
+def parse_sort(
+    value: str | None, allowed: Sequence[str], *, default: str
+) -> list[tuple[str, bool]]:
+    """`sort=-original_estimate,code` → [("original_estimate", True), ("code", False)]."""
+    out: list[tuple[str, bool]] = []
+    for part in (value or default).split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        name = part.lstrip("-")
+        if name not in allowed:
+            raise InvalidInput(
+                f"cannot sort by {name!r}; use one of {', '.join(allowed)} (prefix - to reverse)",
+                field="sort",
+                location="query",
+            )
+        out.append((name, descending))
+    return out
+
+
+def etag_for(entity: str, entity_id: int, version: int) -> str:
+    return f'"{entity}-{entity_id}-v{version}"'
+
+
+def check_if_match(if_match: str | None, current_etag: str) -> None:
+    """Writes that replace state must name the version they were based on."""
+    if if_match is None:
+        raise PreconditionRequired("Send If-Match with the ETag from your last read.")
+    candidates = [t.strip() for t in if_match.split(",")]
+    if "*" in candidates:
+        return
+    if current_etag not in [c.removeprefix("W/") for c in candidates]:
+        raise PreconditionFailed(
+            "The resource changed since you read it; read it again and retry.",
+            current_etag=current_etag,
+        )
+
+
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=200,
+        description="The ETag from your last read; required for PATCH",
+    ),
+]
+
+
+def ref_clause(column_id: Any, column_code: Any, ref: str) -> ColumnElement[bool]:
+    """Match a path or filter reference: digits are an id, anything else a code or name."""
+    if ref.isascii() and ref.isdigit():
+        return col(column_id) == int(ref) if int(ref) <= MAX_ID else false()
+    return col(column_code) == ref

@@ -1,0 +1,68 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from app.auth.dependencies import AdminDep, AnyRoleDep
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.params import Page, PaginationDep
+from app.programmes import service
+from app.programmes.schemas import PlanItemCreate, PlanItemRead, ProgrammeCreate, ProgrammeRead
+from app.routing import ExactRoute
+
+router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"], route_class=ExactRoute)
+ProgrammeRef = Annotated[str, Path(min_length=1, max_length=64, description="Id or code")]
+
+
+@router.get(
+    "",
+    response_model=Page[ProgrammeRead],
+    summary="List programmes with their plan items and 概算 totals",
+    responses=problem_responses(401, 403, 422),
+)
+def list_programmes(
+    session: SessionDep, actor: AnyRoleDep, page: PaginationDep
+) -> Page[ProgrammeRead]:
+    items, total = service.list_programmes(session=session, page=page)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProgrammeRead,
+    summary="Register a programme",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def create_programme(
+    actor: AdminDep, data: ProgrammeCreate, session: SessionDep, response: Response
+) -> ProgrammeRead:
+    programme = service.create_programme(session=session, data=data)
+    response.headers["Location"] = f"/api/v1/programmes/{programme.id}"
+    return service.programme_reads(session=session, programmes=[programme])[0]
+
+
+@router.get(
+    "/{ref}",
+    response_model=ProgrammeRead,
+    summary="One programme, by id or code",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_programme(ref: ProgrammeRef, actor: AnyRoleDep, session: SessionDep) -> ProgrammeRead:
+    programme = service.get_programme(session=session, ref=ref)
+    return service.programme_reads(session=session, programmes=[programme])[0]
+
+
+@router.post(
+    "/{ref}/plan-items",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlanItemRead,
+    summary="Add a plan item (e.g. 专栏7) to a programme",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def create_plan_item(
+    ref: ProgrammeRef, actor: AdminDep, data: PlanItemCreate, session: SessionDep
+) -> PlanItemRead:
+    programme = service.get_programme(session=session, ref=ref)
+    item = service.create_plan_item(session=session, programme=programme, data=data)
+    return PlanItemRead.model_validate(item)

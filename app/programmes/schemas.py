@@ -1,0 +1,79 @@
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.money import Money
+
+# A code is not all digits (so ids and codes never clash in URLs) and has no spaces or / ? # %.
+CODE_PATTERN = r"^[^\s/?#%]*[^\s/?#%0-9][^\s/?#%]*$"
+
+
+class ProgrammeCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "PL-EDU-2021-2025",
+                    "name": "平罗县教育事业发展“十四五”规划（2021—2025年）",
+                    "owner": "平罗县教育体育局",
+                    "region": "宁夏回族自治区石嘴山市平罗县",
+                    "start_year": 2021,
+                    "end_year": 2025,
+                }
+            ]
+        },
+    )
+
+    code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
+    name: str = Field(min_length=1, max_length=300)
+    owner: str | None = Field(default=None, max_length=200)
+    region: str = Field(min_length=1, max_length=200)
+    start_year: int = Field(ge=1900, le=2200)
+    end_year: int = Field(ge=1900, le=2200)
+    source: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def years_in_order(self) -> "ProgrammeCreate":
+        if self.end_year < self.start_year:
+            raise ValueError("end_year must not be before start_year")
+        return self
+
+
+class PlanItemCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"code": "专栏7", "name": "改善基础设施条件"}]},
+    )
+
+    code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
+    name: str = Field(min_length=1, max_length=300)
+
+
+class PlanItemRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    programme_id: int
+    code: str
+    name: str
+    project_count: int = 0
+    original_estimate: Money = Field(default=Decimal(0), description="Sum of its projects' 概算")
+    revised_estimate: Money = Field(default=Decimal(0))
+
+
+class ProgrammeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    owner: str | None
+    region: str
+    start_year: int
+    end_year: int
+    source: str | None
+    project_count: int = 0
+    original_estimate: Money = Field(default=Decimal(0), description="Sum of its projects' 概算")
+    revised_estimate: Money = Field(default=Decimal(0))
+    plan_items: list[PlanItemRead] = []

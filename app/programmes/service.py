@@ -1,0 +1,112 @@
+"""Programmes (plans) and their plan items, with estimate totals summed in SQL."""
+
+from decimal import Decimal
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.errors import Conflict, NotFound
+from app.money import money_sum
+from app.params import Pagination, ref_clause
+from app.programmes.models import PlanItem, Programme
+from app.programmes.schemas import PlanItemCreate, PlanItemRead, ProgrammeCreate, ProgrammeRead
+from app.projects.models import Project
+
+
+def _item_totals(session: Session, programme_ids: list[int]) -> list[PlanItemRead]:
+    rows = session.exec(
+        select(
+            PlanItem,
+            func.count(col(Project.id)),
+            money_sum(Project.original_estimate),
+            money_sum(Project.revised_estimate),
+        )
+        .join(Project, col(Project.plan_item_id) == PlanItem.id, isouter=True)
+        .where(col(PlanItem.programme_id).in_(programme_ids))
+        .group_by(col(PlanItem.id))
+        .order_by(col(PlanItem.id))
+    )
+    return [
+        PlanItemRead(
+            **item.model_dump(),
+            project_count=count,
+            original_estimate=Decimal(original),
+            revised_estimate=Decimal(revised),
+        )
+        for item, count, original, revised in rows
+    ]
+
+
+def programme_reads(*, session: Session, programmes: list[Programme]) -> list[ProgrammeRead]:
+    """Programmes with their plan items and totals, in three queries."""
+    ids = [p.id for p in programmes if p.id is not None]
+    items = _item_totals(session, ids)
+    totals = {
+        programme_id: (count, Decimal(original), Decimal(revised))
+        for programme_id, count, original, revised in session.exec(
+            select(
+                PlanItem.programme_id,
+                func.count(col(Project.id)),
+                money_sum(Project.original_estimate),
+                money_sum(Project.revised_estimate),
+            )
+            .join(Project, col(Project.plan_item_id) == PlanItem.id)
+            .where(col(PlanItem.programme_id).in_(ids))
+            .group_by(col(PlanItem.programme_id))
+        )
+    }
+    out = []
+    for programme in programmes:
+        assert programme.id is not None
+        count, original, revised = totals.get(programme.id, (0, Decimal(0), Decimal(0)))
+        out.append(
+            ProgrammeRead(
+                **programme.model_dump(),
+                plan_items=[i for i in items if i.programme_id == programme.id],
+                project_count=count,
+                original_estimate=original,
+                revised_estimate=revised,
+            )
+        )
+    return out
+
+
+def list_programmes(*, session: Session, page: Pagination) -> tuple[list[ProgrammeRead], int]:
+    total = session.exec(select(func.count()).select_from(Programme)).one()
+    rows = list(
+        session.exec(
+            select(Programme).order_by(col(Programme.id)).limit(page.limit).offset(page.offset)
+        )
+    )
+    return programme_reads(session=session, programmes=rows), total
+
+
+def get_programme(*, session: Session, ref: str) -> Programme:
+    programme = session.exec(
+        select(Programme).where(ref_clause(Programme.id, Programme.code, ref))
+    ).first()
+    if programme is None:
+        raise NotFound(f"programme {ref} not found")
+    return programme
+
+
+def create_programme(*, session: Session, data: ProgrammeCreate) -> Programme:
+    if session.exec(select(Programme.id).where(Programme.code == data.code)).first() is not None:
+        raise Conflict(f"a programme with code {data.code} already exists")
+    programme = Programme(**data.model_dump())
+    session.add(programme)
+    session.flush()
+    return programme
+
+
+def create_plan_item(*, session: Session, programme: Programme, data: PlanItemCreate) -> PlanItem:
+    exists = session.exec(
+        select(PlanItem.id).where(PlanItem.programme_id == programme.id, PlanItem.code == data.code)
+    ).first()
+    if exists is not None:
+        raise Conflict(f"programme {programme.code} already has a plan item {data.code}")
+    assert programme.id is not None
+    item = PlanItem(programme_id=programme.id, **data.model_dump())
+    session.add(item)
+    session.flush()
+    return item

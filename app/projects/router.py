@@ -1,0 +1,213 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import AdminDep, AnyRoleDep
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.params import IdPath, IfMatchHeader, Page, PaginationDep, parse_sort
+from app.projects import service
+from app.projects.dependencies import ProjectDep, ProjectForUpdateDep
+from app.projects.models import Category, ProjectStatus, Stage
+from app.projects.schemas import (
+    BudgetLineCreate,
+    BudgetLineRead,
+    BudgetLineUpdate,
+    ProjectCreate,
+    ProjectRead,
+    ProjectUpdate,
+)
+from app.routing import ExactRoute
+
+router = APIRouter(prefix="/api/v1", tags=["projects"], route_class=ExactRoute)
+SortQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Comma-separated fields, `-` for descending: "
+        + ", ".join(service.PROJECT_SORTS),
+        examples=["-original_estimate,code"],
+    ),
+]
+
+
+@router.get(
+    "/projects",
+    response_model=Page[ProjectRead],
+    summary="List projects",
+    description="Filter by programme, plan item, category, school stage, OC4IDS status, site "
+    "(id, name or alias) or `q` (code or name contains); sort; paginate.",
+    responses=problem_responses(401, 403, 422),
+)
+def list_projects(
+    session: SessionDep,
+    actor: AnyRoleDep,
+    page: PaginationDep,
+    sort: SortQuery = None,
+    programme: Annotated[str | None, Query(max_length=64, description="Id or code")] = None,
+    plan_item: Annotated[
+        str | None, Query(max_length=64, description="Id or code, e.g. 专栏7")
+    ] = None,
+    category: Category | None = None,
+    stage: Stage | None = None,
+    status: ProjectStatus | None = None,
+    site: Annotated[str | None, Query(max_length=200, description="Site id, name or alias")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Code or name contains")] = None,
+) -> Page[ProjectRead]:
+    filters = service.ProjectFilters(
+        programme=programme,
+        plan_item=plan_item,
+        category=category.value if category else None,
+        stage=stage.value if stage else None,
+        status=status.value if status else None,
+        site=site,
+        q=q,
+    )
+    items, total = service.list_projects(
+        session=session,
+        actor=actor,
+        filters=filters,
+        sort=parse_sort(sort, service.PROJECT_SORTS, default="code"),
+        page=page,
+    )
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/projects",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProjectRead,
+    summary="Register a project",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def create_project(
+    actor: AdminDep, data: ProjectCreate, session: SessionDep, response: Response
+) -> ProjectRead:
+    project = service.create_project(session=session, data=data)
+    response.headers["Location"] = f"/api/v1/projects/{project.id}"
+    response.headers["ETag"] = service.project_etag(project)
+    return service.read_project(session=session, project=project)
+
+
+@router.get(
+    "/projects/{ref}",
+    response_model=ProjectRead,
+    summary="One project, by id or code",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_project(
+    actor: AnyRoleDep, project: ProjectDep, session: SessionDep, response: Response
+) -> ProjectRead:
+    response.headers["ETag"] = service.project_etag(project)
+    return service.read_project(session=session, project=project)
+
+
+@router.patch(
+    "/projects/{ref}",
+    response_model=ProjectRead,
+    summary="Change a project (If-Match required)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+def update_project(
+    actor: AdminDep,
+    project: ProjectForUpdateDep,
+    data: ProjectUpdate,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> ProjectRead:
+    project = service.update_project(session=session, project=project, data=data, if_match=if_match)
+    response.headers["ETag"] = service.project_etag(project)
+    return service.read_project(session=session, project=project)
+
+
+@router.delete(
+    "/projects/{ref}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a project that has no financial records",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def delete_project(actor: AdminDep, project: ProjectForUpdateDep, session: SessionDep) -> Response:
+    service.delete_project(session=session, project=project)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/projects/{ref}/budget-lines",
+    response_model=list[BudgetLineRead],
+    summary="A project's 概算 lines",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_budget_lines(
+    actor: AnyRoleDep, project: ProjectDep, session: SessionDep
+) -> list[BudgetLineRead]:
+    return [
+        BudgetLineRead.model_validate(line)
+        for line in service.list_lines(session=session, project=project)
+    ]
+
+
+@router.post(
+    "/projects/{ref}/budget-lines",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BudgetLineRead,
+    summary="Add a 概算 line",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def create_budget_line(
+    actor: AdminDep,
+    project: ProjectForUpdateDep,
+    data: BudgetLineCreate,
+    session: SessionDep,
+    response: Response,
+) -> BudgetLineRead:
+    line = service.create_line(session=session, project=project, data=data)
+    response.headers["Location"] = f"/api/v1/budget-lines/{line.id}"
+    response.headers["ETag"] = service.line_etag(line)
+    return BudgetLineRead.model_validate(line)
+
+
+@router.get(
+    "/budget-lines/{line_id}",
+    response_model=BudgetLineRead,
+    summary="One 概算 line",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_budget_line(
+    line_id: IdPath, actor: AnyRoleDep, session: SessionDep, response: Response
+) -> BudgetLineRead:
+    line = service.get_line(session=session, actor=actor, line_id=line_id)
+    response.headers["ETag"] = service.line_etag(line)
+    return BudgetLineRead.model_validate(line)
+
+
+@router.patch(
+    "/budget-lines/{line_id}",
+    response_model=BudgetLineRead,
+    summary="Change a 概算 line (If-Match required)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+def update_budget_line(
+    line_id: IdPath,
+    actor: AdminDep,
+    data: BudgetLineUpdate,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> BudgetLineRead:
+    line = service.get_line(session=session, actor=actor, line_id=line_id, for_update=True)
+    line = service.update_line(session=session, line=line, data=data, if_match=if_match)
+    response.headers["ETag"] = service.line_etag(line)
+    return BudgetLineRead.model_validate(line)
+
+
+@router.delete(
+    "/budget-lines/{line_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a 概算 line that no payment refers to",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def delete_budget_line(line_id: IdPath, actor: AdminDep, session: SessionDep) -> Response:
+    line = service.get_line(session=session, actor=actor, line_id=line_id, for_update=True)
+    service.delete_line(session=session, line=line)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

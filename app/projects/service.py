@@ -1,0 +1,405 @@
+"""The project register: projects, their sites and stages, and their budget lines."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, or_, true
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
+
+from app.auth.models import Role
+from app.auth.service import Actor
+from app.errors import Conflict, InvalidInput, NotFound
+from app.money import money_sum
+from app.params import Pagination, check_if_match, etag_for, ref_clause
+from app.programmes.models import PlanItem, Programme
+from app.projects.models import BudgetLine, Project, ProjectSite, ProjectStage
+from app.projects.schemas import (
+    BudgetLineCreate,
+    BudgetLineRead,
+    BudgetLineUpdate,
+    ProjectCreate,
+    ProjectRead,
+    ProjectUpdate,
+    SiteRef,
+)
+from app.sites.models import Site, SiteAlias
+from app.timeutil import utcnow
+
+PROJECT_SORTS = (
+    "code",
+    "name",
+    "status",
+    "category",
+    "original_estimate",
+    "revised_estimate",
+    "id",
+)
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """Which projects a caller may see. Contractors see only projects they hold a contract on;
+    until contracts are recorded that is none."""
+    if actor.role is Role.contractor:
+        return false()
+    return true()
+
+
+def project_etag(project: Project) -> str:
+    assert project.id is not None
+    return etag_for("project", project.id, project.version)
+
+
+def get_project(*, session: Session, actor: Actor, ref: str, for_update: bool = False) -> Project:
+    """A project by id or code, within the caller's scope; 404 otherwise."""
+    query = select(Project).where(visible_to(actor), ref_clause(Project.id, Project.code, ref))
+    if for_update:
+        query = query.with_for_update()
+    project = session.exec(query).first()
+    if project is None:
+        raise NotFound(f"project {ref} not found")
+    return project
+
+
+@dataclass(frozen=True)
+class ProjectFilters:
+    programme: str | None = None
+    plan_item: str | None = None
+    category: str | None = None
+    stage: str | None = None
+    status: str | None = None
+    site: str | None = None
+    q: str | None = None
+
+
+def _filter_clauses(filters: ProjectFilters) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if filters.category:
+        clauses.append(col(Project.category) == filters.category)
+    if filters.status:
+        clauses.append(col(Project.status) == filters.status)
+    if filters.stage:
+        clauses.append(
+            col(Project.id).in_(
+                select(ProjectStage.project_id).where(ProjectStage.stage == filters.stage)
+            )
+        )
+    if filters.plan_item:
+        clauses.append(
+            col(Project.plan_item_id).in_(
+                select(PlanItem.id).where(ref_clause(PlanItem.id, PlanItem.code, filters.plan_item))
+            )
+        )
+    if filters.programme:
+        clauses.append(
+            col(Project.plan_item_id).in_(
+                select(PlanItem.id)
+                .join(Programme, col(Programme.id) == PlanItem.programme_id)
+                .where(ref_clause(Programme.id, Programme.code, filters.programme))
+            )
+        )
+    if filters.site:
+        site_ids = (
+            select(Site.id)
+            .where(ref_clause(Site.id, Site.name, filters.site))
+            .union(select(SiteAlias.site_id).where(SiteAlias.alias == filters.site))
+        )
+        clauses.append(
+            col(Project.id).in_(
+                select(ProjectSite.project_id).where(col(ProjectSite.site_id).in_(site_ids))
+            )
+        )
+    if filters.q:
+        pattern = f"%{escape_like(filters.q)}%"
+        clauses.append(
+            or_(
+                col(Project.code).ilike(pattern, escape="\\"),
+                col(Project.name).ilike(pattern, escape="\\"),
+            )
+        )
+    return clauses
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_projects(
+    *,
+    session: Session,
+    actor: Actor,
+    filters: ProjectFilters,
+    sort: Sequence[tuple[str, bool]],
+    page: Pagination,
+) -> tuple[list[ProjectRead], int]:
+    """One page of projects in the caller's scope, and how many match in all."""
+    clauses = [visible_to(actor), *_filter_clauses(filters)]
+    total = session.exec(select(func.count()).select_from(Project).where(*clauses)).one()
+    order = [
+        col(getattr(Project, name)).desc() if desc else col(getattr(Project, name))
+        for name, desc in sort
+    ]
+    rows = list(
+        session.exec(
+            select(Project)
+            .where(*clauses)
+            .order_by(*order, col(Project.id))
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+    )
+    return project_reads(session=session, projects=rows), total
+
+
+def project_reads(*, session: Session, projects: Sequence[Project]) -> list[ProjectRead]:
+    """Reads for a batch of projects in a fixed number of queries, whatever the batch size."""
+    ids = [p.id for p in projects]
+    if not ids:
+        return []
+    stages: dict[int, list[str]] = defaultdict(list)
+    for project_id, stage in session.exec(
+        select(ProjectStage.project_id, ProjectStage.stage)
+        .where(col(ProjectStage.project_id).in_(ids))
+        .order_by(col(ProjectStage.stage))
+    ):
+        stages[project_id].append(stage)
+    sites: dict[int, list[SiteRef]] = defaultdict(list)
+    for project_id, site_id, site_name in session.exec(
+        select(ProjectSite.project_id, Site.id, Site.name)
+        .join(Site, col(Site.id) == ProjectSite.site_id)
+        .where(col(ProjectSite.project_id).in_(ids))
+        .order_by(col(Site.id))
+    ):
+        assert site_id is not None
+        sites[project_id].append(SiteRef(id=site_id, name=site_name))
+    lines: dict[int, list[BudgetLineRead]] = defaultdict(list)
+    for line in session.exec(
+        select(BudgetLine).where(col(BudgetLine.project_id).in_(ids)).order_by(col(BudgetLine.code))
+    ):
+        lines[line.project_id].append(BudgetLineRead.model_validate(line))
+    plan_items = {
+        item.id: item
+        for item in session.exec(
+            select(PlanItem).where(col(PlanItem.id).in_({p.plan_item_id for p in projects}))
+        )
+    }
+    out = []
+    for p in projects:
+        assert p.id is not None
+        item = plan_items[p.plan_item_id]
+        out.append(
+            ProjectRead.model_validate(
+                {
+                    **p.model_dump(),
+                    "programme_id": item.programme_id,
+                    "plan_item": item.code,
+                    "stages": stages[p.id],
+                    "sites": sites[p.id],
+                    "budget_lines": lines[p.id],
+                }
+            )
+        )
+    return out
+
+
+def read_project(*, session: Session, project: Project) -> ProjectRead:
+    return project_reads(session=session, projects=[project])[0]
+
+
+def _check_sites(session: Session, site_ids: Sequence[int]) -> None:
+    if not site_ids:
+        return
+    found = set(session.exec(select(Site.id).where(col(Site.id).in_(set(site_ids)))))
+    missing = sorted(set(site_ids) - found)
+    if missing:
+        raise InvalidInput(f"sites {missing} do not exist", field="site_ids")
+
+
+def replace_links(
+    session: Session, project_id: int, stages: Sequence[str] | None, site_ids: Sequence[int] | None
+) -> None:
+    if stages is not None:
+        session.exec(delete(ProjectStage).where(col(ProjectStage.project_id) == project_id))
+        session.add_all(ProjectStage(project_id=project_id, stage=s) for s in sorted(set(stages)))
+    if site_ids is not None:
+        _check_sites(session, site_ids)
+        session.exec(delete(ProjectSite).where(col(ProjectSite.project_id) == project_id))
+        session.add_all(
+            ProjectSite(project_id=project_id, site_id=s) for s in sorted(set(site_ids))
+        )
+
+
+def create_project(*, session: Session, data: ProjectCreate) -> Project:
+    """Register a project; its revised estimate starts equal to the original."""
+    if session.get(PlanItem, data.plan_item_id) is None:
+        raise InvalidInput(f"plan item {data.plan_item_id} does not exist", field="plan_item_id")
+    if session.exec(select(Project.id).where(Project.code == data.code)).first() is not None:
+        raise Conflict(f"a project with code {data.code} already exists")
+    fields = data.model_dump(exclude={"stages", "site_ids"})
+    fields.update(
+        category=data.category.value,
+        status=data.status.value,
+        budget_policy=data.budget_policy.value,
+        revised_estimate=data.original_estimate,
+    )
+    project = Project(**fields)
+    session.add(project)
+    session.flush()
+    assert project.id is not None
+    replace_links(session, project.id, [s.value for s in data.stages], data.site_ids)
+    session.flush()
+    return project
+
+
+def update_project(
+    *, session: Session, project: Project, data: ProjectUpdate, if_match: str | None
+) -> Project:
+    """Apply a PATCH based on the version named by If-Match (412 if it has moved on)."""
+    check_if_match(if_match, project_etag(project))
+    changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"stages", "site_ids"})
+    for name, value in changes.items():
+        setattr(project, name, value.value if hasattr(value, "value") else value)
+    if "original_estimate" in changes:
+        # Until a 概算调整 is approved, the revised estimate is the original one.
+        project.revised_estimate = project.original_estimate
+        check_lines_within_estimate(session, project, Decimal(0))
+    if (
+        project.planned_start
+        and project.planned_finish
+        and project.planned_finish < project.planned_start
+    ):
+        raise InvalidInput(
+            "planned_finish must not be before planned_start", field="planned_finish"
+        )
+    assert project.id is not None
+    stages = [s.value for s in data.stages] if data.stages is not None else None
+    replace_links(session, project.id, stages, data.site_ids)
+    project.version += 1
+    project.updated_at = utcnow()
+    session.add(project)
+    session.flush()
+    return project
+
+
+def delete_project(*, session: Session, project: Project) -> None:
+    """Delete a project and its plan data; refused (409) once anything financial refers to it."""
+    assert project.id is not None
+    try:
+        with session.begin_nested():
+            session.exec(delete(BudgetLine).where(col(BudgetLine.project_id) == project.id))
+            session.exec(delete(ProjectStage).where(col(ProjectStage.project_id) == project.id))
+            session.exec(delete(ProjectSite).where(col(ProjectSite.project_id) == project.id))
+            session.delete(project)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"project {project.code} has financial records and cannot be deleted; "
+            "set its status to cancelled instead"
+        ) from exc
+
+
+# Budget lines ---------------------------------------------------------------------------------
+
+
+def _lines_total(session: Session, project_id: int, excluding: int | None = None) -> Decimal:
+    query = select(money_sum(BudgetLine.estimate)).where(BudgetLine.project_id == project_id)
+    if excluding is not None:
+        query = query.where(BudgetLine.id != excluding)
+    return Decimal(session.exec(query).one())
+
+
+def check_lines_within_estimate(
+    session: Session, project: Project, extra: Decimal, excluding: int | None = None
+) -> None:
+    assert project.id is not None
+    total = _lines_total(session, project.id, excluding) + extra
+    if total > project.revised_estimate:
+        raise Conflict(
+            f"budget lines would total {total:.2f}, above the project's estimate "
+            f"{project.revised_estimate:.2f}",
+            lines_total=f"{total:.2f}",
+            revised_estimate=f"{project.revised_estimate:.2f}",
+        )
+
+
+def list_lines(*, session: Session, project: Project) -> list[BudgetLine]:
+    return list(
+        session.exec(
+            select(BudgetLine)
+            .where(BudgetLine.project_id == project.id)
+            .order_by(col(BudgetLine.code))
+        )
+    )
+
+
+def get_line(
+    *, session: Session, actor: Actor, line_id: int, for_update: bool = False
+) -> BudgetLine:
+    query = (
+        select(BudgetLine)
+        .join(Project, col(Project.id) == BudgetLine.project_id)
+        .where(BudgetLine.id == line_id, visible_to(actor))
+    )
+    if for_update:
+        query = query.with_for_update(of=BudgetLine)
+    line = session.exec(query).first()
+    if line is None:
+        raise NotFound(f"budget line {line_id} not found")
+    return line
+
+
+def line_etag(line: BudgetLine) -> str:
+    assert line.id is not None
+    return etag_for("budget-line", line.id, line.version)
+
+
+def create_line(*, session: Session, project: Project, data: BudgetLineCreate) -> BudgetLine:
+    """Add a 概算 line; all lines together may not exceed the project's estimate."""
+    assert project.id is not None
+    exists = session.exec(
+        select(BudgetLine.id).where(
+            BudgetLine.project_id == project.id, BudgetLine.code == data.code
+        )
+    ).first()
+    if exists is not None:
+        raise Conflict(f"project {project.code} already has a budget line {data.code}")
+    check_lines_within_estimate(session, project, data.estimate)
+    line = BudgetLine(
+        project_id=project.id,
+        **data.model_dump(exclude={"cost_category"}),
+        cost_category=data.cost_category.value,
+    )
+    session.add(line)
+    session.flush()
+    return line
+
+
+def update_line(
+    *, session: Session, line: BudgetLine, data: BudgetLineUpdate, if_match: str | None
+) -> BudgetLine:
+    check_if_match(if_match, line_etag(line))
+    changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        setattr(line, name, value.value if hasattr(value, "value") else value)
+    if "estimate" in changes:
+        # Lock the project so two line edits can't both pass the total check.
+        project = session.exec(
+            select(Project).where(Project.id == line.project_id).with_for_update()
+        ).one()
+        check_lines_within_estimate(session, project, line.estimate, excluding=line.id)
+    line.version += 1
+    session.add(line)
+    session.flush()
+    return line
+
+
+def delete_line(*, session: Session, line: BudgetLine) -> None:
+    try:
+        with session.begin_nested():
+            session.delete(line)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"budget line {line.code} has payments and cannot be deleted") from exc

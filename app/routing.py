@@ -1,0 +1,32 @@
+"""The route class every router uses: JSON bodies parsed with exact decimals."""
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from app.money import parse_json_constant, parse_json_float
+
+
+class ExactJSONRequest(Request):
+    """Parses JSON numbers as Decimal, so 0.1 stays 0.1 and 1e5 can be refused as money."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            self._json = json.loads(
+                body, parse_float=parse_json_float, parse_constant=parse_json_constant
+            )
+        return self._json
+
+
+class ExactRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def exact_handler(request: Request) -> Response:
+            return await handler(ExactJSONRequest(request.scope, request.receive))
+
+        return exact_handler

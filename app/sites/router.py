@@ -1,0 +1,71 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from app.auth.dependencies import AdminDep, AnyRoleDep
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.params import Page, PaginationDep
+from app.routing import ExactRoute
+from app.sites import service
+from app.sites.schemas import SiteCreate, SiteRead, SiteUpdate
+
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"], route_class=ExactRoute)
+SiteRef = Annotated[str, Path(min_length=1, max_length=200, description="Id or name")]
+
+
+@router.get(
+    "",
+    response_model=Page[SiteRead],
+    summary="Find sites by name or alias",
+    description="`?q=城关六小` finds 城关第六小学 through its alias. Each site lists its projects.",
+    responses=problem_responses(401, 403, 422),
+)
+def list_sites(
+    session: SessionDep,
+    actor: AnyRoleDep,
+    page: PaginationDep,
+    q: Annotated[str | None, Query(max_length=200, description="Name or alias contains")] = None,
+    region: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[SiteRead]:
+    items, total = service.search_sites(session=session, actor=actor, q=q, region=region, page=page)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SiteRead,
+    summary="Register a site",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def create_site(
+    actor: AdminDep, data: SiteCreate, session: SessionDep, response: Response
+) -> SiteRead:
+    site = service.create_site(session=session, data=data)
+    response.headers["Location"] = f"/api/v1/sites/{site.id}"
+    return service.site_reads(session=session, actor=actor, sites=[site])[0]
+
+
+@router.get(
+    "/{ref}",
+    response_model=SiteRead,
+    summary="One site, by id or name",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_site(ref: SiteRef, actor: AnyRoleDep, session: SessionDep) -> SiteRead:
+    site = service.get_site(session=session, ref=ref)
+    return service.site_reads(session=session, actor=actor, sites=[site])[0]
+
+
+@router.patch(
+    "/{ref}",
+    response_model=SiteRead,
+    summary="Rename a site, change its kind or replace its aliases",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def update_site(ref: SiteRef, actor: AdminDep, data: SiteUpdate, session: SessionDep) -> SiteRead:
+    site = service.update_site(
+        session=session, site=service.get_site(session=session, ref=ref), data=data
+    )
+    return service.site_reads(session=session, actor=actor, sites=[site])[0]

@@ -1,0 +1,118 @@
+"""Every error is application/problem+json, and none is a stack trace."""
+
+import logging
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.auth.dependencies import AdminDep
+from tests.factories import Keys
+
+PROBLEM = "application/problem+json"
+
+
+def _problem(response: Any) -> Any:
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == response.status_code
+    return body
+
+
+def test_unknown_route_is_a_404_problem(client: TestClient, keys: Keys) -> None:
+    response = client.get("/api/v1/nothing-here", headers=keys.admin)
+    assert response.status_code == 404
+    problem = _problem(response)
+    assert str(problem["type"]).endswith("/not-found")
+    assert "/api/v1/nothing-here" in str(problem["detail"])
+
+
+def test_wrong_method_is_a_405_problem(client: TestClient, keys: Keys) -> None:
+    response = client.put("/api/v1/projects", headers=keys.admin, json={})
+    assert response.status_code == 405
+    assert str(_problem(response)["type"]).endswith("/method-not-allowed")
+    assert "GET" in response.headers["allow"]
+
+
+def test_malformed_json_is_a_422_problem(client: TestClient, keys: Keys) -> None:
+    response = client.post(
+        "/api/v1/projects",
+        content='{"code": "X-1", "name": ',
+        headers={**keys.admin, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    problem = _problem(response)
+    assert "malformed JSON" in problem["errors"][0]["message"]
+
+
+def test_unknown_field_is_refused_by_name(client: TestClient, keys: Keys, zl7: None) -> None:
+    response = client.post(
+        "/api/v1/projects/ZL7-6/budget-lines",
+        json={
+            "code": "ZL7-6-9",
+            "name": "额外",
+            "cost_category": "equipment",
+            "estimate": "1.00",
+            "id": 99,
+        },
+        headers=keys.admin,
+    )
+    assert response.status_code == 422
+    problem = _problem(response)
+    assert [(e["field"], e["type"]) for e in problem["errors"]] == [("id", "extra_forbidden")]
+
+
+def test_each_bad_field_is_listed(client: TestClient, keys: Keys) -> None:
+    response = client.post(
+        "/api/v1/projects",
+        json={
+            "code": "",
+            "name": "x",
+            "plan_item_id": 0,
+            "category": "palace",
+            "original_estimate": "1",
+        },
+        headers=keys.admin,
+    )
+    assert response.status_code == 422
+    fields = sorted(e["field"] for e in _problem(response)["errors"])
+    assert fields == ["category", "code", "plan_item_id"]
+
+
+def test_bad_query_parameter_is_named(client: TestClient, keys: Keys) -> None:
+    response = client.get("/api/v1/projects", params={"limit": 501}, headers=keys.viewer)
+    assert response.status_code == 422
+    assert _problem(response)["errors"][0] == {
+        "field": "limit",
+        "location": "query",
+        "message": "Input should be less than or equal to 500",
+        "type": "less_than_equal",
+    }
+
+
+def test_unexpected_exception_is_a_500_problem_with_request_id_and_no_trace(
+    app: FastAPI, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/api/v1/test-explodes")
+    def explodes(actor: AdminDep) -> None:
+        raise RuntimeError("secret internal detail")
+
+    logging.getLogger("app").propagate = True
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR):
+        response = client.get("/api/v1/test-explodes", headers=keys.admin)
+    assert response.status_code == 500
+    problem = _problem(response)
+    assert "secret internal detail" not in response.text
+    assert "Traceback" not in response.text
+    request_id = str(problem["request_id"])
+    assert response.headers["x-request-id"] == request_id
+    logged = [r for r in caplog.records if r.name == "app.requests"]
+    assert logged and request_id in logged[0].request_id  # type: ignore[attr-defined]
+    assert "secret internal detail" in caplog.text
+
+
+def test_request_id_is_echoed(client: TestClient) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"

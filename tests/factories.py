@@ -1,0 +1,110 @@
+"""Test data, made through the services so it obeys the same rules as the API."""
+
+import itertools
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlmodel import Session
+
+from app.auth import service as key_service
+from app.auth.models import Role
+from app.auth.schemas import ApiKeyCreate
+from app.contractors.models import Contractor
+from app.programmes import service as programme_service
+from app.programmes.models import PlanItem, Programme
+from app.programmes.schemas import PlanItemCreate, ProgrammeCreate
+from app.projects import service as project_service
+from app.projects.models import Category, Project
+from app.projects.schemas import ProjectCreate
+
+_seq = itertools.count(1)
+
+
+@dataclass
+class Keys:
+    """Authorization headers per role, and the plaintext keys."""
+
+    admin: dict[str, str]
+    finance: dict[str, str]
+    contractor: dict[str, str]
+    viewer: dict[str, str]
+    ids: dict[str, int]
+    contractor_id: int
+
+    def for_role(self, role: str) -> dict[str, str]:
+        headers: dict[str, str] = getattr(self, role)
+        return headers
+
+
+def make_contractor(session: Session, name: str = "宁夏某建设工程有限公司（测试）") -> Contractor:
+    contractor = Contractor(name=name)
+    session.add(contractor)
+    session.flush()
+    return contractor
+
+
+def make_key(session: Session, role: Role, contractor_id: int | None = None) -> tuple[int, str]:
+    row, plaintext = key_service.create_key(
+        session=session,
+        data=ApiKeyCreate(name=f"test {role.value}", role=role, contractor_id=contractor_id),
+        key_prefix="ctk",
+    )
+    assert row.id is not None
+    return row.id, plaintext
+
+
+def make_keys(session: Session) -> Keys:
+    contractor = make_contractor(session)
+    assert contractor.id is not None
+    headers: dict[str, dict[str, str]] = {}
+    ids: dict[str, int] = {}
+    for role in Role:
+        key_id, plaintext = make_key(
+            session, role, contractor.id if role is Role.contractor else None
+        )
+        headers[role.value] = {"Authorization": f"Bearer {plaintext}"}
+        ids[role.value] = key_id
+    session.commit()
+    return Keys(**headers, ids=ids, contractor_id=contractor.id)
+
+
+def make_programme(session: Session, code: str | None = None) -> tuple[Programme, PlanItem]:
+    n = next(_seq)
+    programme = programme_service.create_programme(
+        session=session,
+        data=ProgrammeCreate(
+            code=code or f"TEST-PROG-{n}",
+            name=f"测试规划 {n}",
+            region=f"测试县{n}",
+            start_year=2021,
+            end_year=2025,
+        ),
+    )
+    item = programme_service.create_plan_item(
+        session=session, programme=programme, data=PlanItemCreate(code="专栏1", name="测试专栏")
+    )
+    session.commit()
+    return programme, item
+
+
+def make_project(
+    session: Session,
+    plan_item: PlanItem,
+    *,
+    estimate: Decimal = Decimal("1000000.00"),
+    code: str | None = None,
+    category: Category = Category.new_build,
+) -> Project:
+    assert plan_item.id is not None
+    project = project_service.create_project(
+        session=session,
+        data=ProjectCreate(
+            code=code or f"T-{next(_seq)}",
+            name="测试项目",
+            plan_item_id=plan_item.id,
+            category=category,
+            original_estimate=estimate,
+        ),
+    )
+    session.commit()
+    return project
