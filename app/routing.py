@@ -16,8 +16,15 @@ class ExactJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
+            try:
+                text = body.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                # Reported like any other malformed JSON: a 422 naming the body.
+                raise json.JSONDecodeError(
+                    f"body is not UTF-8 ({exc.reason})", body.decode("utf-8", "replace"), exc.start
+                ) from exc
             self._json = json.loads(
-                body, parse_float=parse_json_float, parse_constant=parse_json_constant
+                text, parse_float=parse_json_float, parse_constant=parse_json_constant
             )
         return self._json
 

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.auth.models import Role
 
@@ -13,15 +13,17 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
-    contractor_id: int | None = Field(default=None, ge=1, le=2**62)
+    contractor_id: int | None = Field(default=None, ge=1, le=2_147_483_647, validate_default=True)
 
-    @model_validator(mode="after")
-    def contractor_binding(self) -> "ApiKeyCreate":
-        if self.role is Role.contractor and self.contractor_id is None:
+    @field_validator("contractor_id", mode="after")
+    @classmethod
+    def contractor_binding(cls, contractor_id: int | None, info: ValidationInfo) -> int | None:
+        role = info.data.get("role")
+        if role is Role.contractor and contractor_id is None:
             raise ValueError("contractor_id is required for the contractor role")
-        if self.role is not Role.contractor and self.contractor_id is not None:
+        if role is not None and role is not Role.contractor and contractor_id is not None:
             raise ValueError("contractor_id is only for the contractor role")
-        return self
+        return contractor_id
 
 
 class ApiKeyRead(BaseModel):

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.money import Money
 
@@ -33,11 +33,13 @@ class ProgrammeCreate(BaseModel):
     end_year: int = Field(ge=1900, le=2200)
     source: str | None = Field(default=None, max_length=500)
 
-    @model_validator(mode="after")
-    def years_in_order(self) -> "ProgrammeCreate":
-        if self.end_year < self.start_year:
+    @field_validator("end_year")
+    @classmethod
+    def years_in_order(cls, end_year: int, info: ValidationInfo) -> int:
+        start_year = info.data.get("start_year")
+        if start_year is not None and end_year < start_year:
             raise ValueError("end_year must not be before start_year")
-        return self
+        return end_year
 
 
 class PlanItemCreate(BaseModel):

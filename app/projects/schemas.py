@@ -2,7 +2,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.money import Money, NonNegativeMoney, Quantity, Ratio
 from app.programmes.schemas import CODE_PATTERN
@@ -120,11 +120,13 @@ class ProjectCreate(BaseModel):
     planned_start: date | None = None
     planned_finish: date | None = None
 
-    @model_validator(mode="after")
-    def dates_in_order(self) -> "ProjectCreate":
-        if self.planned_start and self.planned_finish and self.planned_finish < self.planned_start:
+    @field_validator("planned_finish")
+    @classmethod
+    def dates_in_order(cls, planned_finish: date | None, info: ValidationInfo) -> date | None:
+        planned_start = info.data.get("planned_start")
+        if planned_start and planned_finish and planned_finish < planned_start:
             raise ValueError("planned_finish must not be before planned_start")
-        return self
+        return planned_finish
 
 
 class ProjectUpdate(BaseModel):
