@@ -6,6 +6,8 @@ status codes, media types and schemas, and invalid data must be rejected. New ro
 covered automatically.
 """
 
+from typing import Any
+
 import pytest
 import schemathesis
 from fastapi import FastAPI
@@ -40,5 +42,5 @@ schema.config.checks.update(
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @pytest.mark.parametrize("role", ["admin", "finance", "contractor", "viewer"])
 @schema.parametrize()
-def test_api(case: schemathesis.Case, app: FastAPI, keys: Keys, zl7: None, role: str) -> None:
+def test_api(case: schemathesis.Case[Any], app: FastAPI, keys: Keys, zl7: None, role: str) -> None:
     case.call_and_validate(app=app, headers=keys.for_role(role))
