@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.auth import service
 from app.auth.dependencies import AdminDep
@@ -6,6 +6,7 @@ from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.params import IdPath
 from app.routing import ExactRoute
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"], route_class=ExactRoute)
@@ -45,5 +46,5 @@ def list_keys(session: SessionDep, actor: AdminDep) -> list[ApiKeyRead]:
     summary="Revoke an API key",
     responses=problem_responses(401, 403, 404, 422),
 )
-def revoke_key(key_id: int, session: SessionDep, actor: AdminDep, request: Request) -> ApiKeyRead:
+def revoke_key(key_id: IdPath, actor: AdminDep, session: SessionDep) -> ApiKeyRead:
     return ApiKeyRead.model_validate(service.revoke_key(session=session, key_id=key_id))

@@ -1,0 +1,99 @@
+"""The command line, run as a separate process against a database of its own."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.db import SessionFactory, make_engine
+from app.main import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_migrate_seed_and_keys(scratch_url: str) -> None:
+    assert run_cli(scratch_url, "migrate").returncode == 0
+    first = run_cli(scratch_url, "seed")
+    assert first.returncode == 0, first.stderr
+    assert "created 7 projects" in first.stdout
+    again = run_cli(scratch_url, "seed")
+    assert "nothing to change" in again.stdout
+
+    created = run_cli(scratch_url, "keys", "create", "--role", "admin", "--name", "系统管理员")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("ctk_adm_") and " " not in key
+
+    app = create_app(
+        Settings(database_url=scratch_url),
+        SessionFactory(make_engine(Settings(database_url=scratch_url))),
+    )
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        listing = client.get("/api/v1/projects", headers=headers).json()
+        assert listing["total"] == 7
+        assert client.get("/readyz").status_code == 200
+
+        listed = run_cli(scratch_url, "keys", "list")
+        assert "系统管理员" in listed.stdout and key not in listed.stdout
+        key_id = listed.stdout.splitlines()[1].split("\t")[0]
+        revoked = run_cli(scratch_url, "keys", "revoke", key_id)
+        assert revoked.returncode == 0
+        assert client.get("/api/v1/projects", headers=headers).status_code == 401
+
+
+def test_contractor_key_needs_a_contractor(scratch_url: str) -> None:
+    run_cli(scratch_url, "migrate")
+    refused = run_cli(scratch_url, "keys", "create", "--role", "contractor", "--name", "施工单位")
+    assert refused.returncode == 2
+    assert "contractor_id" in refused.stderr
+
+
+def test_bad_seed_file_writes_nothing(scratch_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[programme]\ncode = "X-1"\nname = "坏"\n', encoding="utf-8")
+    result = run_cli(scratch_url, "seed", str(bad))
+    assert result.returncode == 2
+    assert "region" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/docs", "/openapi.json"])
+def test_open_endpoints(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+
+
+def test_docs_and_openapi_describe_the_api(client: TestClient) -> None:
+    assert "swagger-ui" in client.get("/docs").text
+    spec = client.get("/openapi.json").json()
+    assert {t["name"] for t in spec["tags"]} >= {"projects", "sites", "programmes", "keys"}
+    project_example = spec["components"]["schemas"]["ProjectCreate"]["examples"][0]
+    assert project_example["code"] == "ZL7-2B"
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_readyz_is_503_before_migrations(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    app = create_app(
+        Settings(database_url=url), SessionFactory(make_engine(Settings(database_url=url)))
+    )
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert client.get("/healthz").status_code == 200
