@@ -9,13 +9,14 @@ from sqlalchemy import ColumnElement, false
 from sqlmodel import col
 
 from app.errors import InvalidInput, PreconditionFailed, PreconditionRequired
+from app.inputs import SafeText
 
 MAX_ID = 2_147_483_647
 MAX_LIMIT = 500
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id")]
 RefPath = Annotated[
-    str,
+    SafeText,
     Path(min_length=1, max_length=64, description="Numeric id, or the code (e.g. `ZL7-2B`)"),
 ]
 
@@ -82,7 +83,7 @@ def check_if_match(if_match: str | None, current_etag: str) -> None:
 
 
 IfMatchHeader = Annotated[
-    str | None,
+    SafeText | None,
     Header(
         alias="If-Match",
         max_length=200,

@@ -3,11 +3,11 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.auth.models import Role
+from app.inputs import InputModel
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(InputModel):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"name": "计财股 张会计", "role": "finance"}]},
     )
 

@@ -5,13 +5,14 @@ from fastapi import APIRouter, Path, Response, status
 from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.inputs import SafeText
 from app.params import Page, PaginationDep
 from app.programmes import service
 from app.programmes.schemas import PlanItemCreate, PlanItemRead, ProgrammeCreate, ProgrammeRead
 from app.routing import ExactRoute
 
 router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"], route_class=ExactRoute)
-ProgrammeRef = Annotated[str, Path(min_length=1, max_length=64, description="Id or code")]
+ProgrammeRef = Annotated[SafeText, Path(min_length=1, max_length=64, description="Id or code")]
 
 
 @router.get(

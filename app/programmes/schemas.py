@@ -2,15 +2,15 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from app.inputs import InputModel
 from app.money import Money
 
 # A code is not all digits (so ids and codes never clash in URLs) and has no spaces or / ? # %.
 CODE_PATTERN = r"^[^\s/?#%]*[^\s/?#%0-9][^\s/?#%]*$"
 
 
-class ProgrammeCreate(BaseModel):
+class ProgrammeCreate(InputModel):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -42,9 +42,8 @@ class ProgrammeCreate(BaseModel):
         return end_year
 
 
-class PlanItemCreate(BaseModel):
+class PlanItemCreate(InputModel):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"code": "专栏7", "name": "改善基础设施条件"}]},
     )
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.inputs import SafeText
 from app.params import IdPath, IfMatchHeader, Page, PaginationDep, parse_sort
 from app.projects import service
 from app.projects.dependencies import ProjectDep, ProjectForUpdateDep
@@ -21,7 +22,7 @@ from app.routing import ExactRoute
 
 router = APIRouter(prefix="/api/v1", tags=["projects"], route_class=ExactRoute)
 SortQuery = Annotated[
-    str | None,
+    SafeText | None,
     Query(
         max_length=200,
         description="Comma-separated fields, `-` for descending: "
@@ -44,15 +45,19 @@ def list_projects(
     actor: AnyRoleDep,
     page: PaginationDep,
     sort: SortQuery = None,
-    programme: Annotated[str | None, Query(max_length=64, description="Id or code")] = None,
+    programme: Annotated[SafeText | None, Query(max_length=64, description="Id or code")] = None,
     plan_item: Annotated[
-        str | None, Query(max_length=64, description="Id or code, e.g. 专栏7")
+        SafeText | None, Query(max_length=64, description="Id or code, e.g. 专栏7")
     ] = None,
     category: Category | None = None,
     stage: Stage | None = None,
     status: ProjectStatus | None = None,
-    site: Annotated[str | None, Query(max_length=200, description="Site id, name or alias")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Code or name contains")] = None,
+    site: Annotated[
+        SafeText | None, Query(max_length=200, description="Site id, name or alias")
+    ] = None,
+    q: Annotated[
+        SafeText | None, Query(max_length=200, description="Code or name contains")
+    ] = None,
 ) -> Page[ProjectRead]:
     filters = service.ProjectFilters(
         programme=programme,

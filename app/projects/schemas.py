@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from app.inputs import InputModel
 from app.money import Money, NonNegativeMoney, Quantity, Ratio
 from app.programmes.schemas import CODE_PATTERN
 from app.projects.models import BudgetPolicy, Category, CostCategory, ProjectStatus, Stage
@@ -21,9 +22,8 @@ def not_null(value: object) -> object:
 AreaM2 = Annotated[Quantity | None, Field(description="Area in m², exact")]
 
 
-class BudgetLineCreate(BaseModel):
+class BudgetLineCreate(InputModel):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -46,9 +46,7 @@ class BudgetLineCreate(BaseModel):
     estimate: NonNegativeMoney
 
 
-class BudgetLineUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BudgetLineUpdate(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=300)
     cost_category: CostCategory | None = None
     quantity: Quantity | None = None
@@ -76,9 +74,8 @@ class SiteRef(BaseModel):
     name: str
 
 
-class ProjectCreate(BaseModel):
+class ProjectCreate(InputModel):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -129,12 +126,10 @@ class ProjectCreate(BaseModel):
         return planned_finish
 
 
-class ProjectUpdate(BaseModel):
+class ProjectUpdate(InputModel):
     """Fields an admin may change; send only those that change."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"status": "implementation"}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "implementation"}]})
 
     name: str | None = Field(default=None, min_length=1, max_length=300)
     plan_ref: str | None = Field(default=None, max_length=64)

@@ -5,13 +5,14 @@ from fastapi import APIRouter, Path, Query, Response, status
 from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.inputs import SafeText
 from app.params import Page, PaginationDep
 from app.routing import ExactRoute
 from app.sites import service
 from app.sites.schemas import SiteCreate, SiteRead, SiteUpdate
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"], route_class=ExactRoute)
-SiteRef = Annotated[str, Path(min_length=1, max_length=200, description="Id or name")]
+SiteRef = Annotated[SafeText, Path(min_length=1, max_length=200, description="Id or name")]
 
 
 @router.get(
@@ -25,8 +26,10 @@ def list_sites(
     session: SessionDep,
     actor: AnyRoleDep,
     page: PaginationDep,
-    q: Annotated[str | None, Query(max_length=200, description="Name or alias contains")] = None,
-    region: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[
+        SafeText | None, Query(max_length=200, description="Name or alias contains")
+    ] = None,
+    region: Annotated[SafeText | None, Query(max_length=200)] = None,
 ) -> Page[SiteRead]:
     items, total = service.search_sites(session=session, actor=actor, q=q, region=region, page=page)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -2,14 +2,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inputs import InputModel
 from app.sites.models import SiteKind
 
 SiteName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class SiteCreate(BaseModel):
+class SiteCreate(InputModel):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -28,9 +28,7 @@ class SiteCreate(BaseModel):
     aliases: list[SiteName] = Field(default=[], max_length=20)
 
 
-class SiteUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SiteUpdate(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     kind: SiteKind | None = None
     aliases: list[SiteName] | None = Field(

@@ -116,3 +116,18 @@ def test_unexpected_exception_is_a_500_problem_with_request_id_and_no_trace(
 def test_request_id_is_echoed(client: TestClient) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
+
+
+def test_unstorable_text_is_refused_everywhere(client: TestClient, keys: Keys, zl7: None) -> None:
+    body = client.post(
+        "/api/v1/sites",
+        content='{"region": "平罗县", "name": "坏\\u0000校", "aliases": ["ok", "\\ud800"]}',
+        headers={**keys.admin, "Content-Type": "application/json"},
+    )
+    assert body.status_code == 422
+    assert sorted(e["field"] for e in body.json()["errors"]) == ["aliases.1", "name"]
+    query = client.get("/api/v1/projects", params={"q": "a\x00b"}, headers=keys.viewer)
+    assert query.status_code == 422 and query.json()["errors"][0]["field"] == "q"
+    path = client.get("/api/v1/projects/ZL7%00", headers=keys.viewer)
+    assert path.status_code == 422 and path.json()["errors"][0]["field"] == "ref"
+    assert client.get("/api/v1/sites", params={"q": "坏"}, headers=keys.viewer).json()["total"] == 0
