@@ -22,7 +22,8 @@ from tests.factories import Keys
 schema = schemathesis.openapi.from_asgi(
     "/openapi.json", create_app(Settings(database_url="sqlite://", log_level="CRITICAL"))
 )
-# CI runs a fixed, bounded set; for a deeper hunt: FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 pytest tests/test_fuzz.py
+# CI runs a fixed, bounded set. A deeper hunt:
+#   FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 pytest tests/test_fuzz.py
 schema.config.generation.update(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "12")),
     deterministic=os.environ.get("FUZZ_RANDOM") != "1",
