@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from app import migrate
 from app.auth import service as keys
+from app.auth.actor import CLI_ACTOR
 from app.auth.models import Role
 from app.auth.schemas import ApiKeyCreate
 from app.config import get_settings
@@ -74,7 +75,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         data = ApiKeyCreate(name=args.name, role=Role(args.role), contractor_id=args.contractor)
         with _factory().begin(write=True) as session:
             row, plaintext = keys.create_key(
-                session=session, data=data, key_prefix=get_settings().key_prefix
+                session=session, actor=CLI_ACTOR, data=data, key_prefix=get_settings().key_prefix
             )
     except (ValidationError, DomainError) as exc:
         sys.stderr.write(f"key not created: {exc}\n")
@@ -100,7 +101,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     try:
         with _factory().begin(write=True) as session:
-            row = keys.revoke_key(session=session, key_id=args.id)
+            row = keys.revoke_key(session=session, actor=CLI_ACTOR, key_id=args.id)
     except DomainError as exc:
         sys.stderr.write(f"{exc.detail}\n")
         return 2

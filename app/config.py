@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
     key_prefix: str = Field(default="ctk", pattern=r"^[a-z]{2,8}$")
+    business_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="Where 'today' is, for dates that can't be in the future",
+    )
+    idempotency_retention_hours: int = Field(default=72, ge=24)
+    import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
 
 @lru_cache

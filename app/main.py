@@ -4,14 +4,19 @@ import logging
 
 from fastapi import FastAPI
 
+from app.audit.router import router as audit_router
 from app.auth.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import SessionFactory, make_engine
 from app.errors import install_handlers
+from app.funding.router import router as funding_router
 from app.health.router import router as health_router
+from app.ledger.router import project_router as ledger_project_router
+from app.ledger.router import router as ledger_router
 from app.middleware import RequestContextMiddleware, RequestIdFilter
 from app.programmes.router import router as programmes_router
 from app.projects.router import router as projects_router
+from app.revisions.router import router as revisions_router
 from app.sites.router import router as sites_router
 
 DESCRIPTION = """
@@ -30,7 +35,17 @@ TAGS = [
     },
     {"name": "projects", "description": "The project register: scope, 概算, budget lines, sites."},
     {"name": "sites", "description": "Schools and other sites, found by name or alias (城关六小)."},
+    {"name": "revisions", "description": "概算调整: approved revisions of a project's estimate."},
+    {
+        "name": "ledger",
+        "description": "Payments (拨付/支付) and reversals: append-only, exact, idempotent.",
+    },
+    {
+        "name": "funding",
+        "description": "Funding sources (资金来源) and each project's funding plan.",
+    },
     {"name": "keys", "description": "API keys and roles (admin only). A key is shown once."},
+    {"name": "audit", "description": "The hash-chained audit trail of every write (admin only)."},
     {"name": "health", "description": "Liveness and readiness; no key needed."},
 ]
 
@@ -62,7 +77,18 @@ def create_app(
     app.state.session_factory = session_factory or SessionFactory(make_engine(settings))
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    for router in (health_router, programmes_router, projects_router, sites_router, keys_router):
+    for router in (
+        health_router,
+        programmes_router,
+        projects_router,
+        revisions_router,
+        funding_router,
+        ledger_router,
+        ledger_project_router,
+        sites_router,
+        keys_router,
+        audit_router,
+    ):
         app.include_router(router)
     return app
 

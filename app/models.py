@@ -3,16 +3,34 @@
 from sqlmodel import SQLModel
 
 import app.db  # noqa: F401  (sets the naming convention before any table is defined)
+from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import ApiKey
 from app.contractors.models import Contractor
+from app.funding.models import FundingSource, ProjectFunding
+from app.ledger.models import (
+    BudgetLineBalance,
+    Disbursement,
+    IdempotencyRecord,
+    ProjectBalance,
+)
 from app.programmes.models import PlanItem, Programme
 from app.projects.models import BudgetLine, Project, ProjectSite, ProjectStage
+from app.revisions.models import ProjectRevision
 from app.sites.models import Site, SiteAlias
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
+    "AuditHead",
+    "BudgetLineBalance",
+    "Disbursement",
+    "FundingSource",
+    "IdempotencyRecord",
+    "ProjectBalance",
+    "ProjectFunding",
+    "ProjectRevision",
     "BudgetLine",
     "Contractor",
     "PlanItem",

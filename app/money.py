@@ -5,7 +5,7 @@ engine, served as a two-decimal string ("57413600.00"). Never a float.
 """
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -248,3 +248,31 @@ Ratio = Annotated[
 def money_sum(column: Any) -> ColumnElement[Decimal]:
     """SUM of a money column computed in SQL on integer fen, 0 when there are no rows."""
     return type_coerce(func.coalesce(func.sum(column), 0), MoneyType())
+
+
+SHARE_PLACES = Decimal("0.0001")
+
+
+def share(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """A ratio to four decimals, or None when the denominator is zero (never an error)."""
+    if denominator == 0:
+        return None
+    return (numerator / denominator).quantize(SHARE_PLACES, rounding=ROUND_HALF_EVEN)
+
+
+Share = Annotated[
+    Decimal | None,
+    PlainSerializer(
+        lambda v: None if v is None else format(v.quantize(SHARE_PLACES), "f"),
+        return_type=str | None,
+        when_used="json",
+    ),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{4}$"}, {"type": "null"}],
+            "description": 'A ratio with four decimals ("0.5000"), or null when undefined.',
+            "examples": ["0.5000"],
+        },
+        mode="serialization",
+    ),
+]

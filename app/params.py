@@ -1,15 +1,17 @@
 """Query and path parameters shared by every list and item route."""
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Header, Path, Query
+from fastapi import Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, false
 from sqlmodel import col
 
 from app.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from app.inputs import SafeText
+from app.timeutil import business_today
 
 MAX_ID = 2_147_483_647
 MAX_LIMIT = 500
@@ -97,3 +99,11 @@ def ref_clause(column_id: Any, column_code: Any, ref: str) -> ColumnElement[bool
     if ref.isascii() and ref.isdigit():
         return col(column_id) == int(ref) if int(ref) <= MAX_ID else false()
     return col(column_code) == ref
+
+
+def business_today_dep(request: Request) -> date:
+    """Today where the programme's office is: no ledger date may be later."""
+    return business_today(request.app.state.settings.business_timezone)
+
+
+TodayDep = Annotated[date, Depends(business_today_dep)]

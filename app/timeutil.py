@@ -1,7 +1,8 @@
 """UTC timestamps that come back timezone-aware from every engine."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
@@ -9,6 +10,11 @@ from sqlalchemy.types import TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def business_today(timezone: str) -> date:
+    """Today's date where the programme's office is (dates of payments can't be later)."""
+    return datetime.now(ZoneInfo(timezone)).date()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from app.audit import service as audit
+from app.auth.actor import CLI_ACTOR, Actor
 from app.errors import Conflict
 from app.money import wan_to_yuan
 from app.programmes.models import PlanItem, Programme
@@ -32,6 +34,7 @@ class SeedError(ValueError):
 
 @dataclass
 class SeedResult:
+    actor: Actor = CLI_ACTOR
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
 
@@ -90,27 +93,49 @@ def _upsert(
     if row is None:
         row = new(**values)
         session.add(row)
+        session.flush()
         result.count(kind, created=True)
-    elif _apply(row, values):
+        audit.record(
+            session,
+            actor=result.actor,
+            action="create",
+            entity=row.__tablename__,
+            entity_id=row.id,
+            after=row.model_dump(),
+        )
+        return row
+    before = row.model_dump()
+    if _apply(row, values):
         if hasattr(row, "version"):
             row.version += 1  # an ETag read before this load is now stale
         session.add(row)
+        session.flush()
         result.count(kind, created=False)
-    session.flush()
+        audit.record(
+            session,
+            actor=result.actor,
+            action="update",
+            entity=row.__tablename__,
+            entity_id=row.id,
+            before=before,
+            after=row.model_dump(),
+        )
     return row
 
 
-def load_file(*, session: Session, path: Path) -> SeedResult:
+def load_file(*, session: Session, path: Path, actor: Actor = CLI_ACTOR) -> SeedResult:
     """Load one programme file inside the caller's transaction."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SeedError(f"{path}: {exc}") from exc
-    return load_document(session=session, document=document)
+    return load_document(session=session, document=document, actor=actor)
 
 
-def load_document(*, session: Session, document: dict[str, Any]) -> SeedResult:
-    result = SeedResult()
+def load_document(
+    *, session: Session, document: dict[str, Any], actor: Actor = CLI_ACTOR
+) -> SeedResult:
+    result = SeedResult(actor=actor)
     programme_data = _validate(ProgrammeCreate, "programme", dict(document.get("programme", {})))
     programme = _upsert(
         session,
@@ -150,10 +175,19 @@ def load_document(*, session: Session, document: dict[str, Any]) -> SeedResult:
             {"region": region, "name": data.name, "kind": data.kind.value},
         )
         known = set(session.exec(select(SiteAlias.alias).where(SiteAlias.site_id == site.id)))
-        for alias in data.aliases:
-            if alias not in known:
-                session.add(SiteAlias(site_id=site.id, alias=alias))
-                result.count("site aliases", created=True)
+        new_aliases = [a for a in data.aliases if a not in known]
+        if new_aliases:
+            session.add_all(SiteAlias(site_id=site.id, alias=a) for a in new_aliases)
+            result.count("site aliases", created=True)
+            audit.record(
+                session,
+                actor=actor,
+                action="update",
+                entity="site",
+                entity_id=site.id,
+                before={"aliases": sorted(known)},
+                after={"aliases": sorted(known | set(new_aliases))},
+            )
         sites[data.name] = site
         for alias in data.aliases:
             sites[alias] = site
@@ -213,6 +247,15 @@ def _load_project(
         replace_links(session, project.id, stages, site_ids)
         if existing is not None:
             result.count("project links", created=False)
+        audit.record(
+            session,
+            actor=result.actor,
+            action="update",
+            entity="project",
+            entity_id=project.id,
+            before={"stages": have_stages, "site_ids": have_sites},
+            after={"stages": stages, "site_ids": site_ids},
+        )
     for j, raw in enumerate(lines, 1):
         line_where = f"{where}.budget_lines[{j}]"
         record = dict(raw)

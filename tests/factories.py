@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from app.auth import service as key_service
+from app.auth.actor import CLI_ACTOR
 from app.auth.models import Role
 from app.auth.schemas import ApiKeyCreate
 from app.contractors.models import Contractor
@@ -46,6 +47,7 @@ def make_contractor(session: Session, name: str = "宁夏某建设工程有限�
 def make_key(session: Session, role: Role, contractor_id: int | None = None) -> tuple[int, str]:
     row, plaintext = key_service.create_key(
         session=session,
+        actor=CLI_ACTOR,
         data=ApiKeyCreate(name=f"test {role.value}", role=role, contractor_id=contractor_id),
         key_prefix="ctk",
     )
@@ -72,6 +74,7 @@ def make_programme(session: Session, code: str | None = None) -> tuple[Programme
     n = next(_seq)
     programme = programme_service.create_programme(
         session=session,
+        actor=CLI_ACTOR,
         data=ProgrammeCreate(
             code=code or f"TEST-PROG-{n}",
             name=f"测试规划 {n}",
@@ -81,7 +84,10 @@ def make_programme(session: Session, code: str | None = None) -> tuple[Programme
         ),
     )
     item = programme_service.create_plan_item(
-        session=session, programme=programme, data=PlanItemCreate(code="专栏1", name="测试专栏")
+        session=session,
+        actor=CLI_ACTOR,
+        programme=programme,
+        data=PlanItemCreate(code="专栏1", name="测试专栏"),
     )
     session.commit()
     return programme, item
@@ -98,6 +104,7 @@ def make_project(
     assert plan_item.id is not None
     project = project_service.create_project(
         session=session,
+        actor=CLI_ACTOR,
         data=ProjectCreate(
             code=code or f"T-{next(_seq)}",
             name="测试项目",

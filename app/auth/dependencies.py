@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth.actor import Actor
 from app.auth.models import Role
-from app.auth.service import Actor, authenticate
+from app.auth.service import authenticate
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
 

@@ -23,7 +23,7 @@ def create_key(
     data: ApiKeyCreate, session: SessionDep, actor: AdminDep, response: Response
 ) -> ApiKeyCreated:
     row, plaintext = service.create_key(
-        session=session, data=data, key_prefix=get_settings().key_prefix
+        session=session, actor=actor, data=data, key_prefix=get_settings().key_prefix
     )
     response.headers["Location"] = f"/api/v1/keys/{row.id}"
     response.headers["Cache-Control"] = "no-store"
@@ -47,4 +47,6 @@ def list_keys(session: SessionDep, actor: AdminDep) -> list[ApiKeyRead]:
     responses=problem_responses(401, 403, 404, 422),
 )
 def revoke_key(key_id: IdPath, actor: AdminDep, session: SessionDep) -> ApiKeyRead:
-    return ApiKeyRead.model_validate(service.revoke_key(session=session, key_id=key_id))
+    return ApiKeyRead.model_validate(
+        service.revoke_key(session=session, actor=actor, key_id=key_id)
+    )

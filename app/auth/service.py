@@ -2,10 +2,11 @@
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from app.audit import service as audit
+from app.auth.actor import Actor
 from app.auth.models import ApiKey, Role
 from app.auth.schemas import ApiKeyCreate
 from app.contractors.models import Contractor
@@ -13,24 +14,13 @@ from app.errors import InvalidInput, NotFound
 from app.timeutil import utcnow
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who is calling: the key's id and name, its role, and its contractor if bound to one."""
-
-    key_id: int | None
-    name: str
-    role: Role
-    contractor_id: int | None = None
-
-
-SYSTEM_ACTOR = Actor(key_id=None, name="system", role=Role.admin)
-
-
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(*, session: Session, data: ApiKeyCreate, key_prefix: str) -> tuple[ApiKey, str]:
+def create_key(
+    *, session: Session, actor: Actor, data: ApiKeyCreate, key_prefix: str
+) -> tuple[ApiKey, str]:
     """Create a key; returns the row and the plaintext key, which is never stored."""
     if data.contractor_id is not None and session.get(Contractor, data.contractor_id) is None:
         raise InvalidInput(f"contractor {data.contractor_id} does not exist", field="contractor_id")
@@ -44,6 +34,14 @@ def create_key(*, session: Session, data: ApiKeyCreate, key_prefix: str) -> tupl
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="api_key",
+        entity_id=row.id,
+        after=audit.snapshot(row, exclude={"key_hash"}),
+    )
     return row, plaintext
 
 
@@ -54,15 +52,25 @@ def list_keys(*, session: Session, include_revoked: bool = True) -> list[ApiKey]
     return list(session.exec(query))
 
 
-def revoke_key(*, session: Session, key_id: int) -> ApiKey:
+def revoke_key(*, session: Session, actor: Actor, key_id: int) -> ApiKey:
     """Revoke a key; revoking one already revoked keeps its first revocation time."""
     row = session.get(ApiKey, key_id)
     if row is None:
         raise NotFound(f"API key {key_id} not found")
     if row.revoked_at is None:
+        before = audit.snapshot(row, exclude={"key_hash"})
         row.revoked_at = utcnow()
         session.add(row)
         session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="revoke",
+            entity="api_key",
+            entity_id=row.id,
+            before=before,
+            after=audit.snapshot(row, exclude={"key_hash"}),
+        )
     return row
 
 

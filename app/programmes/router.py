@@ -38,7 +38,7 @@ def list_programmes(
 def create_programme(
     actor: AdminDep, data: ProgrammeCreate, session: SessionDep, response: Response
 ) -> ProgrammeRead:
-    programme = service.create_programme(session=session, data=data)
+    programme = service.create_programme(session=session, actor=actor, data=data)
     response.headers["Location"] = f"/api/v1/programmes/{programme.id}"
     return service.programme_reads(session=session, programmes=[programme])[0]
 
@@ -65,5 +65,5 @@ def create_plan_item(
     ref: ProgrammeRef, actor: AdminDep, data: PlanItemCreate, session: SessionDep
 ) -> PlanItemRead:
     programme = service.get_programme(session=session, ref=ref)
-    item = service.create_plan_item(session=session, programme=programme, data=data)
+    item = service.create_plan_item(session=session, actor=actor, programme=programme, data=data)
     return PlanItemRead.model_validate(item)

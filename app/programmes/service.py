@@ -5,6 +5,8 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.audit import service as audit
+from app.auth.actor import Actor
 from app.errors import Conflict, NotFound
 from app.money import money_sum
 from app.params import Pagination, ref_clause
@@ -90,16 +92,26 @@ def get_programme(*, session: Session, ref: str) -> Programme:
     return programme
 
 
-def create_programme(*, session: Session, data: ProgrammeCreate) -> Programme:
+def create_programme(*, session: Session, actor: Actor, data: ProgrammeCreate) -> Programme:
     if session.exec(select(Programme.id).where(Programme.code == data.code)).first() is not None:
         raise Conflict(f"a programme with code {data.code} already exists")
     programme = Programme(**data.model_dump())
     session.add(programme)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="programme",
+        entity_id=programme.id,
+        after=programme.model_dump(),
+    )
     return programme
 
 
-def create_plan_item(*, session: Session, programme: Programme, data: PlanItemCreate) -> PlanItem:
+def create_plan_item(
+    *, session: Session, actor: Actor, programme: Programme, data: PlanItemCreate
+) -> PlanItem:
     exists = session.exec(
         select(PlanItem.id).where(PlanItem.programme_id == programme.id, PlanItem.code == data.code)
     ).first()
@@ -109,4 +121,12 @@ def create_plan_item(*, session: Session, programme: Programme, data: PlanItemCr
     item = PlanItem(programme_id=programme.id, **data.model_dump())
     session.add(item)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="plan_item",
+        entity_id=item.id,
+        after=item.model_dump(),
+    )
     return item

@@ -121,6 +121,10 @@ class BudgetLine(SQLModel, table=True):
         UniqueConstraint("project_id", "code"),
         CheckConstraint("estimate >= 0", name="estimate_non_negative"),
         CheckConstraint(_enum_check("cost_category", CostCategory), name="cost_category"),
+        CheckConstraint(
+            f"budget_policy IS NULL OR {_enum_check('budget_policy', BudgetPolicy)}",
+            name="budget_policy",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -131,4 +135,7 @@ class BudgetLine(SQLModel, table=True):
     quantity: Decimal | None = Field(default=None, sa_type=ScaledDecimal(2))
     unit: str | None = Field(default=None, max_length=32)
     estimate: Decimal = Field(sa_type=MoneyType, nullable=False)
+    # Null: the project's policy and threshold apply to this line too.
+    budget_policy: str | None = Field(default=None, max_length=8)
+    warn_threshold: Decimal | None = Field(default=None, sa_type=ScaledDecimal(4))
     version: int = Field(default=1, nullable=False)

@@ -88,7 +88,7 @@ def list_projects(
 def create_project(
     actor: AdminDep, data: ProjectCreate, session: SessionDep, response: Response
 ) -> ProjectRead:
-    project = service.create_project(session=session, data=data)
+    project = service.create_project(session=session, actor=actor, data=data)
     response.headers["Location"] = f"/api/v1/projects/{project.id}"
     response.headers["ETag"] = service.project_etag(project)
     return service.read_project(session=session, project=project)
@@ -121,7 +121,9 @@ def update_project(
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    project = service.update_project(session=session, project=project, data=data, if_match=if_match)
+    project = service.update_project(
+        session=session, actor=actor, project=project, data=data, if_match=if_match
+    )
     response.headers["ETag"] = service.project_etag(project)
     return service.read_project(session=session, project=project)
 
@@ -133,7 +135,7 @@ def update_project(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def delete_project(actor: AdminDep, project: ProjectForUpdateDep, session: SessionDep) -> Response:
-    service.delete_project(session=session, project=project)
+    service.delete_project(session=session, actor=actor, project=project)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -166,7 +168,7 @@ def create_budget_line(
     session: SessionDep,
     response: Response,
 ) -> BudgetLineRead:
-    line = service.create_line(session=session, project=project, data=data)
+    line = service.create_line(session=session, actor=actor, project=project, data=data)
     response.headers["Location"] = f"/api/v1/budget-lines/{line.id}"
     response.headers["ETag"] = service.line_etag(line)
     return BudgetLineRead.model_validate(line)
@@ -201,7 +203,9 @@ def update_budget_line(
     if_match: IfMatchHeader = None,
 ) -> BudgetLineRead:
     line = service.get_line(session=session, actor=actor, line_id=line_id, for_update=True)
-    line = service.update_line(session=session, line=line, data=data, if_match=if_match)
+    line = service.update_line(
+        session=session, actor=actor, line=line, data=data, if_match=if_match
+    )
     response.headers["ETag"] = service.line_etag(line)
     return BudgetLineRead.model_validate(line)
 
@@ -214,5 +218,5 @@ def update_budget_line(
 )
 def delete_budget_line(line_id: IdPath, actor: AdminDep, session: SessionDep) -> Response:
     line = service.get_line(session=session, actor=actor, line_id=line_id, for_update=True)
-    service.delete_line(session=session, line=line)
+    service.delete_line(session=session, actor=actor, line=line)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

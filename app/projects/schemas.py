@@ -44,6 +44,8 @@ class BudgetLineCreate(InputModel):
     quantity: Quantity | None = None
     unit: str | None = Field(default=None, max_length=32)
     estimate: NonNegativeMoney
+    budget_policy: BudgetPolicy | None = Field(default=None, description="Default: the project's")
+    warn_threshold: Ratio | None = Field(default=None, description="Default: the project's")
 
 
 class BudgetLineUpdate(InputModel):
@@ -52,6 +54,8 @@ class BudgetLineUpdate(InputModel):
     quantity: Quantity | None = None
     unit: str | None = Field(default=None, max_length=32)
     estimate: NonNegativeMoney | None = None
+    budget_policy: BudgetPolicy | None = None
+    warn_threshold: Ratio | None = None
 
     _not_null = field_validator("name", "cost_category", "estimate")(not_null)
 
@@ -67,6 +71,15 @@ class BudgetLineRead(BaseModel):
     quantity: Quantity | None
     unit: str | None
     estimate: Money
+    budget_policy: BudgetPolicy | None
+    warn_threshold: Ratio | None
+
+
+class FundingRef(BaseModel):
+    funding_source: str
+    name: str
+    planned: Money
+    disbursed: Money
 
 
 class SiteRef(BaseModel):
@@ -182,10 +195,14 @@ class ProjectRead(BaseModel):
     site_count: int | None
     scope_note: str | None
     original_estimate: Money
-    revised_estimate: Money
+    revised_estimate: Money = Field(
+        description="The figure of the latest approved 概算调整, or the original estimate"
+    )
+    disbursed: Money = Field(description="Payments less reversals, to date")
     budget_policy: BudgetPolicy
     warn_threshold: Ratio
     planned_start: date | None
     planned_finish: date | None
     budget_lines: list[BudgetLineRead]
+    funding: list[FundingRef] = Field(description="Planned vs disbursed per funding source")
     version: int

@@ -6,13 +6,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import ColumnElement, false, func, or_, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
+from app.audit import service as audit
+from app.auth.actor import Actor
 from app.auth.models import Role
-from app.auth.service import Actor
 from app.errors import Conflict, InvalidInput, NotFound
+from app.funding.models import FundingSource, ProjectFunding
+from app.ledger.models import Disbursement, ProjectBalance
 from app.money import money_sum
 from app.params import Pagination, check_if_match, etag_for, ref_clause
 from app.programmes.models import PlanItem, Programme
@@ -21,11 +25,13 @@ from app.projects.schemas import (
     BudgetLineCreate,
     BudgetLineRead,
     BudgetLineUpdate,
+    FundingRef,
     ProjectCreate,
     ProjectRead,
     ProjectUpdate,
     SiteRef,
 )
+from app.revisions.models import ProjectRevision
 from app.sites.models import Site, SiteAlias
 from app.timeutil import utcnow
 
@@ -84,32 +90,34 @@ def _filter_clauses(filters: ProjectFilters) -> list[ColumnElement[bool]]:
     if filters.stage:
         clauses.append(
             col(Project.id).in_(
-                select(ProjectStage.project_id).where(ProjectStage.stage == filters.stage)
+                select(col(ProjectStage.project_id)).where(ProjectStage.stage == filters.stage)
             )
         )
     if filters.plan_item:
         clauses.append(
             col(Project.plan_item_id).in_(
-                select(PlanItem.id).where(ref_clause(PlanItem.id, PlanItem.code, filters.plan_item))
+                select(col(PlanItem.id)).where(
+                    ref_clause(PlanItem.id, PlanItem.code, filters.plan_item)
+                )
             )
         )
     if filters.programme:
         clauses.append(
             col(Project.plan_item_id).in_(
-                select(PlanItem.id)
+                select(col(PlanItem.id))
                 .join(Programme, col(Programme.id) == PlanItem.programme_id)
                 .where(ref_clause(Programme.id, Programme.code, filters.programme))
             )
         )
     if filters.site:
         site_ids = (
-            select(Site.id)
+            select(col(Site.id))
             .where(ref_clause(Site.id, Site.name, filters.site))
-            .union(select(SiteAlias.site_id).where(SiteAlias.alias == filters.site))
+            .union(select(col(SiteAlias.site_id)).where(SiteAlias.alias == filters.site))
         )
         clauses.append(
             col(Project.id).in_(
-                select(ProjectSite.project_id).where(col(ProjectSite.site_id).in_(site_ids))
+                select(col(ProjectSite.project_id)).where(col(ProjectSite.site_id).in_(site_ids))
             )
         )
     if filters.q:
@@ -161,14 +169,14 @@ def project_reads(*, session: Session, projects: Sequence[Project]) -> list[Proj
         return []
     stages: dict[int, list[str]] = defaultdict(list)
     for project_id, stage in session.exec(
-        select(ProjectStage.project_id, ProjectStage.stage)
+        select(col(ProjectStage.project_id), col(ProjectStage.stage))
         .where(col(ProjectStage.project_id).in_(ids))
         .order_by(col(ProjectStage.stage))
     ):
         stages[project_id].append(stage)
     sites: dict[int, list[SiteRef]] = defaultdict(list)
     for project_id, site_id, site_name in session.exec(
-        select(ProjectSite.project_id, Site.id, Site.name)
+        select(col(ProjectSite.project_id), col(Site.id), col(Site.name))
         .join(Site, col(Site.id) == ProjectSite.site_id)
         .where(col(ProjectSite.project_id).in_(ids))
         .order_by(col(Site.id))
@@ -180,6 +188,29 @@ def project_reads(*, session: Session, projects: Sequence[Project]) -> list[Proj
         select(BudgetLine).where(col(BudgetLine.project_id).in_(ids)).order_by(col(BudgetLine.code))
     ):
         lines[line.project_id].append(BudgetLineRead.model_validate(line))
+    disbursed = dict(
+        session.exec(
+            select(col(ProjectBalance.project_id), col(ProjectBalance.disbursed)).where(
+                col(ProjectBalance.project_id).in_(ids)
+            )
+        ).all()
+    )
+    funding: dict[int, list[FundingRef]] = defaultdict(list)
+    for project_id, code, name, planned, paid in session.execute(
+        sa.select(
+            col(ProjectFunding.project_id),
+            col(FundingSource.code),
+            col(FundingSource.name),
+            col(ProjectFunding.planned),
+            col(ProjectFunding.disbursed),
+        )
+        .join(FundingSource, col(FundingSource.id) == ProjectFunding.funding_source_id)
+        .where(col(ProjectFunding.project_id).in_(ids))
+        .order_by(col(FundingSource.sort_order), col(FundingSource.id))
+    ):
+        funding[project_id].append(
+            FundingRef(funding_source=code, name=name, planned=planned, disbursed=paid)
+        )
     plan_items = {
         item.id: item
         for item in session.exec(
@@ -199,6 +230,8 @@ def project_reads(*, session: Session, projects: Sequence[Project]) -> list[Proj
                     "stages": stages[p.id],
                     "sites": sites[p.id],
                     "budget_lines": lines[p.id],
+                    "disbursed": disbursed.get(p.id, Decimal(0)),
+                    "funding": funding[p.id],
                 }
             )
         )
@@ -212,7 +245,7 @@ def read_project(*, session: Session, project: Project) -> ProjectRead:
 def _check_sites(session: Session, site_ids: Sequence[int]) -> None:
     if not site_ids:
         return
-    found = set(session.exec(select(Site.id).where(col(Site.id).in_(set(site_ids)))))
+    found = set(session.exec(select(col(Site.id)).where(col(Site.id).in_(set(site_ids)))))
     missing = sorted(set(site_ids) - found)
     if missing:
         raise InvalidInput(f"sites {missing} do not exist", field="site_ids")
@@ -232,11 +265,41 @@ def replace_links(
         )
 
 
-def create_project(*, session: Session, data: ProjectCreate) -> Project:
+def has_financial_records(session: Session, project_id: int) -> bool:
+    """Any payment or 概算调整: from then on the project's history is the ledger's."""
+    for model in (Disbursement, ProjectRevision):
+        found = session.exec(
+            select(model.id).where(model.project_id == project_id).limit(1)
+        ).first()
+        if found is not None:
+            return True
+    return False
+
+
+def _snapshot(session: Session, project: Project) -> dict[str, Any]:
+    assert project.id is not None
+    stages = sorted(
+        session.exec(select(col(ProjectStage.stage)).where(ProjectStage.project_id == project.id))
+    )
+    sites = sorted(
+        session.exec(select(col(ProjectSite.site_id)).where(ProjectSite.project_id == project.id))
+    )
+    return {**project.model_dump(), "stages": stages, "site_ids": sites}
+
+
+def bump_version(*, session: Session, project: Project) -> None:
+    """A change that alters what a read of the project shows makes earlier ETags stale."""
+    project.version += 1
+    project.updated_at = utcnow()
+    session.add(project)
+    session.flush()
+
+
+def create_project(*, session: Session, actor: Actor, data: ProjectCreate) -> Project:
     """Register a project; its revised estimate starts equal to the original."""
     if session.get(PlanItem, data.plan_item_id) is None:
         raise InvalidInput(f"plan item {data.plan_item_id} does not exist", field="plan_item_id")
-    if session.exec(select(Project.id).where(Project.code == data.code)).first() is not None:
+    if session.exec(select(col(Project.id)).where(Project.code == data.code)).first() is not None:
         raise Conflict(f"a project with code {data.code} already exists")
     fields = data.model_dump(exclude={"stages", "site_ids"})
     fields.update(
@@ -251,19 +314,37 @@ def create_project(*, session: Session, data: ProjectCreate) -> Project:
     assert project.id is not None
     replace_links(session, project.id, [s.value for s in data.stages], data.site_ids)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="project",
+        entity_id=project.id,
+        after=_snapshot(session, project),
+    )
     return project
 
 
 def update_project(
-    *, session: Session, project: Project, data: ProjectUpdate, if_match: str | None
+    *, session: Session, actor: Actor, project: Project, data: ProjectUpdate, if_match: str | None
 ) -> Project:
     """Apply a PATCH based on the version named by If-Match (412 if it has moved on)."""
     check_if_match(if_match, project_etag(project))
+    assert project.id is not None
+    before = _snapshot(session, project)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"stages", "site_ids"})
+    new_original = (
+        changes.get("original_estimate", project.original_estimate) != project.original_estimate
+    )
+    if new_original and has_financial_records(session, project.id):
+        raise Conflict(
+            f"the original estimate of {project.code} is locked: it has payments or 概算调整; "
+            "record a revision (POST /api/v1/projects/{ref}/revisions) instead"
+        )
     for name, value in changes.items():
         setattr(project, name, value.value if hasattr(value, "value") else value)
-    if "original_estimate" in changes:
-        # Until a 概算调整 is approved, the revised estimate is the original one.
+    if new_original:
+        # Until a 概算调整 is approved (which locks the original), the revised estimate is it.
         project.revised_estimate = project.original_estimate
         check_lines_within_estimate(session, project, Decimal(0))
     if (
@@ -277,16 +358,28 @@ def update_project(
     assert project.id is not None
     stages = [s.value for s in data.stages] if data.stages is not None else None
     replace_links(session, project.id, stages, data.site_ids)
-    project.version += 1
-    project.updated_at = utcnow()
-    session.add(project)
-    session.flush()
+    bump_version(session=session, project=project)
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="project",
+        entity_id=project.id,
+        before=before,
+        after=_snapshot(session, project),
+    )
     return project
 
 
-def delete_project(*, session: Session, project: Project) -> None:
+def delete_project(*, session: Session, actor: Actor, project: Project) -> None:
     """Delete a project and its plan data; refused (409) once anything financial refers to it."""
     assert project.id is not None
+    if has_financial_records(session, project.id):
+        raise Conflict(
+            f"project {project.code} has payments or 概算调整 and cannot be deleted; "
+            "set its status to cancelled instead"
+        )
+    before = _snapshot(session, project)
     try:
         with session.begin_nested():
             session.exec(delete(BudgetLine).where(col(BudgetLine.project_id) == project.id))
@@ -299,6 +392,14 @@ def delete_project(*, session: Session, project: Project) -> None:
             f"project {project.code} has financial records and cannot be deleted; "
             "set its status to cancelled instead"
         ) from exc
+    audit.record(
+        session,
+        actor=actor,
+        action="delete",
+        entity="project",
+        entity_id=before["id"],
+        before=before,
+    )
 
 
 # Budget lines ---------------------------------------------------------------------------------
@@ -356,11 +457,13 @@ def line_etag(line: BudgetLine) -> str:
     return etag_for("budget-line", line.id, line.version)
 
 
-def create_line(*, session: Session, project: Project, data: BudgetLineCreate) -> BudgetLine:
+def create_line(
+    *, session: Session, actor: Actor, project: Project, data: BudgetLineCreate
+) -> BudgetLine:
     """Add a 概算 line; all lines together may not exceed the project's estimate."""
     assert project.id is not None
     exists = session.exec(
-        select(BudgetLine.id).where(
+        select(col(BudgetLine.id)).where(
             BudgetLine.project_id == project.id, BudgetLine.code == data.code
         )
     ).first()
@@ -369,18 +472,33 @@ def create_line(*, session: Session, project: Project, data: BudgetLineCreate) -
     check_lines_within_estimate(session, project, data.estimate)
     line = BudgetLine(
         project_id=project.id,
-        **data.model_dump(exclude={"cost_category"}),
+        **data.model_dump(exclude={"cost_category", "budget_policy"}),
         cost_category=data.cost_category.value,
+        budget_policy=data.budget_policy.value if data.budget_policy else None,
     )
     session.add(line)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="budget_line",
+        entity_id=line.id,
+        after=line.model_dump(),
+    )
     return line
 
 
 def update_line(
-    *, session: Session, line: BudgetLine, data: BudgetLineUpdate, if_match: str | None
+    *,
+    session: Session,
+    actor: Actor,
+    line: BudgetLine,
+    data: BudgetLineUpdate,
+    if_match: str | None,
 ) -> BudgetLine:
     check_if_match(if_match, line_etag(line))
+    before = line.model_dump()
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
         setattr(line, name, value.value if hasattr(value, "value") else value)
@@ -393,13 +511,31 @@ def update_line(
     line.version += 1
     session.add(line)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="budget_line",
+        entity_id=line.id,
+        before=before,
+        after=line.model_dump(),
+    )
     return line
 
 
-def delete_line(*, session: Session, line: BudgetLine) -> None:
+def delete_line(*, session: Session, actor: Actor, line: BudgetLine) -> None:
+    before = line.model_dump()
     try:
         with session.begin_nested():
             session.delete(line)
             session.flush()
     except IntegrityError as exc:
         raise Conflict(f"budget line {line.code} has payments and cannot be deleted") from exc
+    audit.record(
+        session,
+        actor=actor,
+        action="delete",
+        entity="budget_line",
+        entity_id=before["id"],
+        before=before,
+    )

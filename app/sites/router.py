@@ -45,7 +45,7 @@ def list_sites(
 def create_site(
     actor: AdminDep, data: SiteCreate, session: SessionDep, response: Response
 ) -> SiteRead:
-    site = service.create_site(session=session, data=data)
+    site = service.create_site(session=session, actor=actor, data=data)
     response.headers["Location"] = f"/api/v1/sites/{site.id}"
     return service.site_reads(session=session, actor=actor, sites=[site])[0]
 
@@ -68,7 +68,6 @@ def get_site(ref: SiteRef, actor: AnyRoleDep, session: SessionDep) -> SiteRead:
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def update_site(ref: SiteRef, actor: AdminDep, data: SiteUpdate, session: SessionDep) -> SiteRead:
-    site = service.update_site(
-        session=session, site=service.get_site(session=session, ref=ref), data=data
-    )
+    site = service.get_site(session=session, ref=ref)
+    site = service.update_site(session=session, actor=actor, site=site, data=data)
     return service.site_reads(session=session, actor=actor, sites=[site])[0]

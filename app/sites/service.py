@@ -5,7 +5,8 @@ from collections import defaultdict
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, delete, select
 
-from app.auth.service import Actor
+from app.audit import service as audit
+from app.auth.actor import Actor
 from app.errors import Conflict, NotFound
 from app.params import Pagination, ref_clause
 from app.projects.models import Project, ProjectSite
@@ -103,7 +104,7 @@ def _check_names_free(session: Session, region: str, names: list[str], site_id: 
         raise Conflict(f"already used for another site in {region}: {', '.join(sorted(taken))}")
 
 
-def create_site(*, session: Session, data: SiteCreate) -> Site:
+def create_site(*, session: Session, actor: Actor, data: SiteCreate) -> Site:
     aliases = [a for a in dict.fromkeys(data.aliases) if a != data.name]
     _check_names_free(session, data.region, [data.name, *aliases], None)
     site = Site(region=data.region, name=data.name, kind=data.kind.value)
@@ -112,11 +113,28 @@ def create_site(*, session: Session, data: SiteCreate) -> Site:
     assert site.id is not None
     session.add_all(SiteAlias(site_id=site.id, alias=a) for a in aliases)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="site",
+        entity_id=site.id,
+        after={**site.model_dump(), "aliases": aliases},
+    )
     return site
 
 
-def update_site(*, session: Session, site: Site, data: SiteUpdate) -> Site:
+def _aliases(session: Session, site_id: int) -> list[str]:
+    return list(
+        session.exec(
+            select(SiteAlias.alias).where(SiteAlias.site_id == site_id).order_by(col(SiteAlias.id))
+        )
+    )
+
+
+def update_site(*, session: Session, actor: Actor, site: Site, data: SiteUpdate) -> Site:
     assert site.id is not None
+    before = {**site.model_dump(), "aliases": _aliases(session, site.id)}
     if data.kind is not None:
         site.kind = data.kind.value
     if data.name is not None and data.name != site.name:
@@ -129,4 +147,13 @@ def update_site(*, session: Session, site: Site, data: SiteUpdate) -> Site:
         session.add_all(SiteAlias(site_id=site.id, alias=a) for a in aliases)
     session.add(site)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="site",
+        entity_id=site.id,
+        before=before,
+        after={**site.model_dump(), "aliases": _aliases(session, site.id)},
+    )
     return site

@@ -1,0 +1,64 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from app.audit import service
+from app.audit.schemas import AuditEntryRead, AuditVerification
+from app.auth.dependencies import AdminDep
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.inputs import SafeText
+from app.params import MAX_ID, Page, PaginationDep
+from app.routing import ExactRoute
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=ExactRoute)
+
+
+@router.get(
+    "",
+    response_model=Page[AuditEntryRead],
+    summary="The audit trail, newest first",
+    responses=problem_responses(401, 403, 422),
+)
+def list_audit(
+    actor: AdminDep,
+    session: SessionDep,
+    page: PaginationDep,
+    entity: Annotated[SafeText | None, Query(max_length=64, examples=["disbursement"])] = None,
+    entity_id: Annotated[SafeText | None, Query(max_length=64)] = None,
+    action: Annotated[SafeText | None, Query(max_length=32, examples=["create"])] = None,
+    actor_key_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    request_id: Annotated[SafeText | None, Query(max_length=64)] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(alias="from", description="At or after (UTC)")
+    ] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to", description="Before (UTC)")] = None,
+) -> Page[AuditEntryRead]:
+    filters = service.AuditFilters(
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        actor_key_id=actor_key_id,
+        request_id=request_id,
+        since=since,
+        until=until,
+    )
+    rows, total = service.list_entries(session=session, filters=filters, page=page)
+    return Page(
+        items=[AuditEntryRead.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/verify",
+    response_model=AuditVerification,
+    summary="Recompute the hash chain and name the first entry that doesn't match",
+    responses=problem_responses(401, 403),
+)
+def verify_audit(actor: AdminDep, session: SessionDep) -> AuditVerification:
+    result = service.verify(session=session)
+    return AuditVerification(**result.__dict__)

@@ -1,0 +1,181 @@
+"""Funding sources (资金来源) and each project's planned funding from them."""
+
+from decimal import Decimal
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.auth.actor import Actor
+from app.errors import Conflict, InvalidInput, NotFound
+from app.funding.models import FundingSource, ProjectFunding
+from app.funding.schemas import (
+    FundingLine,
+    FundingPlan,
+    FundingSourceCreate,
+    FundingSourceUpdate,
+    ProjectFundingRead,
+)
+from app.money import money_sum
+from app.params import ref_clause
+from app.projects.models import Project
+
+
+def list_sources(*, session: Session, include_inactive: bool = True) -> list[FundingSource]:
+    query = select(FundingSource).order_by(col(FundingSource.sort_order), col(FundingSource.id))
+    if not include_inactive:
+        query = query.where(col(FundingSource.active).is_(True))
+    return list(session.exec(query))
+
+
+def get_source(*, session: Session, ref: str) -> FundingSource:
+    source = session.exec(
+        select(FundingSource).where(ref_clause(FundingSource.id, FundingSource.code, ref))
+    ).first()
+    if source is None:
+        raise NotFound(f"funding source {ref} not found")
+    return source
+
+
+def resolve_source(
+    *, session: Session, ref: str, field: str, for_new_money: bool = True
+) -> FundingSource:
+    """A source named by its code or its Chinese name; an inactive one takes no new money."""
+    source = session.exec(
+        select(FundingSource).where(
+            or_(col(FundingSource.code) == ref, col(FundingSource.name) == ref)
+        )
+    ).first()
+    if source is None:
+        raise InvalidInput(f"unknown funding source {ref!r}", field=field)
+    if for_new_money and not source.active:
+        raise InvalidInput(f"funding source {source.name} is no longer in use", field=field)
+    return source
+
+
+def create_source(*, session: Session, actor: Actor, data: FundingSourceCreate) -> FundingSource:
+    clash = session.exec(
+        select(col(FundingSource.id)).where(
+            or_(col(FundingSource.code) == data.code, col(FundingSource.name) == data.name)
+        )
+    ).first()
+    if clash is not None:
+        raise Conflict(f"a funding source with code {data.code} or name {data.name} already exists")
+    source = FundingSource(**data.model_dump())
+    session.add(source)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="funding_source",
+        entity_id=source.id,
+        after=audit.snapshot(source),
+    )
+    return source
+
+
+def update_source(
+    *, session: Session, actor: Actor, source: FundingSource, data: FundingSourceUpdate
+) -> FundingSource:
+    before = audit.snapshot(source)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "name" in changes and changes["name"] != source.name:
+        clash = session.exec(
+            select(col(FundingSource.id)).where(FundingSource.name == changes["name"])
+        ).first()
+        if clash is not None:
+            raise Conflict(f"a funding source named {changes['name']} already exists")
+    for name, value in changes.items():
+        setattr(source, name, value)
+    session.add(source)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="funding_source",
+        entity_id=source.id,
+        before=before,
+        after=audit.snapshot(source),
+    )
+    return source
+
+
+def project_funding(*, session: Session, project: Project) -> ProjectFundingRead:
+    """Planned vs disbursed per source, and the totals, summed in SQL."""
+    rows = session.exec(
+        select(
+            col(FundingSource.code),
+            col(FundingSource.name),
+            col(ProjectFunding.planned),
+            col(ProjectFunding.disbursed),
+        )
+        .join(FundingSource, col(FundingSource.id) == ProjectFunding.funding_source_id)
+        .where(ProjectFunding.project_id == project.id)
+        .order_by(col(FundingSource.sort_order), col(FundingSource.id))
+    ).all()
+    planned_total, disbursed = session.exec(
+        select(money_sum(ProjectFunding.planned), money_sum(ProjectFunding.disbursed)).where(
+            ProjectFunding.project_id == project.id
+        )
+    ).one()
+    assert project.id is not None
+    return ProjectFundingRead(
+        project_id=project.id,
+        revised_estimate=project.revised_estimate,
+        planned_total=planned_total,
+        unplanned=project.revised_estimate - planned_total,
+        disbursed=disbursed,
+        sources=[
+            FundingLine(funding_source=c, name=n, planned=p, disbursed=d) for c, n, p, d in rows
+        ],
+    )
+
+
+def set_plan(
+    *, session: Session, actor: Actor, project: Project, plan: FundingPlan
+) -> ProjectFundingRead:
+    """Replace a project's planned funding. Sources already paid from keep their rows (and
+    their disbursed totals); a source left out of the plan is planned at zero."""
+    assert project.id is not None
+    before = project_funding(session=session, project=project)
+    planned: dict[int, Decimal] = {}
+    for i, line in enumerate(plan.sources):
+        source = resolve_source(
+            session=session, ref=line.funding_source, field=f"sources.{i}.funding_source"
+        )
+        assert source.id is not None
+        if source.id in planned:
+            raise InvalidInput(
+                f"{source.name} is listed twice", field=f"sources.{i}.funding_source"
+            )
+        planned[source.id] = line.planned
+    existing = {
+        row.funding_source_id: row
+        for row in session.exec(
+            select(ProjectFunding).where(ProjectFunding.project_id == project.id)
+        )
+    }
+    for source_id, row in existing.items():
+        if source_id not in planned and row.disbursed == 0:
+            session.delete(row)
+        else:
+            row.planned = planned.pop(source_id, Decimal(0))
+            session.add(row)
+    session.add_all(
+        ProjectFunding(project_id=project.id, funding_source_id=s, planned=amount)
+        for s, amount in planned.items()
+    )
+    session.flush()
+    after = project_funding(session=session, project=project)
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="project_funding",
+        entity_id=project.id,
+        before=before.model_dump(),
+        after=after.model_dump(),
+    )
+    return after

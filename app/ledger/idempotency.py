@@ -1,0 +1,198 @@
+"""Idempotency-Key: a retried POST returns the first response instead of acting twice.
+
+Scope: the caller's API key. The record is written in the same transaction as the entry it
+describes, so a crash leaves either both or neither. A retry with the same key and the same
+body gets the first status and body (and `Idempotent-Replayed: true`); the same key with
+another body is a 422; a retry while the first is still being processed is a 409.
+Only successful responses are kept: a refused request changed nothing and may be retried.
+Records are kept for IDEMPOTENCY_RETENTION_HOURS (default 72, at least 24).
+"""
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+from sqlalchemy import delete, select, text
+from sqlmodel import Session, col
+
+from app.audit.service import canonical
+from app.auth.actor import Actor
+from app.errors import Conflict, DomainError, FieldError
+from app.ledger.models import IdempotencyRecord
+from app.timeutil import utcnow
+
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+
+
+class IdempotencyKeyReused(DomainError):
+    status, slug, title = (
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused with another request",
+    )
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.errors = [
+            FieldError(
+                field="Idempotency-Key", location="header", message=detail, type="value_error"
+            )
+        ]
+
+
+class RequestInFlight(Conflict):
+    slug, title = (
+        "idempotency-in-flight",
+        "The first request with this Idempotency-Key is still running",
+    )
+
+
+class _InFlight:
+    """Keys being processed in this process: a concurrent retry is told at once (409)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: set[str] = set()
+
+    def claim(self, token: str) -> bool:
+        with self._lock:
+            if token in self._keys:
+                return False
+            self._keys.add(token)
+            return True
+
+    def release(self, token: str) -> None:
+        with self._lock:
+            self._keys.discard(token)
+
+
+_in_flight = _InFlight()
+
+
+@dataclass(frozen=True)
+class IdempotencyContext:
+    key: str
+    method: str
+    path: str
+
+
+def idempotency_guard(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=KEY_PATTERN,
+            description="Any unique string (a UUID); a retry with the same key returns the "
+            "first response",
+        ),
+    ] = None,
+) -> Iterator[IdempotencyContext | None]:
+    """Runs before the request's transaction opens, so an in-flight duplicate in this process
+    is refused without waiting for the database."""
+    if idempotency_key is None:
+        yield None
+        return
+    caller = request.headers.get("authorization", "")
+    token = hashlib.sha256(f"{caller}\n{idempotency_key}".encode()).hexdigest()
+    if not _in_flight.claim(token):
+        raise RequestInFlight(
+            "a request with this Idempotency-Key is still being processed; retry shortly"
+        )
+    try:
+        yield IdempotencyContext(key=idempotency_key, method=request.method, path=request.url.path)
+    finally:
+        _in_flight.release(token)
+
+
+IdempotencyDep = Annotated[IdempotencyContext | None, Depends(idempotency_guard, scope="function")]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+    location: str | None
+    replayed: bool
+
+    def to_response(self) -> Response:
+        headers = {"Location": self.location} if self.location else {}
+        if self.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(
+            self.body, status_code=self.status, media_type="application/json", headers=headers
+        )
+
+
+def _advisory_key(actor: Actor, key: str) -> int:
+    digest = hashlib.sha256(f"{actor.key_id}\n{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def run(
+    *,
+    session: Session,
+    actor: Actor,
+    context: IdempotencyContext | None,
+    payload: object,
+    handler: Callable[[], tuple[int, str, str | None]],
+) -> StoredResponse:
+    """Run `handler` once per (caller, key); replay its stored response to retries."""
+    if context is None or actor.key_id is None:
+        status, body, location = handler()
+        return StoredResponse(status, body, location, replayed=False)
+    request_hash = hashlib.sha256(
+        canonical([context.method, context.path, payload]).encode()
+    ).hexdigest()
+    if session.get_bind().dialect.name == "postgresql":
+        # Another process may hold the same key: don't wait for it, say so.
+        got = session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _advisory_key(actor, context.key)}
+        ).scalar()
+        if not got:
+            raise RequestInFlight(
+                "a request with this Idempotency-Key is still being processed; retry shortly"
+            )
+    stored = session.execute(
+        select(IdempotencyRecord).where(
+            col(IdempotencyRecord.api_key_id) == actor.key_id,
+            col(IdempotencyRecord.idempotency_key) == context.key,
+        )
+    ).scalar()
+    if stored is not None:
+        if stored.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request; "
+                "use a new key for a new payment"
+            )
+        return StoredResponse(
+            stored.response_status, stored.response_body, stored.response_location, replayed=True
+        )
+    status, body, location = handler()
+    session.add(
+        IdempotencyRecord(
+            api_key_id=actor.key_id,
+            idempotency_key=context.key,
+            request_method=context.method,
+            request_path=context.path,
+            request_hash=request_hash,
+            response_status=status,
+            response_body=body,
+            response_location=location,
+        )
+    )
+    session.flush()
+    return StoredResponse(status, body, location, replayed=False)
+
+
+def purge(*, session: Session, retention_hours: int) -> int:
+    """Forget records older than the retention period; returns how many went."""
+    cutoff = utcnow() - timedelta(hours=retention_hours)
+    result = session.execute(
+        delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,96 @@
+"""The ledger: append-only payment and reversal entries, and the running balances they keep."""
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.money import MoneyType
+from app.timeutil import UTCDateTime, utcnow
+
+
+class EntryKind(enum.StrEnum):
+    payment = "payment"
+    reversal = "reversal"
+
+
+class Disbursement(SQLModel, table=True):
+    """One ledger entry: a payment (拨付/支付, positive) or a reversal of one (negative).
+
+    Never updated or deleted; a mistake is corrected by a reversal that points to the original.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("programme_id", "voucher_no"),
+        CheckConstraint(
+            "(kind = 'payment' AND amount > 0 AND reverses_id IS NULL AND voucher_no IS NOT NULL)"
+            " OR (kind = 'reversal' AND amount < 0 AND reverses_id IS NOT NULL)",
+            name="entry_shape",
+        ),
+        # Covering index for as-of sums: a project's entries up to a date.
+        Index("ix_disbursement_project_paid_on", "project_id", "paid_on", "amount"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", ondelete="RESTRICT")
+    project_id: int = Field(foreign_key="project.id", ondelete="RESTRICT")
+    budget_line_id: int | None = Field(
+        default=None, foreign_key="budget_line.id", ondelete="RESTRICT", index=True
+    )
+    contract_id: int | None = Field(default=None, index=True)
+    funding_source_id: int = Field(foreign_key="funding_source.id", ondelete="RESTRICT")
+    kind: str = Field(max_length=16)
+    amount: Decimal = Field(sa_type=MoneyType, nullable=False)
+    paid_on: date = Field(index=True)
+    payee: str = Field(max_length=200)
+    voucher_no: str | None = Field(default=None, max_length=64)
+    reverses_id: int | None = Field(
+        default=None, foreign_key="disbursement.id", ondelete="RESTRICT", index=True
+    )
+    reason: str | None = Field(default=None, max_length=2000)
+    memo: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    created_by_key_id: int | None = Field(
+        default=None, foreign_key="api_key.id", ondelete="RESTRICT"
+    )
+    request_id: str | None = Field(default=None, max_length=64)
+
+
+class ProjectBalance(SQLModel, table=True):
+    """Running totals of a project's ledger. Its row is the lock that serialises payments."""
+
+    __tablename__ = "project_balance"
+
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE", primary_key=True)
+    disbursed: Decimal = Field(default=Decimal(0), sa_type=MoneyType, nullable=False)
+    payments: int = Field(default=0, nullable=False)
+    reversals: int = Field(default=0, nullable=False)
+
+
+class BudgetLineBalance(SQLModel, table=True):
+    __tablename__ = "budget_line_balance"
+
+    budget_line_id: int = Field(foreign_key="budget_line.id", ondelete="CASCADE", primary_key=True)
+    disbursed: Decimal = Field(default=Decimal(0), sa_type=MoneyType, nullable=False)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first response to a request sent with an Idempotency-Key, replayed to its retries."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    api_key_id: int = Field(foreign_key="api_key.id", ondelete="CASCADE")
+    idempotency_key: str = Field(max_length=255)
+    request_method: str = Field(max_length=8)
+    request_path: str = Field(max_length=300)
+    request_hash: str = Field(max_length=64)
+    response_status: int
+    response_body: str = Field(sa_type=Text)
+    response_location: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )

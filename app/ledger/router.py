@@ -1,0 +1,182 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.auth.dependencies import AnyRoleDep, FinanceDep
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.inputs import SafeText
+from app.ledger import idempotency, service
+from app.ledger.idempotency import IdempotencyDep
+from app.ledger.models import EntryKind
+from app.ledger.schemas import (
+    DisbursementCreate,
+    DisbursementPage,
+    DisbursementPosted,
+    DisbursementRead,
+    ProjectBudget,
+    ReversalCreate,
+)
+from app.params import MAX_ID, IdPath, PaginationDep, TodayDep, parse_sort
+from app.projects.dependencies import ProjectDep
+from app.routing import ExactRoute
+
+router = APIRouter(prefix="/api/v1/disbursements", tags=["ledger"], route_class=ExactRoute)
+project_router = APIRouter(prefix="/api/v1", tags=["ledger"], route_class=ExactRoute)
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DisbursementPosted,
+    summary="Post a payment (拨付/支付)",
+    description="Checked against the project's (and budget line's) policy: `block` refuses a "
+    "payment that would exceed the approved estimate with a 409 `.../budget-exceeded`; `warn` "
+    "posts it with `warnings`. Send an `Idempotency-Key` so a retry never pays twice; the "
+    "voucher number (凭证号) is unique within the programme in any case.",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def post_disbursement(
+    idem: IdempotencyDep,
+    actor: FinanceDep,
+    data: DisbursementCreate,
+    session: SessionDep,
+    request: Request,
+    today: TodayDep,
+) -> Response:
+    def handler() -> tuple[int, str, str | None]:
+        posted = service.post_disbursement(
+            session=session,
+            actor=actor,
+            data=data,
+            today=today,
+            request_id=request.scope.get("request_id"),
+        )
+        return 201, posted.response().model_dump_json(), f"/api/v1/disbursements/{posted.entry.id}"
+
+    return idempotency.run(
+        session=session,
+        actor=actor,
+        context=idem,
+        payload=data.model_dump(mode="json"),
+        handler=handler,
+    ).to_response()
+
+
+@router.get(
+    "",
+    response_model=DisbursementPage,
+    summary="List ledger entries, with the exact sum of all that match",
+    responses=problem_responses(401, 403, 422),
+)
+def list_disbursements(
+    actor: AnyRoleDep,
+    session: SessionDep,
+    page: PaginationDep,
+    project_id: OptionalId = None,
+    budget_line_id: OptionalId = None,
+    contract_id: OptionalId = None,
+    funding_source: Annotated[
+        SafeText | None, Query(max_length=100, description="Code or name")
+    ] = None,
+    voucher_no: Annotated[SafeText | None, Query(max_length=64)] = None,
+    kind: EntryKind | None = None,
+    since: Annotated[date | None, Query(alias="from", description="Paid on or after")] = None,
+    until: Annotated[date | None, Query(alias="to", description="Paid on or before")] = None,
+    sort: Annotated[
+        SafeText | None,
+        Query(
+            max_length=100,
+            description=f"One or more of {', '.join(service.SORTS)}; - for descending",
+        ),
+    ] = None,
+) -> DisbursementPage:
+    filters = service.LedgerFilters(
+        project_id=project_id,
+        budget_line_id=budget_line_id,
+        contract_id=contract_id,
+        funding_source=funding_source,
+        voucher_no=voucher_no,
+        kind=kind.value if kind else None,
+        since=since,
+        until=until,
+    )
+    items, total, amount = service.list_entries(
+        session=session,
+        actor=actor,
+        filters=filters,
+        sort=parse_sort(sort, service.SORTS, default="paid_on"),
+        page=page,
+    )
+    return DisbursementPage(
+        items=items, total=total, limit=page.limit, offset=page.offset, sum=amount
+    )
+
+
+@router.get(
+    "/{entry_id}",
+    response_model=DisbursementRead,
+    summary="One ledger entry",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_disbursement(entry_id: IdPath, actor: AnyRoleDep, session: SessionDep) -> DisbursementRead:
+    entry = service.get_entry(session=session, actor=actor, entry_id=entry_id)
+    return service.entry_reads(session=session, entries=[entry])[0]
+
+
+@router.post(
+    "/{entry_id}/reversals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DisbursementPosted,
+    summary="Reverse all or part of a payment",
+    description="Payments are never edited or deleted: a mistake is corrected by a negative "
+    "entry that points to the original. Reversing more than is left, or a reversal, is a 409.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def reverse_disbursement(
+    entry_id: IdPath,
+    idem: IdempotencyDep,
+    actor: FinanceDep,
+    data: ReversalCreate,
+    session: SessionDep,
+    request: Request,
+    today: TodayDep,
+) -> Response:
+    def handler() -> tuple[int, str, str | None]:
+        posted = service.reverse_disbursement(
+            session=session,
+            actor=actor,
+            entry_id=entry_id,
+            data=data,
+            today=today,
+            request_id=request.scope.get("request_id"),
+        )
+        return 201, posted.response().model_dump_json(), f"/api/v1/disbursements/{posted.entry.id}"
+
+    return idempotency.run(
+        session=session,
+        actor=actor,
+        context=idem,
+        payload=data.model_dump(mode="json"),
+        handler=handler,
+    ).to_response()
+
+
+@project_router.get(
+    "/projects/{ref}/budget",
+    response_model=ProjectBudget,
+    summary="Budget position as of a date: estimate in force, disbursed, remaining",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_budget(
+    actor: AnyRoleDep,
+    project: ProjectDep,
+    session: SessionDep,
+    today: TodayDep,
+    as_of: Annotated[date | None, Query(description="Default: today")] = None,
+) -> ProjectBudget:
+    return service.project_budget(
+        session=session, project=project, as_of=as_of or today, today=today
+    )

@@ -1,0 +1,148 @@
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.inputs import InputModel
+from app.ledger.models import EntryKind
+from app.money import Money, PositiveMoney, Ratio, Share
+from app.params import MAX_ID
+from app.projects.models import BudgetPolicy
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+VoucherNo = Annotated[
+    str, Field(min_length=1, max_length=64, description="凭证号, unique within the programme")
+]
+
+
+class DisbursementCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": 3,
+                    "amount": "1500000.00",
+                    "paid_on": "2023-06-30",
+                    "payee": "宁夏某建设工程有限公司（示例）",
+                    "voucher_no": "2023-06-记-0012",
+                    "funding_source": "county",
+                    "memo": "城关第九小学主体工程进度款（示例数据）",
+                }
+            ]
+        }
+    )
+
+    project_id: RowId
+    budget_line_id: RowId | None = Field(
+        default=None, description="Required when the project has budget lines"
+    )
+    contract_id: RowId | None = None
+    amount: PositiveMoney
+    paid_on: date
+    payee: str = Field(min_length=1, max_length=200)
+    voucher_no: VoucherNo
+    funding_source: str = Field(
+        min_length=1, max_length=100, description="Code or name: `county` or 县级财政"
+    )
+    memo: str | None = Field(default=None, max_length=2000)
+
+
+class ReversalCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "收款单位账号错误，原路退回", "reversed_on": "2023-07-03"}]
+        }
+    )
+
+    amount: PositiveMoney | None = Field(
+        default=None, description="How much to reverse; default: all that is left"
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+    reversed_on: date
+    voucher_no: VoucherNo | None = Field(default=None, description="红字冲销凭证号, if any")
+
+
+class DisbursementRead(BaseModel):
+    id: int
+    kind: EntryKind
+    programme_id: int
+    project_id: int
+    project_code: str
+    budget_line_id: int | None
+    contract_id: int | None
+    funding_source: str
+    amount: Money = Field(description="Positive for a payment, negative for a reversal")
+    paid_on: date = Field(description="Business date: paid on, or reversed on")
+    payee: str
+    voucher_no: str | None
+    reverses_id: int | None
+    reason: str | None
+    memo: str | None
+    reversed: Money | None = Field(description="For a payment: how much has been reversed")
+    created_at: datetime
+    created_by_key_id: int | None
+
+
+class ProjectFigures(BaseModel):
+    project_id: int
+    code: str
+    original_estimate: Money
+    revised_estimate: Money
+    disbursed: Money
+    remaining: Money
+    financial_completion: Share
+    budget_policy: BudgetPolicy
+    warn_threshold: Ratio
+
+
+class LineFigures(BaseModel):
+    budget_line_id: int
+    code: str
+    estimate: Money
+    disbursed: Money
+    remaining: Money
+    financial_completion: Share
+
+
+class BudgetWarning(BaseModel):
+    code: str = Field(description="near_budget, over_budget, line_near_budget, line_over_budget")
+    message: str
+    share: Share
+
+
+class DisbursementPosted(DisbursementRead):
+    budget: ProjectFigures
+    budget_line: LineFigures | None
+    warnings: list[BudgetWarning]
+
+
+class DisbursementPage(BaseModel):
+    items: list[DisbursementRead]
+    total: int
+    limit: int
+    offset: int
+    sum: Money = Field(description="Exact sum of every entry that matches the filters")
+
+
+class FundingFigures(BaseModel):
+    funding_source: str
+    name: str
+    planned: Money
+    disbursed: Money
+
+
+class ProjectBudget(BaseModel):
+    """A project's budget position as of a date: entries dated later don't count."""
+
+    as_of: date
+    project_id: int
+    code: str
+    original_estimate: Money
+    revised_estimate: Money
+    disbursed: Money
+    remaining: Money
+    financial_completion: Share
+    payments: int
+    reversals: int
+    budget_lines: list[LineFigures]
+    funding: list[FundingFigures]

@@ -1,0 +1,766 @@
+"""The ledger: payments and reversals, the budget policy that guards them, and running balances.
+
+Every entry of a project is posted while holding that project's balance row (SELECT … FOR UPDATE
+on PostgreSQL; on SQLite the write transaction is already exclusive), so the budget check and
+the insert can't interleave with another payment. The balance rows are updated in the same
+transaction as each entry: the check reads one locked row, whatever the size of the ledger.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Row, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.auth.actor import Actor
+from app.errors import Conflict, InvalidInput, NotFound
+from app.funding.models import FundingSource, ProjectFunding
+from app.funding.service import resolve_source
+from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
+from app.ledger.schemas import (
+    BudgetWarning,
+    DisbursementCreate,
+    DisbursementPosted,
+    DisbursementRead,
+    FundingFigures,
+    LineFigures,
+    ProjectBudget,
+    ProjectFigures,
+    ReversalCreate,
+)
+from app.money import money_sum, share
+from app.params import Pagination
+from app.programmes.models import PlanItem
+from app.projects.models import BudgetLine, BudgetPolicy, Project
+from app.projects.service import visible_to
+from app.timeutil import utcnow
+
+SORTS = ("paid_on", "amount", "id", "voucher_no", "created_at")
+
+
+class BudgetExceeded(Conflict):
+    slug, title = "budget-exceeded", "Payment would exceed the approved budget"
+
+
+class DuplicateVoucher(Conflict):
+    slug, title = "duplicate-voucher", "Voucher number already posted"
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """INSERT with ON CONFLICT support on either engine."""
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
+def lock_project_balance(session: Session, project_id: int) -> Row[Any]:
+    """Take the project's balance row for the rest of the transaction (creating it if new)."""
+    locked = (
+        select(
+            col(ProjectBalance.disbursed),
+            col(ProjectBalance.payments),
+            col(ProjectBalance.reversals),
+        )
+        .where(col(ProjectBalance.project_id) == project_id)
+        .with_for_update()
+    )
+    row = session.execute(locked).first()
+    if row is None:
+        session.execute(
+            _insert(session, ProjectBalance)
+            .values(project_id=project_id, disbursed=Decimal(0), payments=0, reversals=0)
+            .on_conflict_do_nothing()
+        )
+        row = session.execute(locked).one()
+    return row
+
+
+def _add_to_balances(
+    session: Session,
+    *,
+    project_id: int,
+    budget_line_id: int | None,
+    funding_source_id: int,
+    amount: Decimal,
+    kind: EntryKind,
+) -> None:
+    counter = ProjectBalance.payments if kind is EntryKind.payment else ProjectBalance.reversals
+    session.execute(
+        update(ProjectBalance)
+        .where(col(ProjectBalance.project_id) == project_id)
+        .values({ProjectBalance.disbursed: ProjectBalance.disbursed + amount, counter: counter + 1})
+    )
+    if budget_line_id is not None:
+        stmt = _insert(session, BudgetLineBalance).values(
+            budget_line_id=budget_line_id, disbursed=amount
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["budget_line_id"],
+                set_={"disbursed": BudgetLineBalance.disbursed + stmt.excluded.disbursed},
+            )
+        )
+    stmt = _insert(session, ProjectFunding).values(
+        project_id=project_id,
+        funding_source_id=funding_source_id,
+        planned=Decimal(0),
+        disbursed=amount,
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["project_id", "funding_source_id"],
+            set_={"disbursed": ProjectFunding.disbursed + stmt.excluded.disbursed},
+        )
+    )
+
+
+def _project_row(session: Session, project_id: int) -> Row[Any] | None:
+    return session.execute(
+        sa.select(
+            col(Project.id),
+            col(Project.code),
+            col(Project.original_estimate),
+            col(Project.revised_estimate),
+            col(Project.budget_policy),
+            col(Project.warn_threshold),
+            col(PlanItem.programme_id),
+        )
+        .join(PlanItem, col(PlanItem.id) == Project.plan_item_id)
+        .where(col(Project.id) == project_id)
+    ).first()
+
+
+def _check(
+    *,
+    scope: str,
+    label: str,
+    estimate: Decimal,
+    disbursed: Decimal,
+    amount: Decimal,
+    policy: str,
+    threshold: Decimal,
+) -> list[BudgetWarning]:
+    """Apply a budget policy to one more amount; raise if it blocks, else return warnings."""
+    after = disbursed + amount
+    prefix = "" if scope == "project" else "line_"
+    if after > estimate:
+        figures = {
+            "scope": scope,
+            "estimate": f"{estimate:.2f}",
+            "disbursed": f"{disbursed:.2f}",
+            "amount": f"{amount:.2f}",
+            "would_be": f"{after:.2f}",
+            "over_by": f"{after - estimate:.2f}",
+        }
+        if policy == BudgetPolicy.block.value:
+            raise BudgetExceeded(
+                f"{label}: paying {amount:.2f} would bring the total to {after:.2f}, "
+                f"above the approved {estimate:.2f}; an approved 概算调整 is needed first",
+                **figures,
+            )
+        return [
+            BudgetWarning(
+                code=f"{prefix}over_budget",
+                message=f"{label}: total paid {after:.2f} exceeds the approved {estimate:.2f} "
+                f"by {after - estimate:.2f}",
+                share=share(after, estimate),
+            )
+        ]
+    if estimate > 0 and after >= estimate * threshold:
+        return [
+            BudgetWarning(
+                code=f"{prefix}near_budget",
+                message=f"{label}: total paid {after:.2f} is {share(after, estimate)} of the "
+                f"approved {estimate:.2f} (warning from {threshold})",
+                share=share(after, estimate),
+            )
+        ]
+    return []
+
+
+@dataclass(frozen=True)
+class Posted:
+    entry: DisbursementRead
+    budget: ProjectFigures
+    budget_line: LineFigures | None
+    warnings: list[BudgetWarning]
+
+    def response(self) -> DisbursementPosted:
+        return DisbursementPosted(
+            **self.entry.model_dump(),
+            budget=self.budget,
+            budget_line=self.budget_line,
+            warnings=self.warnings,
+        )
+
+
+def _figures(project: Row[Any], disbursed: Decimal) -> ProjectFigures:
+    return ProjectFigures(
+        project_id=project.id,
+        code=project.code,
+        original_estimate=project.original_estimate,
+        revised_estimate=project.revised_estimate,
+        disbursed=disbursed,
+        remaining=project.revised_estimate - disbursed,
+        financial_completion=share(disbursed, project.revised_estimate),
+        budget_policy=project.budget_policy,
+        warn_threshold=project.warn_threshold,
+    )
+
+
+def _line_figures(line: BudgetLine, disbursed: Decimal) -> LineFigures:
+    assert line.id is not None
+    return LineFigures(
+        budget_line_id=line.id,
+        code=line.code,
+        estimate=line.estimate,
+        disbursed=disbursed,
+        remaining=line.estimate - disbursed,
+        financial_completion=share(disbursed, line.estimate),
+    )
+
+
+def _line_disbursed(session: Session, line_id: int) -> Decimal:
+    value = session.execute(
+        select(col(BudgetLineBalance.disbursed)).where(
+            col(BudgetLineBalance.budget_line_id) == line_id
+        )
+    ).scalar()
+    return value if value is not None else Decimal(0)
+
+
+def _resolve_line(session: Session, project_id: int, line_id: int | None) -> BudgetLine | None:
+    if line_id is None:
+        has_lines = session.execute(
+            select(col(BudgetLine.id)).where(col(BudgetLine.project_id) == project_id).limit(1)
+        ).first()
+        if has_lines is not None:
+            raise InvalidInput(
+                "this project has budget lines: name the one this payment is for",
+                field="budget_line_id",
+            )
+        return None
+    line = session.exec(
+        select(BudgetLine).where(BudgetLine.id == line_id, BudgetLine.project_id == project_id)
+    ).first()
+    if line is None:
+        raise InvalidInput(
+            f"budget line {line_id} is not a line of project {project_id}", field="budget_line_id"
+        )
+    return line
+
+
+def _not_in_future(value: date, today: date, field: str) -> None:
+    if value > today:
+        raise InvalidInput(
+            f"{value} is after today ({today}); the ledger records what has happened", field=field
+        )
+
+
+def _insert_entry(session: Session, values: dict[str, Any]) -> int:
+    """Insert one entry; a voucher number already used in the programme is refused (409)."""
+    entry_id = session.execute(
+        _insert(session, Disbursement)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(Disbursement.id)
+    ).scalar()
+    if entry_id is None:
+        existing = session.execute(
+            select(col(Disbursement.id)).where(
+                col(Disbursement.programme_id) == values["programme_id"],
+                col(Disbursement.voucher_no) == values["voucher_no"],
+            )
+        ).scalar()
+        raise DuplicateVoucher(
+            f"voucher {values['voucher_no']} is already posted in this programme "
+            f"(entry {existing})",
+            existing_id=existing,
+            voucher_no=values["voucher_no"],
+        )
+    return int(entry_id)
+
+
+def post_disbursement(
+    *,
+    session: Session,
+    actor: Actor,
+    data: DisbursementCreate,
+    today: date,
+    request_id: str | None = None,
+) -> Posted:
+    """Post a payment: check it against the project's (and line's) budget policy, append it,
+    and move the balances, all under the project's balance lock."""
+    _not_in_future(data.paid_on, today, "paid_on")
+    if data.contract_id is not None:
+        raise InvalidInput(f"contract {data.contract_id} does not exist", field="contract_id")
+    if _project_row(session, data.project_id) is None:
+        raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")
+    source = resolve_source(session=session, ref=data.funding_source, field="funding_source")
+    assert source.id is not None
+
+    balance = lock_project_balance(session, data.project_id)
+    project = _project_row(session, data.project_id)  # read after the lock: current estimate
+    assert project is not None
+    line = _resolve_line(session, data.project_id, data.budget_line_id)
+    warnings = _check(
+        scope="project",
+        label=project.code,
+        estimate=project.revised_estimate,
+        disbursed=balance.disbursed,
+        amount=data.amount,
+        policy=project.budget_policy,
+        threshold=project.warn_threshold,
+    )
+    line_disbursed = Decimal(0)
+    if line is not None:
+        assert line.id is not None
+        line_disbursed = _line_disbursed(session, line.id)
+        warnings += _check(
+            scope="budget_line",
+            label=f"{project.code} {line.code} {line.name}",
+            estimate=line.estimate,
+            disbursed=line_disbursed,
+            amount=data.amount,
+            policy=line.budget_policy or project.budget_policy,
+            threshold=line.warn_threshold or project.warn_threshold,
+        )
+
+    values = {
+        "programme_id": project.programme_id,
+        "project_id": project.id,
+        "budget_line_id": data.budget_line_id,
+        "contract_id": data.contract_id,
+        "funding_source_id": source.id,
+        "kind": EntryKind.payment.value,
+        "amount": data.amount,
+        "paid_on": data.paid_on,
+        "payee": data.payee,
+        "voucher_no": data.voucher_no,
+        "reverses_id": None,
+        "reason": None,
+        "memo": data.memo,
+        "created_at": utcnow(),
+        "created_by_key_id": actor.key_id,
+        "request_id": request_id,
+    }
+    entry_id = _insert_entry(session, values)
+    _add_to_balances(
+        session,
+        project_id=project.id,
+        budget_line_id=data.budget_line_id,
+        funding_source_id=source.id,
+        amount=data.amount,
+        kind=EntryKind.payment,
+    )
+    entry = _read(values, entry_id, project.code, source.code, reversed_=Decimal(0))
+    audit.record(
+        session,
+        actor=actor,
+        action="post",
+        entity="disbursement",
+        entity_id=entry_id,
+        after=entry.model_dump(),
+    )
+    return Posted(
+        entry=entry,
+        budget=_figures(project, balance.disbursed + data.amount),
+        budget_line=_line_figures(line, line_disbursed + data.amount) if line is not None else None,
+        warnings=warnings,
+    )
+
+
+def _read(
+    values: dict[str, Any],
+    entry_id: int,
+    project_code: str,
+    source_code: str,
+    reversed_: Decimal | None,
+) -> DisbursementRead:
+    return DisbursementRead(
+        id=entry_id,
+        project_code=project_code,
+        funding_source=source_code,
+        reversed=reversed_ if values["kind"] == EntryKind.payment.value else None,
+        **{
+            k: v
+            for k, v in values.items()
+            if k in DisbursementRead.model_fields and k not in ("id",)
+        },
+    )
+
+
+def _reversed_total(session: Session, entry_id: int) -> Decimal:
+    value = session.execute(
+        select(-money_sum(Disbursement.amount)).where(col(Disbursement.reverses_id) == entry_id)
+    ).scalar()
+    return Decimal(value or 0)
+
+
+def reverse_disbursement(
+    *,
+    session: Session,
+    actor: Actor,
+    entry_id: int,
+    data: ReversalCreate,
+    today: date,
+    request_id: str | None = None,
+) -> Posted:
+    """Reverse all or part of a payment with a negative entry that points to it."""
+    original = get_entry(session=session, actor=actor, entry_id=entry_id)
+    if original.kind == EntryKind.reversal.value:
+        raise Conflict(
+            f"entry {entry_id} is itself a reversal; reverse the payment it corrects instead"
+        )
+    _not_in_future(data.reversed_on, today, "reversed_on")
+    if data.reversed_on < original.paid_on:
+        raise InvalidInput(
+            f"a reversal can't predate the payment ({original.paid_on})", field="reversed_on"
+        )
+    balance = lock_project_balance(session, original.project_id)
+    project = _project_row(session, original.project_id)
+    assert project is not None and original.id is not None
+    left = original.amount - _reversed_total(session, original.id)
+    amount = data.amount if data.amount is not None else left
+    if left == 0:
+        raise Conflict(f"payment {entry_id} has already been reversed in full")
+    if amount > left:
+        raise Conflict(
+            f"payment {entry_id} has {left:.2f} left to reverse; {amount:.2f} is more than that",
+            left=f"{left:.2f}",
+        )
+    source_code = session.execute(
+        select(col(FundingSource.code)).where(col(FundingSource.id) == original.funding_source_id)
+    ).scalar_one()
+    values = {
+        "programme_id": original.programme_id,
+        "project_id": original.project_id,
+        "budget_line_id": original.budget_line_id,
+        "contract_id": original.contract_id,
+        "funding_source_id": original.funding_source_id,
+        "kind": EntryKind.reversal.value,
+        "amount": -amount,
+        "paid_on": data.reversed_on,
+        "payee": original.payee,
+        "voucher_no": data.voucher_no,
+        "reverses_id": original.id,
+        "reason": data.reason,
+        "memo": None,
+        "created_at": utcnow(),
+        "created_by_key_id": actor.key_id,
+        "request_id": request_id,
+    }
+    reversal_id = _insert_entry(session, values)
+    _add_to_balances(
+        session,
+        project_id=original.project_id,
+        budget_line_id=original.budget_line_id,
+        funding_source_id=original.funding_source_id,
+        amount=-amount,
+        kind=EntryKind.reversal,
+    )
+    entry = _read(values, reversal_id, project.code, source_code, reversed_=None)
+    audit.record(
+        session,
+        actor=actor,
+        action="reverse",
+        entity="disbursement",
+        entity_id=reversal_id,
+        after=entry.model_dump(),
+    )
+    line_figures = None
+    if original.budget_line_id is not None:
+        line = session.get(BudgetLine, original.budget_line_id)
+        assert line is not None
+        line_figures = _line_figures(line, _line_disbursed(session, original.budget_line_id))
+    return Posted(
+        entry=entry,
+        budget=_figures(project, balance.disbursed - amount),
+        budget_line=line_figures,
+        warnings=[],
+    )
+
+
+def get_entry(*, session: Session, actor: Actor, entry_id: int) -> Disbursement:
+    entry = session.exec(
+        select(Disbursement)
+        .join(Project, col(Project.id) == Disbursement.project_id)
+        .where(col(Disbursement.id) == entry_id, visible_to(actor))
+    ).first()
+    if entry is None:
+        raise NotFound(f"ledger entry {entry_id} not found")
+    return entry
+
+
+@dataclass(frozen=True)
+class LedgerFilters:
+    project_id: int | None = None
+    budget_line_id: int | None = None
+    contract_id: int | None = None
+    funding_source: str | None = None
+    voucher_no: str | None = None
+    kind: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def _clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
+    clauses: list[Any] = [visible_to(actor)]
+    for name in ("project_id", "budget_line_id", "contract_id", "voucher_no", "kind"):
+        value = getattr(filters, name)
+        if value is not None:
+            clauses.append(getattr(Disbursement, name) == value)
+    if filters.funding_source is not None:
+        clauses.append(
+            col(Disbursement.funding_source_id).in_(
+                select(col(FundingSource.id)).where(
+                    or_(
+                        col(FundingSource.code) == filters.funding_source,
+                        col(FundingSource.name) == filters.funding_source,
+                    )
+                )
+            )
+        )
+    if filters.since is not None:
+        clauses.append(col(Disbursement.paid_on) >= filters.since)
+    if filters.until is not None:
+        clauses.append(col(Disbursement.paid_on) <= filters.until)
+    return clauses
+
+
+def list_entries(
+    *,
+    session: Session,
+    actor: Actor,
+    filters: LedgerFilters,
+    sort: Sequence[tuple[str, bool]],
+    page: Pagination,
+) -> tuple[list[DisbursementRead], int, Decimal]:
+    """A page of entries, how many match, and their exact sum (computed in SQL)."""
+    clauses = _clauses(actor, filters)
+    base = select(Disbursement).join(Project, col(Project.id) == Disbursement.project_id)
+    total, amount = session.execute(
+        select(func.count(), money_sum(Disbursement.amount))
+        .select_from(Disbursement)
+        .join(Project, col(Project.id) == Disbursement.project_id)
+        .where(*clauses)
+    ).one()
+    order = [getattr(Disbursement, n).desc() if d else getattr(Disbursement, n) for n, d in sort]
+    rows = list(
+        session.exec(
+            base.where(*clauses)
+            .order_by(*order, col(Disbursement.id))
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+    )
+    return entry_reads(session=session, entries=rows), total, Decimal(amount)
+
+
+def entry_reads(*, session: Session, entries: Sequence[Disbursement]) -> list[DisbursementRead]:
+    """Reads for a batch of entries in three queries."""
+    if not entries:
+        return []
+    ids = [e.id for e in entries]
+    codes = dict(
+        session.execute(
+            select(col(Project.id), col(Project.code)).where(
+                col(Project.id).in_({e.project_id for e in entries})
+            )
+        ).tuples()
+    )
+    sources = dict(session.execute(select(col(FundingSource.id), col(FundingSource.code))).tuples())
+    reversed_by = dict(
+        session.execute(
+            select(col(Disbursement.reverses_id), -money_sum(Disbursement.amount))
+            .where(col(Disbursement.reverses_id).in_(ids))
+            .group_by(col(Disbursement.reverses_id))
+        ).tuples()
+    )
+    return [
+        _read(
+            e.model_dump(),
+            e.id,  # type: ignore[arg-type]
+            codes[e.project_id],
+            sources[e.funding_source_id],
+            reversed_=Decimal(reversed_by.get(e.id, 0)),
+        )
+        for e in entries
+    ]
+
+
+def reconcile(*, session: Session) -> list[str]:
+    """Compare every balance row with a recomputation from the entries; list any difference."""
+    problems: list[str] = []
+    checks = [
+        (
+            col(ProjectBalance.project_id),
+            col(ProjectBalance.disbursed),
+            col(Disbursement.project_id),
+            "project",
+        ),
+        (
+            col(BudgetLineBalance.budget_line_id),
+            col(BudgetLineBalance.disbursed),
+            col(Disbursement.budget_line_id),
+            "budget line",
+        ),
+    ]
+    for key, balance, entry_key, label in checks:
+        recomputed = (
+            sa.select(entry_key.label("k"), money_sum(Disbursement.amount).label("amount"))
+            .where(entry_key.is_not(None))
+            .group_by(entry_key)
+            .subquery()
+        )
+        stored = sa.select(key.label("k"), balance.label("amount")).subquery()
+        mismatches = session.execute(
+            select(stored.c.k, stored.c.amount, recomputed.c.amount)
+            .join(recomputed, recomputed.c.k == stored.c.k, full=True)
+            .where(func.coalesce(stored.c.amount, 0) != func.coalesce(recomputed.c.amount, 0))
+        ).all()
+        problems += [f"{label} {k}: balance {s} but entries sum to {r}" for k, s, r in mismatches]
+    by_source = (
+        select(
+            col(Disbursement.project_id),
+            col(Disbursement.funding_source_id),
+            money_sum(Disbursement.amount).label("amount"),
+        )
+        .group_by(col(Disbursement.project_id), col(Disbursement.funding_source_id))
+        .subquery()
+    )
+    funding_mismatches = session.execute(
+        select(
+            col(ProjectFunding.project_id),
+            col(ProjectFunding.funding_source_id),
+            col(ProjectFunding.disbursed),
+            by_source.c.amount,
+        )
+        .join(
+            by_source,
+            (by_source.c.project_id == ProjectFunding.project_id)
+            & (by_source.c.funding_source_id == ProjectFunding.funding_source_id),
+            isouter=True,
+        )
+        .where(ProjectFunding.disbursed != func.coalesce(by_source.c.amount, 0))
+    ).all()
+    problems += [
+        f"project {p} source {s}: balance {d} but entries sum to {a}"
+        for p, s, d, a in funding_mismatches
+    ]
+    missing = session.execute(
+        select(by_source.c.project_id, by_source.c.funding_source_id).where(
+            ~select(col(ProjectFunding.project_id))
+            .where(
+                (ProjectFunding.project_id == by_source.c.project_id)
+                & (ProjectFunding.funding_source_id == by_source.c.funding_source_id)
+            )
+            .exists()
+        )
+    ).all()
+    problems += [f"project {p} source {s}: entries but no balance row" for p, s in missing]
+    return problems
+
+
+def project_budget(
+    *, session: Session, project: Project, as_of: date, today: date
+) -> ProjectBudget:
+    """The budget position as of a date. Today's comes from the balance rows; an earlier date
+    sums the entries dated up to it (in SQL) and takes the revision in force then."""
+    from app.revisions.service import estimate_as_of
+
+    assert project.id is not None
+    current = as_of >= today
+    revised = project.revised_estimate if current else estimate_as_of(session, project, as_of)
+    lines = list(
+        session.exec(
+            select(BudgetLine)
+            .where(col(BudgetLine.project_id) == project.id)
+            .order_by(col(BudgetLine.code))
+        )
+    )
+    sources = session.execute(
+        select(
+            col(FundingSource.id),
+            col(FundingSource.code),
+            col(FundingSource.name),
+            col(ProjectFunding.planned),
+        )
+        .join(ProjectFunding, col(ProjectFunding.funding_source_id) == FundingSource.id)
+        .where(col(ProjectFunding.project_id) == project.id)
+        .order_by(col(FundingSource.sort_order), col(FundingSource.id))
+    ).all()
+    if current:
+        row = session.execute(
+            select(
+                col(ProjectBalance.disbursed),
+                col(ProjectBalance.payments),
+                col(ProjectBalance.reversals),
+            ).where(col(ProjectBalance.project_id) == project.id)
+        ).first()
+        disbursed, payments, reversals = row if row is not None else (Decimal(0), 0, 0)
+        by_line = dict(
+            session.execute(
+                select(
+                    col(BudgetLineBalance.budget_line_id), col(BudgetLineBalance.disbursed)
+                ).where(col(BudgetLineBalance.budget_line_id).in_([line.id for line in lines]))
+            ).tuples()
+        )
+        by_source = dict(
+            session.execute(
+                select(col(ProjectFunding.funding_source_id), col(ProjectFunding.disbursed)).where(
+                    col(ProjectFunding.project_id) == project.id
+                )
+            ).tuples()
+        )
+    else:
+        dated = (col(Disbursement.project_id) == project.id, col(Disbursement.paid_on) <= as_of)
+        disbursed, payments, reversals = session.execute(
+            select(
+                money_sum(Disbursement.amount),
+                func.count().filter(col(Disbursement.kind) == EntryKind.payment.value),
+                func.count().filter(col(Disbursement.kind) == EntryKind.reversal.value),
+            ).where(*dated)
+        ).one()
+        by_line = dict(
+            session.execute(
+                select(col(Disbursement.budget_line_id), money_sum(Disbursement.amount))
+                .where(*dated, col(Disbursement.budget_line_id).is_not(None))
+                .group_by(col(Disbursement.budget_line_id))
+            ).tuples()
+        )
+        by_source = dict(
+            session.execute(
+                select(col(Disbursement.funding_source_id), money_sum(Disbursement.amount))
+                .where(*dated)
+                .group_by(col(Disbursement.funding_source_id))
+            ).tuples()
+        )
+    return ProjectBudget(
+        as_of=as_of,
+        project_id=project.id,
+        code=project.code,
+        original_estimate=project.original_estimate,
+        revised_estimate=revised,
+        disbursed=disbursed,
+        remaining=revised - disbursed,
+        financial_completion=share(disbursed, revised),
+        payments=payments,
+        reversals=reversals,
+        budget_lines=[_line_figures(line, Decimal(by_line.get(line.id, 0))) for line in lines],
+        funding=[
+            FundingFigures(
+                funding_source=code,
+                name=name,
+                planned=planned,
+                disbursed=Decimal(by_source.get(sid, 0)),
+            )
+            for sid, code, name, planned in sources
+        ],
+    )
