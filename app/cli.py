@@ -1,6 +1,8 @@
-"""`python -m app serve | migrate | seed [FILE] | keys create|list|revoke`."""
+"""The command line: `python -m app serve | migrate | seed [FILE] | keys create|list|revoke |
+audit verify | ledger reconcile | idempotency purge`."""
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +21,22 @@ from app.errors import DomainError
 
 def _factory() -> SessionFactory:
     return SessionFactory(make_engine(get_settings()))
+
+
+def _ready_schema() -> bool:
+    """Migrate SQLite in place; elsewhere, say so if the schema is behind the code."""
+    settings = get_settings()
+    if settings.database_url.startswith("sqlite"):
+        migrate.upgrade(settings.database_url)
+        return True
+    current = migrate.current_revision(settings.database_url)
+    if current != migrate.head_revision():
+        sys.stderr.write(
+            f"the database schema is at {current}, the code needs {migrate.head_revision()}: "
+            "run `python -m app migrate` first\n"
+        )
+        return False
+    return True
 
 
 def _out(line: str = "") -> None:
@@ -56,9 +74,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from seed import DEFAULT_SEED
     from seed.loader import SeedError, load_file
 
-    settings = get_settings()
-    if settings.database_url.startswith("sqlite"):
-        migrate.upgrade(settings.database_url)
+    if not _ready_schema():
+        return 2
     path = Path(args.file) if args.file else DEFAULT_SEED
     try:
         with _factory().begin(write=True) as session:
@@ -109,6 +126,39 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from app.audit.service import verify
+
+    with _factory().begin(write=False) as session:
+        result = verify(session=session)
+    summary = {"ok": result.ok, "entries": result.entries, "first_broken": result.first_broken}
+    _out(json.dumps(summary))
+    if not result.ok:
+        sys.stderr.write(result.detail + "\n")
+    return 0 if result.ok else 1
+
+
+def cmd_ledger_reconcile(args: argparse.Namespace) -> int:
+    from app.ledger.service import reconcile
+
+    with _factory().begin(write=False) as session:
+        problems = reconcile(session=session)
+    for problem in problems:
+        _out(problem)
+    _out("balances match the entries" if not problems else f"{len(problems)} balances differ")
+    return 0 if not problems else 1
+
+
+def cmd_idempotency_purge(args: argparse.Namespace) -> int:
+    from app.ledger.idempotency import purge
+
+    hours = get_settings().idempotency_retention_hours
+    with _factory().begin(write=True) as session:
+        removed = purge(session=session, retention_hours=hours)
+    _out(f"removed {removed} idempotency records older than {hours} hours")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_keys_revoke)
+
+    audit_parser = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser(
+        "verify", help="recompute the hash chain; exit 1 and name the first broken entry"
+    ).set_defaults(func=cmd_audit_verify)
+
+    ledger_parser = sub.add_parser("ledger", help="the disbursement ledger")
+    ledger_sub = ledger_parser.add_subparsers(dest="ledger_command", required=True)
+    ledger_sub.add_parser(
+        "reconcile", help="compare running balances with the entries; exit 1 on any difference"
+    ).set_defaults(func=cmd_ledger_reconcile)
+
+    idem_parser = sub.add_parser("idempotency", help="stored responses to Idempotency-Keys")
+    idem_sub = idem_parser.add_subparsers(dest="idempotency_command", required=True)
+    idem_sub.add_parser(
+        "purge", help="forget records older than IDEMPOTENCY_RETENTION_HOURS (run daily)"
+    ).set_defaults(func=cmd_idempotency_purge)
     return parser
 
 

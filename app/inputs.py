@@ -6,9 +6,18 @@ refuse unknown fields, so a client can't set a field it doesn't own.
 """
 
 import re
-from typing import Annotated, Any
+import types
+from datetime import date, datetime
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    field_validator,
+)
 
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -30,11 +39,85 @@ def _check_nested(value: Any) -> Any:
 
 SafeText = Annotated[str, AfterValidator(check_text)]
 
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ISO_DATETIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _iso_date(value: Any) -> date:
+    """Only YYYY-MM-DD: no timestamps, no '0' read as 1970-01-01."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("must be a date written as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value} is not a date in the calendar") from exc
+
+
+def _iso_datetime(value: Any) -> datetime:
+    """An ISO 8601 instant with its offset (2023-06-30T08:00:00+08:00 or …Z)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    if not isinstance(value, str) or not _ISO_DATETIME.match(value):
+        raise ValueError("must be a date and time with its offset, e.g. 2023-06-30T08:00:00+08:00")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value} is not a valid date and time") from exc
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+
+
+def _scalars(annotation: Any) -> tuple[set[type], Any]:
+    """The scalar types a field admits, and its list item annotation if it is a list."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _scalars(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        kinds: set[type] = set()
+        item = None
+        for arg in get_args(annotation):
+            sub, sub_item = _scalars(arg)
+            kinds |= sub
+            item = item or sub_item
+        return kinds, item
+    if origin is list:
+        return {list}, get_args(annotation)[0]
+    return ({annotation} if isinstance(annotation, type) else set()), None
+
+
+def _json_type(value: Any, annotation: Any) -> None:
+    kinds, item = _scalars(annotation)
+    kinds.discard(type(None))
+    if isinstance(value, bool) and bool not in kinds:
+        raise ValueError("must not be true or false")
+    if kinds == {bool} and not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    if isinstance(value, str) and kinds and kinds <= {int, float}:
+        raise ValueError("must be a number, not a string")
+    if isinstance(value, list) and item is not None:
+        for element in value:
+            _json_type(element, item)
+
 
 class InputModel(BaseModel):
     """Base of every Create/Update body."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_coercion(cls, value: Any, info: ValidationInfo) -> Any:
+        """JSON types are taken as sent: "5" is not a number, false is not 0."""
+        if info.field_name is not None:
+            _json_type(value, cls.model_fields[info.field_name].annotation)
+        return value
 
     @field_validator("*", mode="after")
     @classmethod

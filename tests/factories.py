@@ -115,3 +115,27 @@ def make_project(
     )
     session.commit()
     return project
+
+
+def payment(
+    project_id: int | None,
+    amount: str,
+    voucher_no: str,
+    *,
+    paid_on: str = "2023-06-30",
+    funding_source: str = "county",
+    budget_line_id: int | None = None,
+    payee: str = "宁夏某建设工程有限公司（测试）",
+) -> dict[str, object]:
+    """A payment body as finance staff would post it."""
+    body: dict[str, object] = {
+        "project_id": project_id,
+        "amount": amount,
+        "paid_on": paid_on,
+        "payee": payee,
+        "voucher_no": voucher_no,
+        "funding_source": funding_source,
+    }
+    if budget_line_id is not None:
+        body["budget_line_id"] = budget_line_id
+    return body

@@ -65,9 +65,18 @@ def test_contractor_key_needs_a_contractor(scratch_url: str) -> None:
     assert "contractor_id" in refused.stderr
 
 
+def test_seed_asks_for_migrations_on_postgresql(scratch_url: str) -> None:
+    if scratch_url.startswith("sqlite"):
+        pytest.skip("SQLite is migrated in place by seed and serve")
+    refused = run_cli(scratch_url, "seed")
+    assert refused.returncode == 2
+    assert "python -m app migrate" in refused.stderr
+
+
 def test_bad_seed_file_writes_nothing(scratch_url: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[programme]\ncode = "X-1"\nname = "坏"\n', encoding="utf-8")
+    assert run_cli(scratch_url, "migrate").returncode == 0
     result = run_cli(scratch_url, "seed", str(bad))
     assert result.returncode == 2
     assert "region" in result.stderr
@@ -97,3 +106,32 @@ def test_readyz_is_503_before_migrations(tmp_path: Path) -> None:
         response = client.get("/readyz")
     assert response.status_code == 503
     assert client.get("/healthz").status_code == 200
+
+
+def test_audit_verify_and_reconcile(scratch_url: str) -> None:
+    import json
+
+    import sqlalchemy as sa
+
+    assert run_cli(scratch_url, "migrate").returncode == 0
+    assert run_cli(scratch_url, "seed").returncode == 0
+    verified = run_cli(scratch_url, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["ok"] is True and report["entries"] >= 7 + 6 + 19
+    assert run_cli(scratch_url, "ledger", "reconcile").returncode == 0
+    assert "removed 0" in run_cli(scratch_url, "idempotency", "purge").stdout
+
+    engine = sa.create_engine(scratch_url)
+    with engine.begin() as conn:
+        target = conn.execute(
+            sa.text("SELECT id FROM audit_entry WHERE entity = 'project' ORDER BY seq LIMIT 1")
+        ).scalar_one()
+        conn.execute(
+            sa.text("UPDATE audit_entry SET actor_name = 'someone else' WHERE id = :id"),
+            {"id": target},
+        )
+    engine.dispose()
+    broken = run_cli(scratch_url, "audit", "verify")
+    assert broken.returncode == 1
+    assert json.loads(broken.stdout)["first_broken"] == target

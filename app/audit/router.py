@@ -1,14 +1,13 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from app.audit import service
 from app.audit.schemas import AuditEntryRead, AuditVerification
 from app.auth.dependencies import AdminDep
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.inputs import SafeText
+from app.inputs import IsoDateTime, SafeText
 from app.params import MAX_ID, Page, PaginationDep
 from app.routing import ExactRoute
 
@@ -31,9 +30,11 @@ def list_audit(
     actor_key_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     request_id: Annotated[SafeText | None, Query(max_length=64)] = None,
     since: Annotated[
-        AwareDatetime | None, Query(alias="from", description="At or after (UTC)")
+        IsoDateTime | None, Query(alias="from", description="At or after (with offset)")
     ] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to", description="Before (UTC)")] = None,
+    until: Annotated[
+        IsoDateTime | None, Query(alias="to", description="Before (with offset)")
+    ] = None,
 ) -> Page[AuditEntryRead]:
     filters = service.AuditFilters(
         entity=entity,

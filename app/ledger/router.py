@@ -1,4 +1,3 @@
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -6,7 +5,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.dependencies import AnyRoleDep, FinanceDep
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.inputs import SafeText
+from app.inputs import IsoDate, SafeText
 from app.ledger import idempotency, service
 from app.ledger.idempotency import IdempotencyDep
 from app.ledger.models import EntryKind
@@ -83,8 +82,8 @@ def list_disbursements(
     ] = None,
     voucher_no: Annotated[SafeText | None, Query(max_length=64)] = None,
     kind: EntryKind | None = None,
-    since: Annotated[date | None, Query(alias="from", description="Paid on or after")] = None,
-    until: Annotated[date | None, Query(alias="to", description="Paid on or before")] = None,
+    since: Annotated[IsoDate | None, Query(alias="from", description="Paid on or after")] = None,
+    until: Annotated[IsoDate | None, Query(alias="to", description="Paid on or before")] = None,
     sort: Annotated[
         SafeText | None,
         Query(
@@ -175,7 +174,7 @@ def get_budget(
     project: ProjectDep,
     session: SessionDep,
     today: TodayDep,
-    as_of: Annotated[date | None, Query(description="Default: today")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="Default: today")] = None,
 ) -> ProjectBudget:
     return service.project_budget(
         session=session, project=project, as_of=as_of or today, today=today

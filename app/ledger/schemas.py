@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import InputModel
+from app.inputs import InputModel, IsoDate
 from app.ledger.models import EntryKind
 from app.money import Money, PositiveMoney, Ratio, Share
 from app.params import MAX_ID
@@ -38,7 +38,7 @@ class DisbursementCreate(InputModel):
     )
     contract_id: RowId | None = None
     amount: PositiveMoney
-    paid_on: date
+    paid_on: IsoDate
     payee: str = Field(min_length=1, max_length=200)
     voucher_no: VoucherNo
     funding_source: str = Field(
@@ -58,7 +58,7 @@ class ReversalCreate(InputModel):
         default=None, description="How much to reverse; default: all that is left"
     )
     reason: str = Field(min_length=1, max_length=2000)
-    reversed_on: date
+    reversed_on: IsoDate
     voucher_no: VoucherNo | None = Field(default=None, description="红字冲销凭证号, if any")
 
 

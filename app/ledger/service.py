@@ -573,15 +573,15 @@ def entry_reads(*, session: Session, entries: Sequence[Disbursement]) -> list[Di
             select(col(Project.id), col(Project.code)).where(
                 col(Project.id).in_({e.project_id for e in entries})
             )
-        ).tuples()
+        ).all()
     )
-    sources = dict(session.execute(select(col(FundingSource.id), col(FundingSource.code))).tuples())
+    sources = dict(session.execute(select(col(FundingSource.id), col(FundingSource.code))).all())
     reversed_by = dict(
         session.execute(
             select(col(Disbursement.reverses_id), -money_sum(Disbursement.amount))
             .where(col(Disbursement.reverses_id).in_(ids))
             .group_by(col(Disbursement.reverses_id))
-        ).tuples()
+        ).all()
     )
     return [
         _read(
@@ -710,14 +710,14 @@ def project_budget(
                 select(
                     col(BudgetLineBalance.budget_line_id), col(BudgetLineBalance.disbursed)
                 ).where(col(BudgetLineBalance.budget_line_id).in_([line.id for line in lines]))
-            ).tuples()
+            ).all()
         )
         by_source = dict(
             session.execute(
                 select(col(ProjectFunding.funding_source_id), col(ProjectFunding.disbursed)).where(
                     col(ProjectFunding.project_id) == project.id
                 )
-            ).tuples()
+            ).all()
         )
     else:
         dated = (col(Disbursement.project_id) == project.id, col(Disbursement.paid_on) <= as_of)
@@ -733,14 +733,14 @@ def project_budget(
                 select(col(Disbursement.budget_line_id), money_sum(Disbursement.amount))
                 .where(*dated, col(Disbursement.budget_line_id).is_not(None))
                 .group_by(col(Disbursement.budget_line_id))
-            ).tuples()
+            ).all()
         )
         by_source = dict(
             session.execute(
                 select(col(Disbursement.funding_source_id), money_sum(Disbursement.amount))
                 .where(*dated)
                 .group_by(col(Disbursement.funding_source_id))
-            ).tuples()
+            ).all()
         )
     return ProjectBudget(
         as_of=as_of,

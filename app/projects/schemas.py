@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from app.inputs import InputModel
+from app.inputs import InputModel, IsoDate
 from app.money import Money, NonNegativeMoney, Quantity, Ratio
 from app.programmes.schemas import CODE_PATTERN
 from app.projects.models import BudgetPolicy, Category, CostCategory, ProjectStatus, Stage
@@ -127,8 +127,8 @@ class ProjectCreate(InputModel):
     original_estimate: NonNegativeMoney
     budget_policy: BudgetPolicy = BudgetPolicy.warn
     warn_threshold: Ratio = Decimal("0.90")
-    planned_start: date | None = None
-    planned_finish: date | None = None
+    planned_start: IsoDate | None = None
+    planned_finish: IsoDate | None = None
 
     @field_validator("planned_finish")
     @classmethod
@@ -161,8 +161,8 @@ class ProjectUpdate(InputModel):
     original_estimate: NonNegativeMoney | None = None
     budget_policy: BudgetPolicy | None = None
     warn_threshold: Ratio | None = None
-    planned_start: date | None = None
-    planned_finish: date | None = None
+    planned_start: IsoDate | None = None
+    planned_finish: IsoDate | None = None
 
     _not_null = field_validator(
         "name",

@@ -1,8 +1,8 @@
-from datetime import date, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import InputModel
+from app.inputs import InputModel, IsoDate
 from app.money import Money, NonNegativeMoney
 
 
@@ -22,7 +22,7 @@ class RevisionCreate(InputModel):
     )
 
     new_estimate: NonNegativeMoney = Field(description="The new approved total (not an increment)")
-    approved_on: date
+    approved_on: IsoDate
     document_no: str = Field(min_length=1, max_length=128, description="Approval document number")
     reason: str = Field(min_length=1, max_length=2000)
     funding_source: str | None = Field(
@@ -37,7 +37,7 @@ class RevisionRead(BaseModel):
     project_id: int
     new_estimate: Money
     previous_estimate: Money = Field(description="The approved figure this one replaced")
-    approved_on: date
+    approved_on: IsoDate
     document_no: str
     reason: str
     funding_source: str | None
