@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -24,6 +24,7 @@ class FieldError(BaseModel):
     location: str
     message: str
     type: str
+    row: int | None = Field(default=None, description="For a CSV import: the spreadsheet row")
 
 
 class Problem(BaseModel):
@@ -83,6 +84,20 @@ class InvalidInput(DomainError):
         ]
 
 
+class PayloadTooLarge(DomainError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class RowErrors(DomainError):
+    """422 for a file: every bad row and field, and nothing written."""
+
+    status, slug, title = 422, "validation-error", "Invalid rows"
+
+    def __init__(self, detail: str, errors: list[FieldError]) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
 class PreconditionRequired(DomainError):
     status, slug, title = 428, "precondition-required", "If-Match header required"
 
@@ -107,7 +122,7 @@ def problem_response(
         "request_id": request.scope.get("request_id"),
     }
     if errors is not None:
-        body["errors"] = [e.model_dump() for e in errors]
+        body["errors"] = [e.model_dump(exclude_none=True) for e in errors]
     if extra:
         body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -202,6 +217,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found, or not visible to this key",
         409: "Conflicts with the current state",
         412: "If-Match does not match the current ETag",
+        413: "The upload is larger than allowed",
         422: "Invalid input; `errors` names each field",
         428: "If-Match header required",
     }

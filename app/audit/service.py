@@ -245,3 +245,14 @@ def list_entries(
         .offset(page.offset)
     )
     return list(rows), total
+
+
+def pending_count(session: Session) -> int:
+    """How many entries this transaction has queued so far (a mark for `discard_pending`)."""
+    return len(session.info.get(PENDING, []))
+
+
+def discard_pending(session: Session, *, since: int) -> None:
+    """Forget entries queued after `since`: their writes were rolled back to a savepoint."""
+    pending: list[Change] = session.info.get(PENDING, [])
+    del pending[since:]

@@ -6,7 +6,8 @@ from app.auth.dependencies import AnyRoleDep, FinanceDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.inputs import IsoDate, SafeText
-from app.ledger import idempotency, service
+from app.ledger import idempotency, imports, service
+from app.ledger.dependencies import CsvUploadDep
 from app.ledger.idempotency import IdempotencyDep
 from app.ledger.models import EntryKind
 from app.ledger.schemas import (
@@ -14,6 +15,7 @@ from app.ledger.schemas import (
     DisbursementPage,
     DisbursementPosted,
     DisbursementRead,
+    ImportSummary,
     ProjectBudget,
     ReversalCreate,
 )
@@ -179,3 +181,48 @@ def get_budget(
     return service.project_budget(
         session=session, project=project, as_of=as_of or today, today=today
     )
+
+
+@router.post(
+    "/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImportSummary,
+    summary="Import a month of payments from a CSV file (all rows or none)",
+    description="Send the file as the request body (`Content-Type: text/csv`), UTF-8 with or "
+    "without BOM, or GB18030 as Excel in China saves it. Headings in English (project, "
+    "budget_line, amount, paid_on, payee, voucher_no, funding_source, memo) or Chinese "
+    "(项目编号, 预算科目, 金额, 支付日期, 收款单位, 凭证号, 资金来源, 摘要). Every error names its "
+    "row and column and nothing is posted. Vouchers already posted with the same details are "
+    "skipped, so a re-import posts nothing new (200). `dry_run=true` checks everything, "
+    "budget policy included, and writes nothing.",
+    responses={
+        200: {"model": ImportSummary, "description": "Dry run, or nothing new to post"},
+        **problem_responses(401, 403, 413, 422),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def import_disbursements(
+    upload: CsvUploadDep,
+    actor: FinanceDep,
+    session: SessionDep,
+    request: Request,
+    today: TodayDep,
+    response: Response,
+    dry_run: bool = False,
+) -> ImportSummary:
+    result = imports.import_payments(
+        session=session,
+        actor=actor,
+        upload=upload,
+        dry_run=dry_run,
+        today=today,
+        request_id=request.scope.get("request_id"),
+    )
+    if dry_run or result.posted == 0:
+        response.status_code = status.HTTP_200_OK
+    return ImportSummary(**result.__dict__, message=result.message)

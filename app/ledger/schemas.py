@@ -146,3 +146,21 @@ class ProjectBudget(BaseModel):
     reversals: int
     budget_lines: list[LineFigures]
     funding: list[FundingFigures]
+
+
+class ImportWarning(BaseModel):
+    row: int
+    code: str
+    message: str
+
+
+class ImportSummary(BaseModel):
+    dry_run: bool
+    rows: int = Field(description="Data rows read")
+    posted: int = Field(description="Payments posted (or that would be, on a dry run)")
+    already_posted: int = Field(description="Rows whose voucher is already in the ledger")
+    total: Money = Field(description="Sum of the payments posted")
+    entries: list[int] = Field(description="Ids of the new entries")
+    skipped_vouchers: list[str]
+    warnings: list[ImportWarning]
+    message: str

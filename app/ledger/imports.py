@@ -1,0 +1,399 @@
+"""A month of payments from a spreadsheet: CSV in UTF-8 (with or without BOM) or GB18030, as
+Excel in China saves it. All rows or none; every error names its row and column.
+
+Each row goes through the same posting path as a single payment (budget policy, balances,
+audit), inside one transaction. A voucher number already in the ledger with the same details
+is reported as already posted and skipped, so importing the same file twice posts nothing new.
+"""
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import IO, Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, or_, select
+
+from app.audit import service as audit
+from app.auth.actor import Actor
+from app.errors import DomainError, FieldError, InvalidInput, RowErrors
+from app.funding.models import FundingSource
+from app.ledger.models import Disbursement, EntryKind
+from app.ledger.schemas import BudgetWarning, DisbursementCreate
+from app.ledger.service import lock_project_balance, post_disbursement
+from app.params import ref_clause
+from app.programmes.models import PlanItem
+from app.projects.models import BudgetLine, Project
+
+MAX_ROWS = 20_000
+MAX_ERRORS = 500
+
+# Spreadsheet headings, in English or Chinese, and the field each one fills.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "project": ("project", "project_code", "project_id", "项目编号", "项目代码", "项目"),
+    "budget_line": (
+        "budget_line",
+        "budget_line_code",
+        "budget_line_id",
+        "预算科目",
+        "概算科目",
+        "科目编号",
+    ),
+    "contract": ("contract", "contract_no", "contract_id", "合同编号"),
+    "amount": ("amount", "金额", "支付金额", "拨付金额"),
+    "paid_on": ("paid_on", "支付日期", "拨付日期", "日期"),
+    "payee": ("payee", "收款单位", "收款人"),
+    "voucher_no": ("voucher_no", "凭证号", "凭证编号"),
+    "funding_source": ("funding_source", "资金来源"),
+    "memo": ("memo", "摘要", "备注"),
+}
+REQUIRED = ("project", "amount", "paid_on", "payee", "voucher_no", "funding_source")
+_HEADING = {alias.lower(): name for name, aliases in COLUMNS.items() for alias in aliases}
+_GROUPED = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
+_DATE = re.compile(r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?$")
+
+
+def detect_encoding(upload: IO[bytes]) -> str:
+    """UTF-8 (BOM or not) if the whole file decodes as such, else GB18030; read in chunks."""
+    upload.seek(0)
+    if upload.read(3) == codecs.BOM_UTF8:
+        upload.seek(0)
+        return "utf-8-sig"
+    upload.seek(0)
+    for encoding in ("utf-8", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            while chunk := upload.read(64 * 1024):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            upload.seek(0)
+            continue
+        upload.seek(0)
+        return encoding
+    raise RowErrors(
+        "the file is neither UTF-8 nor GB18030 text; save it from Excel as CSV",
+        [
+            FieldError(
+                field="file",
+                location="body",
+                message="unreadable encoding",
+                type="encoding",
+                row=None,
+            )
+        ],
+    )
+
+
+def _amount(text: str) -> str:
+    """Excel may group thousands (1,234.56); that is unambiguous, so it is accepted here."""
+    return text.replace(",", "") if _GROUPED.match(text) else text
+
+
+def _date(text: str) -> str:
+    """2023-06-30, 2023/6/30, 2023.6.30 and 2023年6月30日 are the same day; year first only."""
+    match = _DATE.match(text)
+    if not match:
+        return text
+    year, month, day = (int(g) for g in match.groups())
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return text
+
+
+@dataclass
+class ParsedRow:
+    row: int
+    data: DisbursementCreate
+    programme_id: int
+
+
+@dataclass
+class ImportResult:
+    dry_run: bool
+    rows: int = 0
+    posted: int = 0
+    already_posted: int = 0
+    total: Decimal = Decimal(0)
+    entries: list[int] = field(default_factory=list)
+    skipped_vouchers: list[str] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        verb = "would post" if self.dry_run else "posted"
+        if self.posted == 0 and self.already_posted:
+            return (
+                f"nothing new: all {self.already_posted} vouchers in this file are already posted"
+            )
+        text = f"{verb} {self.posted} payments totalling {self.total:.2f}"
+        if self.already_posted:
+            text += f"; {self.already_posted} vouchers were already posted and were skipped"
+        return text
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def add(self, row: int, column: str, message: str) -> None:
+        if len(self.items) < MAX_ERRORS:
+            self.items.append(
+                FieldError(
+                    field=column, location="body", message=message, type="value_error", row=row
+                )
+            )
+
+    def raise_if_any(self, rows: int) -> None:
+        if self.items:
+            bad_rows = len({e.row for e in self.items})
+            raise RowErrors(
+                f"{bad_rows} of {rows} rows can't be imported; nothing was posted", self.items
+            )
+
+
+def _headings(fieldnames: Sequence[str] | None, errors: _Errors) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for heading in fieldnames or []:
+        name = _HEADING.get(heading.strip().lstrip("\ufeff").lower())
+        if name is not None:
+            mapping[heading] = name
+    for required in REQUIRED:
+        if required not in mapping.values():
+            errors.add(
+                1,
+                required,
+                f"no column for {required} "
+                f"(e.g. {COLUMNS[required][0]} or {COLUMNS[required][-1]})",
+            )
+    return mapping
+
+
+def _resolve_project(
+    session: Session, ref: str, cache: dict[str, tuple[Project, int] | None]
+) -> tuple[Project, int] | None:
+    """The project a row names (by code, or id), with its programme."""
+    if ref not in cache:
+        found = session.exec(
+            select(Project, PlanItem.programme_id)
+            .join(PlanItem, col(PlanItem.id) == Project.plan_item_id)
+            .where(or_(ref_clause(Project.id, Project.code, ref), col(Project.code) == ref))
+        ).first()
+        cache[ref] = (found[0], found[1]) if found is not None else None
+    return cache[ref]
+
+
+def _resolve_line(session: Session, project: Project, ref: str) -> int | None:
+    line = session.exec(
+        select(BudgetLine).where(BudgetLine.project_id == project.id, BudgetLine.code == ref)
+    ).first()
+    if line is None and ref.isascii() and ref.isdigit() and int(ref) <= 2_147_483_647:
+        line = session.exec(
+            select(BudgetLine).where(BudgetLine.project_id == project.id, BudgetLine.id == int(ref))
+        ).first()
+    return line.id if line is not None else None
+
+
+def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
+    """Read and check every row; raise RowErrors naming each bad row and column."""
+    text = io.TextIOWrapper(upload, encoding=detect_encoding(upload), newline="")
+    reader = csv.DictReader(text)
+    errors = _Errors()
+    try:
+        mapping = _headings(reader.fieldnames, errors)
+    except csv.Error as exc:
+        raise RowErrors(
+            "the file is not CSV",
+            [FieldError(field="file", location="body", message=str(exc), type="csv", row=1)],
+        ) from exc
+    errors.raise_if_any(0)
+    projects: dict[str, tuple[Project, int] | None] = {}
+    seen: dict[tuple[int, str], int] = {}
+    parsed: list[ParsedRow] = []
+    row_no = 1
+    try:
+        for record in reader:
+            row_no += 1
+            if row_no - 1 > MAX_ROWS:
+                errors.add(row_no, "file", f"more than {MAX_ROWS} rows; split the file")
+                break
+            values = {
+                name: (record.get(heading) or "").strip() for heading, name in mapping.items()
+            }
+            if not any(values.values()):
+                continue  # a blank line at the end of a sheet
+            resolved = _resolve_project(session, values["project"], projects)
+            if resolved is None:
+                errors.add(row_no, "project", f"no project {values['project']!r}")
+                continue
+            project, programme_id = resolved
+            assert project.id is not None
+            line_id = None
+            if values.get("budget_line"):
+                line_id = _resolve_line(session, project, values["budget_line"])
+                if line_id is None:
+                    errors.add(
+                        row_no,
+                        "budget_line",
+                        f"{project.code} has no budget line {values['budget_line']!r}",
+                    )
+                    continue
+            if values.get("contract"):
+                errors.add(row_no, "contract", f"no contract {values['contract']!r}")
+                continue
+            try:
+                data = DisbursementCreate.model_validate(
+                    {
+                        "project_id": project.id,
+                        "budget_line_id": line_id,
+                        "amount": _amount(values["amount"]),
+                        "paid_on": _date(values["paid_on"]),
+                        "payee": values["payee"],
+                        "voucher_no": values["voucher_no"],
+                        "funding_source": values["funding_source"],
+                        "memo": values.get("memo") or None,
+                    }
+                )
+            except ValidationError as exc:
+                for err in exc.errors():
+                    column = str(err["loc"][0]) if err["loc"] else "row"
+                    column = {"project_id": "project", "budget_line_id": "budget_line"}.get(
+                        column, column
+                    )
+                    errors.add(row_no, column, err["msg"])
+                continue
+            key = (programme_id, data.voucher_no)
+            if key in seen:
+                errors.add(
+                    row_no, "voucher_no", f"voucher {data.voucher_no} is also on row {seen[key]}"
+                )
+                continue
+            seen[key] = row_no
+            parsed.append(ParsedRow(row=row_no, data=data, programme_id=programme_id))
+    except csv.Error as exc:
+        errors.add(row_no, "file", f"not valid CSV: {exc}")
+    except UnicodeDecodeError as exc:  # pragma: no cover - detect_encoding read it all already
+        errors.add(row_no, "file", f"unreadable text: {exc.reason}")
+    errors.raise_if_any(row_no - 1)
+    if not parsed:
+        raise RowErrors(
+            "the file has no rows to import",
+            [
+                FieldError(
+                    field="file", location="body", message="no data rows", type="empty", row=None
+                )
+            ],
+        )
+    return parsed
+
+
+def _already_posted(session: Session, row: ParsedRow) -> Disbursement | None:
+    return session.exec(
+        select(Disbursement).where(
+            Disbursement.programme_id == row.programme_id,
+            Disbursement.voucher_no == row.data.voucher_no,
+        )
+    ).first()
+
+
+def _same_payment(entry: Disbursement, row: ParsedRow, source_ids: dict[str, int]) -> bool:
+    data = row.data
+    return (
+        entry.kind == EntryKind.payment.value
+        and entry.project_id == data.project_id
+        and entry.amount == data.amount
+        and entry.paid_on == data.paid_on
+        and entry.payee == data.payee
+        and entry.budget_line_id == data.budget_line_id
+        and entry.funding_source_id == source_ids.get(data.funding_source)
+    )
+
+
+def import_payments(
+    *,
+    session: Session,
+    actor: Actor,
+    upload: IO[bytes],
+    dry_run: bool,
+    today: date,
+    request_id: str | None,
+) -> ImportResult:
+    """Post every new row of the file, or none of them."""
+    rows = parse(session=session, upload=upload)
+    result = ImportResult(dry_run=dry_run, rows=len(rows))
+    # Lock every project in the file up front, in id order, so two imports can't deadlock.
+    for project_id in sorted({r.data.project_id for r in rows}):
+        lock_project_balance(session, project_id)
+    source_ids = {
+        key: source_id
+        for source_id, code, name in session.exec(
+            select(FundingSource.id, FundingSource.code, FundingSource.name)
+        )
+        for key in (code, name)
+        if source_id is not None
+    }
+    errors = _Errors()
+    savepoint = session.begin_nested()
+    mark = audit.pending_count(session)
+    for row in rows:
+        existing = _already_posted(session, row)
+        if existing is not None:
+            if _same_payment(existing, row, source_ids):
+                result.already_posted += 1
+                result.skipped_vouchers.append(row.data.voucher_no)
+            else:
+                errors.add(
+                    row.row,
+                    "voucher_no",
+                    f"voucher {row.data.voucher_no} is already posted as entry {existing.id} "
+                    "with other details",
+                )
+            continue
+        try:
+            posted = post_disbursement(
+                session=session, actor=actor, data=row.data, today=today, request_id=request_id
+            )
+        except InvalidInput as exc:
+            errors.add(row.row, exc.errors[0].field, exc.detail)
+            continue
+        except DomainError as exc:
+            errors.add(row.row, "amount", exc.detail)
+            continue
+        assert posted.entry.id is not None
+        result.posted += 1
+        result.total += row.data.amount
+        result.entries.append(posted.entry.id)
+        result.warnings += [_row_warning(row.row, w) for w in posted.warnings]
+    if errors.items or dry_run:
+        savepoint.rollback()
+        audit.discard_pending(session, since=mark)
+        errors.raise_if_any(len(rows))
+        result.entries = []
+    else:
+        savepoint.commit()
+        if result.posted:
+            audit.record(
+                session,
+                actor=actor,
+                action="import",
+                entity="disbursement",
+                entity_id="csv",
+                after={
+                    "rows": result.rows,
+                    "posted": result.posted,
+                    "total": result.total,
+                    "already_posted": result.already_posted,
+                    "entries": result.entries,
+                },
+            )
+    return result
+
+
+def _row_warning(row: int, warning: BudgetWarning) -> dict[str, Any]:
+    return {"row": row, "code": warning.code, "message": warning.message}
