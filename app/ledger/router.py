@@ -117,7 +117,7 @@ def list_disbursements(
 
 
 @router.get(
-    "/{entry_id}",
+    "/{entry_id:int}",
     response_model=DisbursementRead,
     summary="One ledger entry",
     responses=problem_responses(401, 403, 404, 422),
@@ -128,7 +128,7 @@ def get_disbursement(entry_id: IdPath, actor: AnyRoleDep, session: SessionDep) -
 
 
 @router.post(
-    "/{entry_id}/reversals",
+    "/{entry_id:int}/reversals",
     status_code=status.HTTP_201_CREATED,
     response_model=DisbursementPosted,
     summary="Reverse all or part of a payment",
