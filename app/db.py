@@ -5,6 +5,8 @@ begin with BEGIN IMMEDIATE so two writers queue instead of failing at commit.
 PostgreSQL: psycopg 3.
 """
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,8 +29,8 @@ NAMING_CONVENTION = {
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
-# Execution option that asks the SQLite "begin" hook for BEGIN IMMEDIATE.
-SQLITE_IMMEDIATE = "sqlite_begin_immediate"
+# Execution option that asks the SQLite "begin" hook to take the write turn first.
+SQLITE_WRITE_TURN = "sqlite_write_turn"
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -77,39 +79,93 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
-        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        turn: WriteTurn | None = connection.get_execution_options().get(SQLITE_WRITE_TURN)
+        if turn is None:
+            connection.exec_driver_sql("BEGIN")
+            return
+        turn.take()
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class WriteQueue:
+    """Where SQLite write transactions wait their turn: a lock shared by the threads of this
+    process, then an flock on a file beside the database shared by every process (uvicorn
+    workers, the CLI). SQLite admits one writer at a time anyway; waiting in a queue is fairer
+    and far steadier under load than SQLite's busy handler, which sleeps and retries."""
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        if database and database != ":memory:":
+            self._fd = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self) -> None:
+        self._threads.acquire()
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+
+class WriteTurn:
+    """One write transaction's turn in the WriteQueue. Taken lazily, when the transaction
+    issues its first statement, so a request holds it only while it works on the database;
+    given back after commit or rollback."""
+
+    def __init__(self, queue: WriteQueue) -> None:
+        self._queue = queue
+        self._held = False
+
+    def take(self) -> None:
+        if not self._held:
+            self._queue.acquire()
+            self._held = True
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._queue.release()
 
 
 class SessionFactory:
     """Opens sessions for requests; tests swap in one bound to a rolled-back connection.
 
-    On SQLite, write transactions also queue on a lock inside the process before BEGIN
-    IMMEDIATE: SQLite admits one writer at a time anyway, and a queue is fairer and far
-    steadier under load than its busy handler's sleep-and-retry.
+    On SQLite, a write session begins with BEGIN IMMEDIATE after taking its turn at the
+    process's write lock (see WriteTurn).
     """
 
     def __init__(self, bind: Engine | Connection, *, join_savepoint: bool = False) -> None:
         self.bind = bind
         self.join_savepoint = join_savepoint
-        self._write_lock = threading.Lock() if is_sqlite(bind) and not join_savepoint else None
+        self._write_queue = (
+            WriteQueue(bind.url.database)
+            if isinstance(bind, Engine) and is_sqlite(bind) and not join_savepoint
+            else None
+        )
 
     @contextmanager
     def begin(self, *, write: bool) -> Iterator[Session]:
         """One session, one transaction: commit on success, roll back on any error."""
+        turn = WriteTurn(self._write_queue) if write and self._write_queue is not None else None
+        bind = self.bind
+        if turn is not None:
+            assert isinstance(bind, Engine)
+            bind = bind.execution_options(**{SQLITE_WRITE_TURN: turn})
         session = Session(
-            self.bind,
+            bind,
             expire_on_commit=False,
             join_transaction_mode="create_savepoint"
             if self.join_savepoint
             else "conditional_savepoint",
         )
-        lock = self._write_lock if write else None
-        if lock is not None:
-            lock.acquire()
         try:
-            if lock is not None:
-                session.connection(execution_options={SQLITE_IMMEDIATE: True})
             yield session
             session.commit()
         except BaseException:
@@ -117,8 +173,19 @@ class SessionFactory:
             raise
         finally:
             session.close()
-            if lock is not None:
-                lock.release()
+            if turn is not None:
+                turn.give_back()
+
+    @contextmanager
+    def lookup(self) -> Iterator[Connection]:
+        """A connection for a read made before the request's own transaction (the API key),
+        so that a write transaction starts, and takes SQLite's write turn, only when the
+        request's work begins."""
+        if isinstance(self.bind, Connection):
+            yield self.bind
+            return
+        with self.bind.connect() as connection:
+            yield connection
 
 
 def get_session(request: Request) -> Iterator[Session]:

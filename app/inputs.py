@@ -8,6 +8,7 @@ refuse unknown fields, so a client can't set a field it doesn't own.
 import re
 import types
 from datetime import date, datetime
+from functools import cache
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
@@ -74,16 +75,22 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 
 
-def _scalars(annotation: Any) -> tuple[set[type], Any]:
+@cache
+def _scalars(annotation: Any) -> tuple[frozenset[type], Any]:
     """The scalar types a field admits, and its list item annotation if it is a list."""
+    kinds, item = _walk(annotation)
+    return frozenset(kinds - {type(None)}), item
+
+
+def _walk(annotation: Any) -> tuple[set[type], Any]:
     origin = get_origin(annotation)
     if origin is Annotated:
-        return _scalars(get_args(annotation)[0])
+        return _walk(get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         kinds: set[type] = set()
         item = None
         for arg in get_args(annotation):
-            sub, sub_item = _scalars(arg)
+            sub, sub_item = _walk(arg)
             kinds |= sub
             item = item or sub_item
         return kinds, item
@@ -94,7 +101,6 @@ def _scalars(annotation: Any) -> tuple[set[type], Any]:
 
 def _json_type(value: Any, annotation: Any) -> None:
     kinds, item = _scalars(annotation)
-    kinds.discard(type(None))
     if isinstance(value, bool) and bool not in kinds:
         raise ValueError("must not be true or false")
     if kinds == {bool} and not isinstance(value, bool):

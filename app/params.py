@@ -37,7 +37,7 @@ class Pagination(BaseModel):
     offset: int
 
 
-def pagination(
+async def pagination(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, at most 500")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip")] = 0,
 ) -> Pagination:
@@ -101,7 +101,7 @@ def ref_clause(column_id: Any, column_code: Any, ref: str) -> ColumnElement[bool
     return col(column_code) == ref
 
 
-def business_today_dep(request: Request) -> date:
+async def business_today_dep(request: Request) -> date:
     """Today where the programme's office is: no ledger date may be later."""
     return business_today(request.app.state.settings.business_timezone)
 

@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy import event, insert, update
+from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, func, select
@@ -114,11 +115,21 @@ def _hashed_fields(entry: AuditEntry | dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _append(session: Session, changes: list[Change]) -> None:
-    head = session.execute(
-        select(col(AuditHead.seq), col(AuditHead.hash)).where(AuditHead.id == 1).with_for_update()
-    ).one()
-    seq, prev_hash = head.seq, head.hash
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_head = AuditHead.__table__  # type: ignore[attr-defined]
+_LOCK_HEAD = sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
+_INSERT_ENTRIES = sa.insert(_entries)
+_MOVE_HEAD = (
+    sa.update(_head)
+    .where(_head.c.id == 1)
+    .values(seq=sa.bindparam("b_seq"), hash=sa.bindparam("b_hash"))
+)
+
+
+def _append(session: OrmSession, changes: list[Change]) -> None:
+    """Chain the queued entries onto the head, holding the head's row lock until commit."""
+    conn = session.connection()
+    seq, prev_hash = conn.execute(_LOCK_HEAD).one()
     at = utcnow()
     rows = []
     for change in changes:
@@ -139,8 +150,8 @@ def _append(session: Session, changes: list[Change]) -> None:
         }
         prev_hash = entry_hash(fields)
         rows.append({**fields, "hash": prev_hash})
-    session.execute(insert(AuditEntry), rows)
-    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=seq, hash=prev_hash))
+    conn.execute(_INSERT_ENTRIES, rows)
+    conn.execute(_MOVE_HEAD, {"b_seq": seq, "b_hash": prev_hash})
 
 
 @event.listens_for(OrmSession, "before_commit")
@@ -149,7 +160,7 @@ def _write_pending(session: OrmSession) -> None:
         return
     pending: list[Change] | None = session.info.pop(PENDING, None)
     if pending:
-        _append(session, pending)  # type: ignore[arg-type]
+        _append(session, pending)
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")

@@ -1,6 +1,6 @@
 """Role guards. Every route depends on exactly one of these (a test walks the route table)."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.auth.actor import Actor
 from app.auth.models import Role
 from app.auth.service import authenticate
-from app.db import SessionDep
+from app.db import SessionFactory
 from app.errors import Forbidden, Unauthorized
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api key>`")
@@ -18,13 +18,14 @@ ROLE_GUARD_ATTR = "__role_guard__"
 
 def current_actor(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Actor:
     """The caller behind the bearer key (401 without a valid one). Not a role guard by itself."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-    actor = authenticate(session=session, presented=credentials.credentials)
+    factory: SessionFactory = request.app.state.session_factory
+    with factory.lookup() as connection:
+        actor = authenticate(connection=connection, presented=credentials.credentials)
     if actor is None:
         raise Unauthorized("The API key is unknown or has been revoked.")
     request.state.actor = actor
@@ -34,10 +35,11 @@ def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def require_roles(*roles: Role) -> Callable[..., Actor]:
-    """A dependency that admits only callers with one of the given roles."""
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Actor]]:
+    """A dependency that admits only callers with one of the given roles (async: a check
+    needs no worker thread)."""
 
-    def guard(actor: ActorDep) -> Actor:
+    async def guard(actor: ActorDep) -> Actor:
         if actor.role not in roles:
             allowed = ", ".join(r.value for r in roles)
             raise Forbidden(f"The {actor.role.value} role may not do this (allowed: {allowed}).")
@@ -47,7 +49,7 @@ def require_roles(*roles: Role) -> Callable[..., Actor]:
     return guard
 
 
-def public() -> None:
+async def public() -> None:
     """Marks a route as deliberately open to anyone (health checks only)."""
 
 

@@ -3,6 +3,8 @@
 import hashlib
 import secrets
 
+import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -74,13 +76,15 @@ def revoke_key(*, session: Session, actor: Actor, key_id: int) -> ApiKey:
     return row
 
 
-def authenticate(*, session: Session, presented: str) -> Actor | None:
+_keys = ApiKey.__table__  # type: ignore[attr-defined]
+_FIND_KEY = sa.select(_keys.c.id, _keys.c.name, _keys.c.role, _keys.c.contractor_id).where(
+    _keys.c.key_hash == sa.bindparam("key_hash"), _keys.c.revoked_at.is_(None)
+)
+
+
+def authenticate(*, connection: Connection, presented: str) -> Actor | None:
     """The actor behind a presented key, or None for an unknown or revoked key."""
-    row = session.exec(
-        select(ApiKey).where(
-            ApiKey.key_hash == hash_key(presented), col(ApiKey.revoked_at).is_(None)
-        )
-    ).first()
+    row = connection.execute(_FIND_KEY, {"key_hash": hash_key(presented)}).first()
     if row is None:
         return None
     return Actor(key_id=row.id, name=row.name, role=Role(row.role), contractor_id=row.contractor_id)

@@ -10,7 +10,7 @@ Records are kept for IDEMPOTENCY_RETENTION_HOURS (default 72, at least 24).
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -80,7 +80,7 @@ class IdempotencyContext:
     path: str
 
 
-def idempotency_guard(
+async def idempotency_guard(
     request: Request,
     idempotency_key: Annotated[
         str | None,
@@ -91,7 +91,7 @@ def idempotency_guard(
             "first response",
         ),
     ] = None,
-) -> Iterator[IdempotencyContext | None]:
+) -> AsyncIterator[IdempotencyContext | None]:
     """Runs before the request's transaction opens, so an in-flight duplicate in this process
     is refused without waiting for the database."""
     if idempotency_key is None:

@@ -13,9 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Row, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Row, func, or_
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -23,6 +21,7 @@ from app.auth.actor import Actor
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
+from app.ledger import statements as sql
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
 from app.ledger.schemas import (
     BudgetWarning,
@@ -37,10 +36,12 @@ from app.ledger.schemas import (
 )
 from app.money import money_sum, share
 from app.params import Pagination
-from app.programmes.models import PlanItem
 from app.projects.models import BudgetLine, BudgetPolicy, Project
 from app.projects.service import visible_to
 from app.timeutil import utcnow
+
+# A Core result row (typed loosely: its columns are the statement's).
+Record = Row[*tuple[Any, ...]]
 
 SORTS = ("paid_on", "amount", "id", "voucher_no", "created_at")
 
@@ -53,31 +54,27 @@ class DuplicateVoucher(Conflict):
     slug, title = "duplicate-voucher", "Voucher number already posted"
 
 
-def _insert(session: Session, model: Any) -> Any:
-    """INSERT with ON CONFLICT support on either engine."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+def _connection(session: Session) -> Connection:
+    return session.connection()
 
 
-def lock_project_balance(session: Session, project_id: int) -> Row[Any]:
-    """Take the project's balance row for the rest of the transaction (creating it if new)."""
-    locked = (
-        select(
-            col(ProjectBalance.disbursed),
-            col(ProjectBalance.payments),
-            col(ProjectBalance.reversals),
-        )
-        .where(col(ProjectBalance.project_id) == project_id)
-        .with_for_update()
-    )
-    row = session.execute(locked).first()
+def _dialect(session: Session) -> dict[str, Any]:
+    return sql.dialect_statements(session.get_bind().dialect.name)
+
+
+def lock_project_balance(session: Session, project_id: int) -> Record:
+    """Take the project's balance row for the rest of the transaction (creating it if new).
+    Raises InvalidInput if there is no such project."""
+    conn = _connection(session)
+    row = conn.execute(sql.LOCK_BALANCE, {"project_id": project_id}).first()
     if row is None:
-        session.execute(
-            _insert(session, ProjectBalance)
-            .values(project_id=project_id, disbursed=Decimal(0), payments=0, reversals=0)
-            .on_conflict_do_nothing()
+        if conn.execute(sql.PROJECT_EXISTS, {"project_id": project_id}).first() is None:
+            raise InvalidInput(f"project {project_id} does not exist", field="project_id")
+        conn.execute(
+            _dialect(session)["create_balance"],
+            {"project_id": project_id, "disbursed": Decimal(0), "payments": 0, "reversals": 0},
         )
-        row = session.execute(locked).one()
+        row = conn.execute(sql.LOCK_BALANCE, {"project_id": project_id}).one()
     return row
 
 
@@ -90,50 +87,42 @@ def _add_to_balances(
     amount: Decimal,
     kind: EntryKind,
 ) -> None:
-    counter = ProjectBalance.payments if kind is EntryKind.payment else ProjectBalance.reversals
-    session.execute(
-        update(ProjectBalance)
-        .where(col(ProjectBalance.project_id) == project_id)
-        .values({ProjectBalance.disbursed: ProjectBalance.disbursed + amount, counter: counter + 1})
+    conn = _connection(session)
+    statements = _dialect(session)
+    is_payment = kind is EntryKind.payment
+    conn.execute(
+        sql.MOVE_PROJECT_BALANCE,
+        {
+            "b_project_id": project_id,
+            "b_amount": amount,
+            "b_payments": int(is_payment),
+            "b_reversals": int(not is_payment),
+        },
     )
     if budget_line_id is not None:
-        stmt = _insert(session, BudgetLineBalance).values(
-            budget_line_id=budget_line_id, disbursed=amount
+        conn.execute(
+            statements["add_to_line"], {"budget_line_id": budget_line_id, "disbursed": amount}
         )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["budget_line_id"],
-                set_={"disbursed": BudgetLineBalance.disbursed + stmt.excluded.disbursed},
-            )
-        )
-    stmt = _insert(session, ProjectFunding).values(
-        project_id=project_id,
-        funding_source_id=funding_source_id,
-        planned=Decimal(0),
-        disbursed=amount,
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["project_id", "funding_source_id"],
-            set_={"disbursed": ProjectFunding.disbursed + stmt.excluded.disbursed},
-        )
+    conn.execute(
+        statements["add_to_funding"],
+        {
+            "project_id": project_id,
+            "funding_source_id": funding_source_id,
+            "planned": Decimal(0),
+            "disbursed": amount,
+        },
     )
 
 
-def _project_row(session: Session, project_id: int) -> Row[Any] | None:
-    return session.execute(
-        sa.select(
-            col(Project.id),
-            col(Project.code),
-            col(Project.original_estimate),
-            col(Project.revised_estimate),
-            col(Project.budget_policy),
-            col(Project.warn_threshold),
-            col(PlanItem.programme_id),
-        )
-        .join(PlanItem, col(PlanItem.id) == Project.plan_item_id)
-        .where(col(Project.id) == project_id)
-    ).first()
+def _project_context(session: Session, project_id: int, source: str = "") -> Record:
+    row = (
+        _connection(session)
+        .execute(sql.PROJECT_CONTEXT, {"project_id": project_id, "source": source})
+        .first()
+    )
+    if row is None:
+        raise InvalidInput(f"project {project_id} does not exist", field="project_id")
+    return row
 
 
 def _check(
@@ -200,7 +189,7 @@ class Posted:
         )
 
 
-def _figures(project: Row[Any], disbursed: Decimal) -> ProjectFigures:
+def _figures(project: Record, disbursed: Decimal) -> ProjectFigures:
     return ProjectFigures(
         project_id=project.id,
         code=project.code,
@@ -214,7 +203,7 @@ def _figures(project: Row[Any], disbursed: Decimal) -> ProjectFigures:
     )
 
 
-def _line_figures(line: BudgetLine, disbursed: Decimal) -> LineFigures:
+def _line_figures(line: Record | BudgetLine, disbursed: Decimal) -> LineFigures:
     assert line.id is not None
     return LineFigures(
         budget_line_id=line.id,
@@ -235,23 +224,23 @@ def _line_disbursed(session: Session, line_id: int) -> Decimal:
     return value if value is not None else Decimal(0)
 
 
-def _resolve_line(session: Session, project_id: int, line_id: int | None) -> BudgetLine | None:
+def _line_context(session: Session, project: Record, line_id: int | None) -> Record | None:
+    """The budget line a payment is for (with what has been paid on it), or None."""
     if line_id is None:
-        has_lines = session.execute(
-            select(col(BudgetLine.id)).where(col(BudgetLine.project_id) == project_id).limit(1)
-        ).first()
-        if has_lines is not None:
+        if project.has_lines:
             raise InvalidInput(
                 "this project has budget lines: name the one this payment is for",
                 field="budget_line_id",
             )
         return None
-    line = session.exec(
-        select(BudgetLine).where(BudgetLine.id == line_id, BudgetLine.project_id == project_id)
-    ).first()
+    line = (
+        _connection(session)
+        .execute(sql.LINE_CONTEXT, {"line_id": line_id, "project_id": project.id})
+        .first()
+    )
     if line is None:
         raise InvalidInput(
-            f"budget line {line_id} is not a line of project {project_id}", field="budget_line_id"
+            f"budget line {line_id} is not a line of project {project.id}", field="budget_line_id"
         )
     return line
 
@@ -265,18 +254,12 @@ def _not_in_future(value: date, today: date, field: str) -> None:
 
 def _insert_entry(session: Session, values: dict[str, Any]) -> int:
     """Insert one entry; a voucher number already used in the programme is refused (409)."""
-    entry_id = session.execute(
-        _insert(session, Disbursement)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(Disbursement.id)
-    ).scalar()
+    conn = _connection(session)
+    entry_id = conn.execute(_dialect(session)["insert_entry"], values).scalar()
     if entry_id is None:
-        existing = session.execute(
-            select(col(Disbursement.id)).where(
-                col(Disbursement.programme_id) == values["programme_id"],
-                col(Disbursement.voucher_no) == values["voucher_no"],
-            )
+        existing = conn.execute(
+            sql.VOUCHER_OWNER,
+            {"programme_id": values["programme_id"], "voucher_no": values["voucher_no"]},
         ).scalar()
         raise DuplicateVoucher(
             f"voucher {values['voucher_no']} is already posted in this programme "
@@ -300,15 +283,12 @@ def post_disbursement(
     _not_in_future(data.paid_on, today, "paid_on")
     if data.contract_id is not None:
         raise InvalidInput(f"contract {data.contract_id} does not exist", field="contract_id")
-    if _project_row(session, data.project_id) is None:
-        raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")
-    source = resolve_source(session=session, ref=data.funding_source, field="funding_source")
-    assert source.id is not None
-
     balance = lock_project_balance(session, data.project_id)
-    project = _project_row(session, data.project_id)  # read after the lock: current estimate
-    assert project is not None
-    line = _resolve_line(session, data.project_id, data.budget_line_id)
+    # Read after the lock: the estimate and policy in force now, not before a revision.
+    project = _project_context(session, data.project_id, data.funding_source)
+    if project.source_id is None:
+        resolve_source(session=session, ref=data.funding_source, field="funding_source")
+    line = _line_context(session, project, data.budget_line_id)
     warnings = _check(
         scope="project",
         label=project.code,
@@ -318,15 +298,12 @@ def post_disbursement(
         policy=project.budget_policy,
         threshold=project.warn_threshold,
     )
-    line_disbursed = Decimal(0)
     if line is not None:
-        assert line.id is not None
-        line_disbursed = _line_disbursed(session, line.id)
         warnings += _check(
             scope="budget_line",
             label=f"{project.code} {line.code} {line.name}",
             estimate=line.estimate,
-            disbursed=line_disbursed,
+            disbursed=line.disbursed,
             amount=data.amount,
             policy=line.budget_policy or project.budget_policy,
             threshold=line.warn_threshold or project.warn_threshold,
@@ -337,7 +314,7 @@ def post_disbursement(
         "project_id": project.id,
         "budget_line_id": data.budget_line_id,
         "contract_id": data.contract_id,
-        "funding_source_id": source.id,
+        "funding_source_id": project.source_id,
         "kind": EntryKind.payment.value,
         "amount": data.amount,
         "paid_on": data.paid_on,
@@ -355,11 +332,11 @@ def post_disbursement(
         session,
         project_id=project.id,
         budget_line_id=data.budget_line_id,
-        funding_source_id=source.id,
+        funding_source_id=project.source_id,
         amount=data.amount,
         kind=EntryKind.payment,
     )
-    entry = _read(values, entry_id, project.code, source.code, reversed_=Decimal(0))
+    entry = _read(values, entry_id, project.code, project.source_code, reversed_=Decimal(0))
     audit.record(
         session,
         actor=actor,
@@ -371,7 +348,7 @@ def post_disbursement(
     return Posted(
         entry=entry,
         budget=_figures(project, balance.disbursed + data.amount),
-        budget_line=_line_figures(line, line_disbursed + data.amount) if line is not None else None,
+        budget_line=_line_figures(line, line.disbursed + data.amount) if line is not None else None,
         warnings=warnings,
     )
 
@@ -424,8 +401,8 @@ def reverse_disbursement(
             f"a reversal can't predate the payment ({original.paid_on})", field="reversed_on"
         )
     balance = lock_project_balance(session, original.project_id)
-    project = _project_row(session, original.project_id)
-    assert project is not None and original.id is not None
+    project = _project_context(session, original.project_id)
+    assert original.id is not None
     left = original.amount - _reversed_total(session, original.id)
     amount = data.amount if data.amount is not None else left
     if left == 0:

@@ -1,0 +1,115 @@
+"""The payment path's SQL, built once at import and executed with parameters on the request's
+connection: a payment costs a handful of cached Core statements, not ORM bookkeeping."""
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.funding.models import FundingSource, ProjectFunding
+from app.ledger.models import BudgetLineBalance, Disbursement, ProjectBalance
+from app.money import MoneyType
+from app.programmes.models import PlanItem
+from app.projects.models import BudgetLine, Project
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+project = _table(Project)
+plan_item = _table(PlanItem)
+budget_line = _table(BudgetLine)
+source = _table(FundingSource)
+entry = _table(Disbursement)
+project_balance = _table(ProjectBalance)
+line_balance = _table(BudgetLineBalance)
+project_funding = _table(ProjectFunding)
+
+LOCK_BALANCE = (
+    select(project_balance.c.disbursed, project_balance.c.payments, project_balance.c.reversals)
+    .where(project_balance.c.project_id == bindparam("project_id"))
+    .with_for_update()
+)
+PROJECT_EXISTS = select(project.c.id).where(project.c.id == bindparam("project_id"))
+
+_named_source = or_(source.c.code == bindparam("source"), source.c.name == bindparam("source"))
+# Everything a payment is checked against, read in one statement once the lock is held.
+PROJECT_CONTEXT = (
+    select(
+        project.c.id,
+        project.c.code,
+        project.c.original_estimate,
+        project.c.revised_estimate,
+        project.c.budget_policy,
+        project.c.warn_threshold,
+        plan_item.c.programme_id,
+        exists().where(budget_line.c.project_id == project.c.id).label("has_lines"),
+        select(source.c.id)
+        .where(_named_source, source.c.active.is_(True))
+        .scalar_subquery()
+        .label("source_id"),
+        select(source.c.code)
+        .where(_named_source, source.c.active.is_(True))
+        .scalar_subquery()
+        .label("source_code"),
+    )
+    .select_from(project.join(plan_item, plan_item.c.id == project.c.plan_item_id))
+    .where(project.c.id == bindparam("project_id"))
+)
+LINE_CONTEXT = (
+    select(
+        budget_line.c.id,
+        budget_line.c.code,
+        budget_line.c.name,
+        budget_line.c.estimate,
+        budget_line.c.budget_policy,
+        budget_line.c.warn_threshold,
+        func.coalesce(line_balance.c.disbursed, literal(0, MoneyType())).label("disbursed"),
+    )
+    .select_from(
+        budget_line.outerjoin(line_balance, line_balance.c.budget_line_id == budget_line.c.id)
+    )
+    .where(
+        budget_line.c.id == bindparam("line_id"),
+        budget_line.c.project_id == bindparam("project_id"),
+    )
+)
+VOUCHER_OWNER = select(entry.c.id).where(
+    and_(
+        entry.c.programme_id == bindparam("programme_id"),
+        entry.c.voucher_no == bindparam("voucher_no"),
+    )
+)
+MOVE_PROJECT_BALANCE = (
+    update(project_balance)
+    .where(project_balance.c.project_id == bindparam("b_project_id"))
+    .values(
+        disbursed=project_balance.c.disbursed + bindparam("b_amount", type_=MoneyType()),
+        payments=project_balance.c.payments + bindparam("b_payments"),
+        reversals=project_balance.c.reversals + bindparam("b_reversals"),
+    )
+)
+
+
+@cache
+def dialect_statements(dialect: str) -> dict[str, Any]:
+    """Statements whose SQL differs by engine only in their INSERT … ON CONFLICT construct."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    new_line = insert(line_balance)
+    new_funding = insert(project_funding)
+    return {
+        "create_balance": insert(project_balance).on_conflict_do_nothing(),
+        "insert_entry": insert(entry).on_conflict_do_nothing().returning(entry.c.id),
+        "add_to_line": new_line.on_conflict_do_update(
+            index_elements=["budget_line_id"],
+            set_={"disbursed": line_balance.c.disbursed + new_line.excluded.disbursed},
+        ),
+        "add_to_funding": new_funding.on_conflict_do_update(
+            index_elements=["project_id", "funding_source_id"],
+            set_={"disbursed": project_funding.c.disbursed + new_funding.excluded.disbursed},
+        ),
+    }
