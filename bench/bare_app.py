@@ -29,6 +29,12 @@ class BarePayment(BaseModel):
     voucher_no: str
 
 
+@app.post("/noop", status_code=201)
+def no_database(body: BarePayment) -> dict[str, Any]:
+    """The framework alone: parse, validate, answer; no database."""
+    return {"id": None}
+
+
 @app.post("/bare", status_code=201)
 def insert_one(body: BarePayment) -> dict[str, Any]:
     with engine.begin() as conn:

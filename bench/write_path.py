@@ -245,9 +245,11 @@ def _load(
     )
 
 
-def _bare(
+def _floors(
     url: str, *, total: int, concurrency: int, workers: int, seconds: int
-) -> dict[str, float]:
+) -> dict[str, dict[str, float]]:
+    """The framework floor: bench/bare_app.py's /bare (one Core insert) and /noop (no
+    database at all), under the same load as the API."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -277,16 +279,19 @@ def _bare(
                     raise
                 time.sleep(0.1)
         tag = uuid.uuid4().hex[:6]
-        return _load(
-            f"http://127.0.0.1:{port}",
-            "/bare",
-            lambda i: {"amount": "123.45", "voucher_no": f"{tag}-{i}"},
-            '{"amount": "123.45", "voucher_no": "' + tag + '-{n}"}',
-            "",
-            total=total,
-            concurrency=concurrency,
-            seconds=seconds,
-        )
+        floors = {}
+        for path in ("/bare", "/noop"):
+            floors[path] = _load(
+                f"http://127.0.0.1:{port}",
+                path,
+                lambda i: {"amount": "123.45", "voucher_no": f"{tag}-{i}"},
+                '{"amount": "123.45", "voucher_no": "' + tag + '-{n}"}',
+                "",
+                total=total,
+                concurrency=concurrency,
+                seconds=seconds,
+            )
+        return floors
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -368,7 +373,10 @@ def run(
             )
         finally:
             server.stop()
-        bare = _bare(url, total=total, concurrency=concurrency, workers=workers, seconds=seconds)
+        floors = _floors(
+            url, total=total, concurrency=concurrency, workers=workers, seconds=seconds
+        )
+        bare, noop = floors["/bare"], floors["/noop"]
         raw = _raw_driver(url, total=total, concurrency=concurrency)
     engine = "postgresql" if url.startswith("postgresql") else "sqlite"
     return {
@@ -378,9 +386,12 @@ def run(
         "workers": workers,
         "api": api,
         "bare_endpoint": bare,
+        "framework_without_database": noop,
         "raw_driver": raw,
         "api_vs_raw": round(api["per_second"] / raw["per_second"], 2),
         "api_vs_bare": round(api["per_second"] / bare["per_second"], 2),
+        "bare_vs_raw": round(bare["per_second"] / raw["per_second"], 2),
+        "noop_vs_raw": round(noop["per_second"] / raw["per_second"], 2),
         "api_p99_over_p50": round(api["p99_ms"] / api["p50_ms"], 2),
         "targets": {
             "api_vs_raw": 0.25 if engine == "sqlite" else 0.5,
