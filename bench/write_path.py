@@ -250,6 +250,13 @@ def _floors(
 ) -> dict[str, dict[str, float]]:
     """The framework floor: bench/bare_app.py's /bare (one Core insert) and /noop (no
     database at all), under the same load as the API."""
+    import sqlalchemy as sa
+
+    from bench.bare_app import metadata
+
+    engine = sa.create_engine(url)
+    metadata.create_all(engine)  # once, before the workers start
+    engine.dispose()
     port = free_port()
     process = subprocess.Popen(
         [
