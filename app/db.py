@@ -5,11 +5,13 @@ begin with BEGIN IMMEDIATE so two writers queue instead of failing at commit.
 PostgreSQL: psycopg 3.
 """
 
+import asyncio
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from app.config import Settings
+from app.errors import DomainError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,6 +56,8 @@ def make_engine(settings: Settings) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
+            pool_size=settings.db_pool_size,
+            max_overflow=40,
             connect_args={
                 "check_same_thread": False,
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
@@ -94,44 +99,53 @@ class WriteQueue:
     and far steadier under load than SQLite's busy handler, which sleeps and retries."""
 
     def __init__(self, database: str | None) -> None:
-        self._threads = threading.Lock()
+        self.local = threading.Lock()
         self._fd: int | None = None
         if database and database != ":memory:":
             self._fd = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
 
-    def acquire(self) -> None:
-        self._threads.acquire()
+    def acquire_shared(self) -> None:
         if self._fd is not None:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            except BaseException:
-                self._threads.release()
-                raise
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
 
-    def release(self) -> None:
+    def release_shared(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._threads.release()
 
 
 class WriteTurn:
-    """One write transaction's turn in the WriteQueue. Taken lazily, when the transaction
-    issues its first statement, so a request holds it only while it works on the database;
-    given back after commit or rollback."""
+    """One write transaction's turn in the WriteQueue, taken when the transaction issues its
+    first statement and given back after commit or rollback. A request that passed the
+    write gate already holds the process's turn and only takes the cross-process one."""
 
-    def __init__(self, queue: WriteQueue) -> None:
+    def __init__(self, queue: WriteQueue, *, gated: bool) -> None:
         self._queue = queue
+        self._gated = gated
         self._held = False
 
     def take(self) -> None:
-        if not self._held:
-            self._queue.acquire()
-            self._held = True
+        if self._held:
+            return
+        if not self._gated:
+            self._queue.local.acquire()
+        try:
+            self._queue.acquire_shared()
+        except BaseException:
+            if not self._gated:
+                self._queue.local.release()
+            raise
+        self._held = True
 
     def give_back(self) -> None:
         if self._held:
             self._held = False
-            self._queue.release()
+            self._queue.release_shared()
+            if not self._gated:
+                self._queue.local.release()
+
+
+class WriteBusy(DomainError):
+    status, slug, title = 503, "write-busy", "Too many writes waiting"
 
 
 class SessionFactory:
@@ -141,19 +155,57 @@ class SessionFactory:
     process's write lock (see WriteTurn).
     """
 
-    def __init__(self, bind: Engine | Connection, *, join_savepoint: bool = False) -> None:
+    def __init__(
+        self, bind: Engine | Connection, *, join_savepoint: bool = False, write_wait_s: float = 30
+    ) -> None:
         self.bind = bind
         self.join_savepoint = join_savepoint
+        self.write_wait_s = write_wait_s
         self._write_queue = (
             WriteQueue(bind.url.database)
             if isinstance(bind, Engine) and is_sqlite(bind) and not join_savepoint
             else None
         )
+        self._gate_waiters = ThreadPoolExecutor(max_workers=64, thread_name_prefix="write-gate")
+
+    @asynccontextmanager
+    async def write_gate(self) -> AsyncIterator[bool]:
+        """Wait for this process's SQLite write turn before the request takes a worker thread
+        or a pooled connection, so waiting writers can't starve the one that holds the turn.
+        Yields whether the turn is held (False where there is no queue: PostgreSQL, tests)."""
+        if self._write_queue is None:
+            yield False
+            return
+        lock = self._write_queue.local
+        future = self._gate_waiters.submit(lock.acquire, True, self.write_wait_s)
+        try:
+            acquired = await asyncio.shield(asyncio.wrap_future(future))
+        except asyncio.CancelledError:
+            # The client went away: give the turn back if it arrives after all.
+            def release_late(done: Future[bool]) -> None:
+                if done.result():
+                    lock.release()
+
+            future.add_done_callback(release_late)
+            raise
+        if not acquired:
+            raise WriteBusy(
+                f"the database has been busy with other writes for {self.write_wait_s:g} s; "
+                "retry (with the same Idempotency-Key)"
+            )
+        try:
+            yield True
+        finally:
+            lock.release()
 
     @contextmanager
-    def begin(self, *, write: bool) -> Iterator[Session]:
+    def begin(self, *, write: bool, gated: bool = False) -> Iterator[Session]:
         """One session, one transaction: commit on success, roll back on any error."""
-        turn = WriteTurn(self._write_queue) if write and self._write_queue is not None else None
+        turn = (
+            WriteTurn(self._write_queue, gated=gated)
+            if write and self._write_queue is not None
+            else None
+        )
         bind = self.bind
         if turn is not None:
             assert isinstance(bind, Engine)
@@ -188,9 +240,23 @@ class SessionFactory:
             yield connection
 
 
-def get_session(request: Request) -> Iterator[Session]:
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def write_gate(request: Request) -> AsyncIterator[bool]:
+    if request.method in READ_METHODS:
+        yield False
+        return
     factory: SessionFactory = request.app.state.session_factory
-    with factory.begin(write=request.method not in ("GET", "HEAD", "OPTIONS")) as session:
+    async with factory.write_gate() as gated:
+        yield gated
+
+
+def get_session(
+    request: Request, gated: Annotated[bool, Depends(write_gate, scope="function")]
+) -> Iterator[Session]:
+    factory: SessionFactory = request.app.state.session_factory
+    with factory.begin(write=request.method not in READ_METHODS, gated=gated) as session:
         yield session
 
 

@@ -62,6 +62,8 @@ def parse_money(value: object) -> Decimal:
         raise ValueError("amount must have at most two decimal places")
     if abs(amount) > MAX_AMOUNT:
         raise ValueError("amount must be within ±999999999999.99")
+    if amount == 0:
+        amount = Decimal(0)  # "-0.00" is zero, and is written 0.00
     return amount.quantize(FEN)
 
 

@@ -16,6 +16,7 @@ from app.funding.schemas import (
     FundingSourceUpdate,
     ProjectFundingRead,
 )
+from app.ledger.models import Disbursement
 from app.money import money_sum
 from app.params import ref_clause
 from app.projects.models import Project
@@ -53,14 +54,21 @@ def resolve_source(
     return source
 
 
-def create_source(*, session: Session, actor: Actor, data: FundingSourceCreate) -> FundingSource:
-    clash = session.exec(
-        select(col(FundingSource.id)).where(
-            or_(col(FundingSource.code) == data.code, col(FundingSource.name) == data.name)
-        )
-    ).first()
+def _check_unambiguous(session: Session, names: list[str], source_id: int | None) -> None:
+    """Payments name a source by code or by name, so no code or name may be another
+    source's code or name."""
+    query = select(FundingSource.code).where(
+        or_(col(FundingSource.code).in_(names), col(FundingSource.name).in_(names))
+    )
+    if source_id is not None:
+        query = query.where(FundingSource.id != source_id)
+    clash = session.exec(query).first()
     if clash is not None:
-        raise Conflict(f"a funding source with code {data.code} or name {data.name} already exists")
+        raise Conflict(f"{' / '.join(names)} would be ambiguous with funding source {clash}")
+
+
+def create_source(*, session: Session, actor: Actor, data: FundingSourceCreate) -> FundingSource:
+    _check_unambiguous(session, [data.code, data.name], None)
     source = FundingSource(**data.model_dump())
     session.add(source)
     session.flush()
@@ -81,11 +89,7 @@ def update_source(
     before = audit.snapshot(source)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "name" in changes and changes["name"] != source.name:
-        clash = session.exec(
-            select(col(FundingSource.id)).where(FundingSource.name == changes["name"])
-        ).first()
-        if clash is not None:
-            raise Conflict(f"a funding source named {changes['name']} already exists")
+        _check_unambiguous(session, [changes["name"]], source.id)
     for name, value in changes.items():
         setattr(source, name, value)
     session.add(source)
@@ -157,8 +161,15 @@ def set_plan(
             select(ProjectFunding).where(ProjectFunding.project_id == project.id)
         )
     }
+    paid_from = set(
+        session.exec(
+            select(Disbursement.funding_source_id)
+            .where(Disbursement.project_id == project.id)
+            .distinct()
+        )
+    )
     for source_id, row in existing.items():
-        if source_id not in planned and row.disbursed == 0:
+        if source_id not in planned and source_id not in paid_from:
             session.delete(row)
         else:
             row.planned = planned.pop(source_id, Decimal(0))

@@ -140,13 +140,16 @@ def run(
     context: IdempotencyContext | None,
     payload: object,
     handler: Callable[[], tuple[int, str, str | None]],
+    resource: str | None = None,
 ) -> StoredResponse:
-    """Run `handler` once per (caller, key); replay its stored response to retries."""
+    """Run `handler` once per (caller, key); replay its stored response to retries.
+    `resource` names what the request acts on (so /projects/3 and /projects/ZL7-1 are the
+    same request); by default, the path."""
     if context is None or actor.key_id is None:
         status, body, location = handler()
         return StoredResponse(status, body, location, replayed=False)
     request_hash = hashlib.sha256(
-        canonical([context.method, context.path, payload]).encode()
+        canonical([context.method, resource or context.path, payload]).encode()
     ).hexdigest()
     if session.get_bind().dialect.name == "postgresql":
         # Another process may hold the same key: don't wait for it, say so.

@@ -23,9 +23,11 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.errors import DomainError, FieldError, InvalidInput, RowErrors
 from app.funding.models import FundingSource
+from app.inputs import check_text
+from app.ledger.locks import lock_project_balance
 from app.ledger.models import Disbursement, EntryKind
 from app.ledger.schemas import BudgetWarning, DisbursementCreate
-from app.ledger.service import lock_project_balance, post_disbursement
+from app.ledger.service import DuplicateVoucher, post_disbursement
 from app.params import ref_clause
 from app.programmes.models import PlanItem
 from app.projects.models import BudgetLine, Project
@@ -88,6 +90,14 @@ def detect_encoding(upload: IO[bytes]) -> str:
             )
         ],
     )
+
+
+def _storable(value: str) -> bool:
+    try:
+        check_text(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _amount(text: str) -> str:
@@ -203,10 +213,12 @@ def _resolve_line(session: Session, project: Project, ref: str) -> int | None:
 def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
     """Read and check every row; raise RowErrors naming each bad row and column."""
     text = io.TextIOWrapper(upload, encoding=detect_encoding(upload), newline="")
-    reader = csv.DictReader(text)
+    # csv.reader, not DictReader: it yields blank lines too, so row numbers stay Excel's.
+    reader = csv.reader(text)
     errors = _Errors()
     try:
-        mapping = _headings(reader.fieldnames, errors)
+        fieldnames = next(reader, [])
+        mapping = _headings(fieldnames, errors)
     except csv.Error as exc:
         raise RowErrors(
             "the file is not CSV",
@@ -218,16 +230,22 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
     parsed: list[ParsedRow] = []
     row_no = 1
     try:
-        for record in reader:
+        for cells in reader:
             row_no += 1
             if row_no - 1 > MAX_ROWS:
                 errors.add(row_no, "file", f"more than {MAX_ROWS} rows; split the file")
                 break
+            record = dict(zip(fieldnames, cells, strict=False))
             values = {
                 name: (record.get(heading) or "").strip() for heading, name in mapping.items()
             }
             if not any(values.values()):
-                continue  # a blank line at the end of a sheet
+                continue  # a blank line, or the empty rows at the end of a sheet
+            unstorable = [name for name, value in values.items() if not _storable(value)]
+            if unstorable:
+                for name in unstorable:
+                    errors.add(row_no, name, "contains control characters")
+                continue
             resolved = _resolve_project(session, values["project"], projects)
             if resolved is None:
                 errors.add(row_no, "project", f"no project {values['project']!r}")
@@ -262,10 +280,7 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
                 )
             except ValidationError as exc:
                 for err in exc.errors():
-                    column = str(err["loc"][0]) if err["loc"] else "row"
-                    column = {"project_id": "project", "budget_line_id": "budget_line"}.get(
-                        column, column
-                    )
+                    column = _column(str(err["loc"][0])) if err["loc"] else "row"
                     errors.add(row_no, column, err["msg"])
                 continue
             key = (programme_id, data.voucher_no)
@@ -327,6 +342,9 @@ def import_payments(
     """Post every new row of the file, or none of them."""
     rows = parse(session=session, upload=upload)
     result = ImportResult(dry_run=dry_run, rows=len(rows))
+    # Everything from here is undone on a dry run or an error, new balance rows included.
+    savepoint = session.begin_nested()
+    mark = audit.pending_count(session)
     # Lock every project in the file up front, in id order, so two imports can't deadlock.
     for project_id in sorted({r.data.project_id for r in rows}):
         lock_project_balance(session, project_id)
@@ -339,8 +357,6 @@ def import_payments(
         if source_id is not None
     }
     errors = _Errors()
-    savepoint = session.begin_nested()
-    mark = audit.pending_count(session)
     for row in rows:
         existing = _already_posted(session, row)
         if existing is not None:
@@ -360,9 +376,12 @@ def import_payments(
                 session=session, actor=actor, data=row.data, today=today, request_id=request_id
             )
         except InvalidInput as exc:
-            errors.add(row.row, exc.errors[0].field, exc.detail)
+            errors.add(row.row, _column(exc.errors[0].field), exc.detail)
             continue
-        except DomainError as exc:
+        except DuplicateVoucher as exc:
+            errors.add(row.row, "voucher_no", exc.detail)
+            continue
+        except DomainError as exc:  # the budget policy refused the amount
             errors.add(row.row, "amount", exc.detail)
             continue
         assert posted.entry.id is not None
@@ -393,6 +412,15 @@ def import_payments(
                 },
             )
     return result
+
+
+def _column(field: str) -> str:
+    """The spreadsheet column for a payment field."""
+    return {
+        "project_id": "project",
+        "budget_line_id": "budget_line",
+        "contract_id": "contract",
+    }.get(field, field)
 
 
 def _row_warning(row: int, warning: BudgetWarning) -> dict[str, Any]:

@@ -207,8 +207,8 @@ def get_budget(
     },
 )
 def import_disbursements(
-    upload: CsvUploadDep,
     actor: FinanceDep,
+    upload: CsvUploadDep,
     session: SessionDep,
     request: Request,
     today: TodayDep,

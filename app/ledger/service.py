@@ -22,6 +22,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
 from app.ledger import statements as sql
+from app.ledger.locks import lock_project_balance
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
 from app.ledger.schemas import (
     BudgetWarning,
@@ -60,22 +61,6 @@ def _connection(session: Session) -> Connection:
 
 def _dialect(session: Session) -> dict[str, Any]:
     return sql.dialect_statements(session.get_bind().dialect.name)
-
-
-def lock_project_balance(session: Session, project_id: int) -> Record:
-    """Take the project's balance row for the rest of the transaction (creating it if new).
-    Raises InvalidInput if there is no such project."""
-    conn = _connection(session)
-    row = conn.execute(sql.LOCK_BALANCE, {"project_id": project_id}).first()
-    if row is None:
-        if conn.execute(sql.PROJECT_EXISTS, {"project_id": project_id}).first() is None:
-            raise InvalidInput(f"project {project_id} does not exist", field="project_id")
-        conn.execute(
-            _dialect(session)["create_balance"],
-            {"project_id": project_id, "disbursed": Decimal(0), "payments": 0, "reversals": 0},
-        )
-        row = conn.execute(sql.LOCK_BALANCE, {"project_id": project_id}).one()
-    return row
 
 
 def _add_to_balances(

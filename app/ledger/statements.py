@@ -48,12 +48,17 @@ PROJECT_CONTEXT = (
         project.c.warn_threshold,
         plan_item.c.programme_id,
         exists().where(budget_line.c.project_id == project.c.id).label("has_lines"),
+        # Codes and names never collide (funding service); order and limit make it certain.
         select(source.c.id)
         .where(_named_source, source.c.active.is_(True))
+        .order_by(source.c.id)
+        .limit(1)
         .scalar_subquery()
         .label("source_id"),
         select(source.c.code)
         .where(_named_source, source.c.active.is_(True))
+        .order_by(source.c.id)
+        .limit(1)
         .scalar_subquery()
         .label("source_code"),
     )

@@ -16,6 +16,7 @@ from app.auth.actor import Actor
 from app.auth.models import Role
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
+from app.ledger.locks import lock_project_balance
 from app.ledger.models import Disbursement, ProjectBalance
 from app.money import money_sum
 from app.params import Pagination, check_if_match, etag_for, ref_clause
@@ -60,13 +61,21 @@ def project_etag(project: Project) -> str:
 
 
 def get_project(*, session: Session, actor: Actor, ref: str, for_update: bool = False) -> Project:
-    """A project by id or code, within the caller's scope; 404 otherwise."""
+    """A project by id or code, within the caller's scope; 404 otherwise. `for_update` takes
+    the project's balance lock first, then the project row (see app/ledger/locks.py)."""
     query = select(Project).where(visible_to(actor), ref_clause(Project.id, Project.code, ref))
-    if for_update:
-        query = query.with_for_update()
     project = session.exec(query).first()
     if project is None:
         raise NotFound(f"project {ref} not found")
+    if for_update:
+        assert project.id is not None
+        lock_project_balance(session, project.id)
+        project = session.exec(
+            select(Project)
+            .where(Project.id == project.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
     return project
 
 
@@ -439,16 +448,23 @@ def list_lines(*, session: Session, project: Project) -> list[BudgetLine]:
 def get_line(
     *, session: Session, actor: Actor, line_id: int, for_update: bool = False
 ) -> BudgetLine:
+    """A budget line in the caller's scope; `for_update` locks its project's balance first."""
     query = (
         select(BudgetLine)
         .join(Project, col(Project.id) == BudgetLine.project_id)
         .where(BudgetLine.id == line_id, visible_to(actor))
     )
-    if for_update:
-        query = query.with_for_update(of=BudgetLine)
     line = session.exec(query).first()
     if line is None:
         raise NotFound(f"budget line {line_id} not found")
+    if for_update:
+        lock_project_balance(session, line.project_id)
+        line = session.exec(
+            select(BudgetLine)
+            .where(BudgetLine.id == line_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
     return line
 
 

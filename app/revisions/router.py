@@ -39,6 +39,7 @@ def create_revision(
         return 201, posted.model_dump_json(), f"/api/v1/projects/{project.id}/revisions"
 
     return idempotency.run(
+        resource=f"projects/{project.id}/revisions",
         session=session,
         actor=actor,
         context=idem,
