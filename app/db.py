@@ -54,10 +54,14 @@ def make_engine(settings: Settings) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        on_disk = bool(parsed.database) and parsed.database != ":memory:"
+        # Room for every worker thread: writers wait at the write gate, not for a connection.
+        pool_args: dict[str, Any] = (
+            {"pool_size": settings.db_pool_size, "max_overflow": 40} if on_disk else {}
+        )
         engine = create_engine(
             url,
-            pool_size=settings.db_pool_size,
-            max_overflow=40,
+            **pool_args,
             connect_args={
                 "check_same_thread": False,
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
