@@ -1,7 +1,10 @@
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlmodel import Session
 
+from app.auth.actor import Actor
 from app.auth.dependencies import AnyRoleDep, FinanceDep
 from app.db import SessionDep
 from app.errors import problem_responses
@@ -28,6 +31,23 @@ project_router = APIRouter(prefix="/api/v1", tags=["ledger"], route_class=ExactR
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
+def _created(posted: service.Posted) -> tuple[int, str, str | None]:
+    """A new ledger entry as the 201 response (status, body, Location) that retries replay."""
+    return 201, posted.response().model_dump_json(), f"/api/v1/disbursements/{posted.entry.id}"
+
+
+def _once(
+    session: Session,
+    actor: Actor,
+    idem: idempotency.IdempotencyContext | None,
+    payload: object,
+    handler: Callable[[], tuple[int, str, str | None]],
+) -> Response:
+    return idempotency.run(
+        session=session, actor=actor, context=idem, payload=payload, handler=handler
+    ).to_response()
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -48,22 +68,17 @@ def post_disbursement(
     today: TodayDep,
 ) -> Response:
     def handler() -> tuple[int, str, str | None]:
-        posted = service.post_disbursement(
-            session=session,
-            actor=actor,
-            data=data,
-            today=today,
-            request_id=request.scope.get("request_id"),
+        return _created(
+            service.post_disbursement(
+                session=session,
+                actor=actor,
+                data=data,
+                today=today,
+                request_id=request.scope.get("request_id"),
+            )
         )
-        return 201, posted.response().model_dump_json(), f"/api/v1/disbursements/{posted.entry.id}"
 
-    return idempotency.run(
-        session=session,
-        actor=actor,
-        context=idem,
-        payload=data.model_dump(mode="json"),
-        handler=handler,
-    ).to_response()
+    return _once(session, actor, idem, data.model_dump(mode="json"), handler)
 
 
 @router.get(
@@ -146,23 +161,18 @@ def reverse_disbursement(
     today: TodayDep,
 ) -> Response:
     def handler() -> tuple[int, str, str | None]:
-        posted = service.reverse_disbursement(
-            session=session,
-            actor=actor,
-            entry_id=entry_id,
-            data=data,
-            today=today,
-            request_id=request.scope.get("request_id"),
+        return _created(
+            service.reverse_disbursement(
+                session=session,
+                actor=actor,
+                entry_id=entry_id,
+                data=data,
+                today=today,
+                request_id=request.scope.get("request_id"),
+            )
         )
-        return 201, posted.response().model_dump_json(), f"/api/v1/disbursements/{posted.entry.id}"
 
-    return idempotency.run(
-        session=session,
-        actor=actor,
-        context=idem,
-        payload=data.model_dump(mode="json"),
-        handler=handler,
-    ).to_response()
+    return _once(session, actor, idem, data.model_dump(mode="json"), handler)
 
 
 @project_router.get(
