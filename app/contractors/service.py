@@ -1,0 +1,89 @@
+"""Contractors and suppliers (施工单位/供货商): the organisations contractor keys act for."""
+
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.auth.actor import Actor
+from app.auth.models import Role
+from app.contractors.models import Contractor
+from app.contractors.schemas import ContractorCreate, ContractorUpdate
+from app.errors import Conflict, NotFound
+from app.params import Pagination
+
+
+def _scope(actor: Actor) -> list[ColumnElement[bool]]:
+    """A contractor key sees its own organisation only."""
+    return [col(Contractor.id) == actor.contractor_id] if actor.role is Role.contractor else []
+
+
+def list_contractors(
+    *, session: Session, actor: Actor, q: str | None, page: Pagination
+) -> tuple[list[Contractor], int]:
+    clauses = _scope(actor)
+    if q:
+        clauses.append(col(Contractor.name).contains(q) | (col(Contractor.credit_code) == q))
+    total = session.exec(select(func.count()).select_from(Contractor).where(*clauses)).one()
+    rows = session.exec(
+        select(Contractor)
+        .where(*clauses)
+        .order_by(col(Contractor.id))
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return list(rows), total
+
+
+def get_contractor(*, session: Session, actor: Actor, contractor_id: int) -> Contractor:
+    contractor = session.exec(
+        select(Contractor).where(Contractor.id == contractor_id, *_scope(actor))
+    ).first()
+    if contractor is None:
+        raise NotFound(f"contractor {contractor_id} not found")
+    return contractor
+
+
+def create_contractor(*, session: Session, actor: Actor, data: ContractorCreate) -> Contractor:
+    """Register an organisation; its credit code is unique."""
+    existing = session.exec(
+        select(Contractor.id).where(Contractor.credit_code == data.credit_code)
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"credit code {data.credit_code} is already registered (contractor {existing})",
+            existing_id=existing,
+        )
+    contractor = Contractor(**data.model_dump())
+    session.add(contractor)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="contractor",
+        entity_id=contractor.id,
+        after=contractor.model_dump(),
+    )
+    return contractor
+
+
+def update_contractor(
+    *, session: Session, actor: Actor, contractor: Contractor, data: ContractorUpdate
+) -> Contractor:
+    before = contractor.model_dump()
+    for name, value in data.model_dump(exclude_unset=True).items():
+        if name == "name" and value is None:
+            continue
+        setattr(contractor, name, value)
+    session.add(contractor)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="contractor",
+        entity_id=contractor.id,
+        before=before,
+        after=contractor.model_dump(),
+    )
+    return contractor
