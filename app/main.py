@@ -8,6 +8,7 @@ from app.audit.router import router as audit_router
 from app.auth.router import router as keys_router
 from app.config import Settings, get_settings
 from app.contractors.router import router as contractors_router
+from app.contracts.router import router as contracts_router
 from app.db import SessionFactory, make_engine
 from app.errors import install_handlers
 from app.funding.router import router as funding_router
@@ -46,6 +47,10 @@ TAGS = [
         "description": "Funding sources (资金来源) and each project's funding plan.",
     },
     {"name": "contractors", "description": "Contractors and suppliers (施工单位/供货商)."},
+    {
+        "name": "contracts",
+        "description": "Contracts, change orders, 竣工验收 and retention (质保金).",
+    },
     {"name": "keys", "description": "API keys and roles (admin only). A key is shown once."},
     {"name": "audit", "description": "The hash-chained audit trail of every write (admin only)."},
     {"name": "health", "description": "Liveness and readiness; no key needed."},
@@ -89,6 +94,7 @@ def create_app(
         ledger_project_router,
         sites_router,
         contractors_router,
+        contracts_router,
         keys_router,
         audit_router,
     ):

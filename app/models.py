@@ -6,6 +6,7 @@ import app.db  # noqa: F401  (sets the naming convention before any table is def
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import ApiKey
 from app.contractors.models import Contractor
+from app.contracts.models import ChangeOrder, Contract, ContractBalance
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import (
     BudgetLineBalance,
@@ -25,6 +26,9 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "BudgetLineBalance",
+    "ChangeOrder",
+    "Contract",
+    "ContractBalance",
     "Disbursement",
     "FundingSource",
     "IdempotencyRecord",

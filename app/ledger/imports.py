@@ -210,6 +210,21 @@ def _resolve_line(session: Session, project: Project, ref: str) -> int | None:
     return line.id if line is not None else None
 
 
+def _resolve_contract(session: Session, project: Project, ref: str) -> int | None:
+    """A contract of the row's project, by its number (or id)."""
+    from app.contracts.models import Contract
+
+    found = session.exec(
+        select(Contract.id).where(
+            Contract.project_id == project.id,
+            or_(
+                col(Contract.contract_no) == ref, ref_clause(Contract.id, Contract.contract_no, ref)
+            ),
+        )
+    ).first()
+    return found
+
+
 def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
     """Read and check every row; raise RowErrors naming each bad row and column."""
     text = io.TextIOWrapper(upload, encoding=detect_encoding(upload), newline="")
@@ -262,14 +277,20 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
                         f"{project.code} has no budget line {values['budget_line']!r}",
                     )
                     continue
+            contract_id = None
             if values.get("contract"):
-                errors.add(row_no, "contract", f"no contract {values['contract']!r}")
-                continue
+                contract_id = _resolve_contract(session, project, values["contract"])
+                if contract_id is None:
+                    errors.add(
+                        row_no, "contract", f"{project.code} has no contract {values['contract']!r}"
+                    )
+                    continue
             try:
                 data = DisbursementCreate.model_validate(
                     {
                         "project_id": project.id,
                         "budget_line_id": line_id,
+                        "contract_id": contract_id,
                         "amount": _amount(values["amount"]),
                         "paid_on": _date(values["paid_on"]),
                         "payee": values["payee"],
@@ -326,6 +347,7 @@ def _same_payment(entry: Disbursement, row: ParsedRow, source_ids: dict[str, int
         and entry.paid_on == data.paid_on
         and entry.payee == data.payee
         and entry.budget_line_id == data.budget_line_id
+        and entry.contract_id == data.contract_id
         and entry.funding_source_id == source_ids.get(data.funding_source)
     )
 

@@ -39,7 +39,9 @@ class Disbursement(SQLModel, table=True):
     budget_line_id: int | None = Field(
         default=None, foreign_key="budget_line.id", ondelete="RESTRICT", index=True
     )
-    contract_id: int | None = Field(default=None, index=True)
+    contract_id: int | None = Field(
+        default=None, foreign_key="contract.id", ondelete="RESTRICT", index=True
+    )
     funding_source_id: int = Field(foreign_key="funding_source.id", ondelete="RESTRICT")
     kind: str = Field(max_length=16)
     amount: Decimal = Field(sa_type=MoneyType, nullable=False)

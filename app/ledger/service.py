@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
+from app.auth.models import Role
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
@@ -71,6 +72,7 @@ def _add_to_balances(
     funding_source_id: int,
     amount: Decimal,
     kind: EntryKind,
+    contract_id: int | None = None,
 ) -> None:
     conn = _connection(session)
     statements = _dialect(session)
@@ -88,6 +90,8 @@ def _add_to_balances(
         conn.execute(
             statements["add_to_line"], {"budget_line_id": budget_line_id, "disbursed": amount}
         )
+    if contract_id is not None:
+        conn.execute(statements["add_to_contract"], {"contract_id": contract_id, "paid": amount})
     conn.execute(
         statements["add_to_funding"],
         {
@@ -230,6 +234,59 @@ def _line_context(session: Session, project: Record, line_id: int | None) -> Rec
     return line
 
 
+def _check_contract(
+    session: Session, project: Record, contract_id: int, amount: Decimal
+) -> list[BudgetWarning]:
+    """A payment on a contract stops at committed × (1 − retention) until 竣工验收, then at
+    committed; the project's policy decides whether going past is refused or warned."""
+    from app.contracts.service import figures
+
+    contract = (
+        _connection(session).execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
+    )
+    if contract is None or contract.project_id != project.id:
+        raise InvalidInput(
+            f"contract {contract_id} is not a contract of project {project.id}", field="contract_id"
+        )
+    terms = figures(
+        amount=contract.amount,
+        changes=contract.changes,
+        paid=contract.paid,
+        rate=contract.retention_rate,
+        accepted_on=contract.accepted_on,
+        defects_months=contract.defects_months,
+    )
+    after = contract.paid + amount
+    if after <= terms["payable_limit"]:
+        return []
+    held = (
+        ""
+        if contract.accepted_on
+        else f", holding {terms['retention_held']:.2f} as 质保金 until 竣工验收"
+    )
+    detail = (
+        f"contract {contract.contract_no}: paying {amount:.2f} would bring payments to "
+        f"{after:.2f}, above the {terms['payable_limit']:.2f} payable on "
+        f"{terms['committed']:.2f} committed{held}"
+    )
+    if project.budget_policy == BudgetPolicy.block.value:
+        raise BudgetExceeded(
+            detail,
+            scope="contract",
+            committed=f"{terms['committed']:.2f}",
+            payable_limit=f"{terms['payable_limit']:.2f}",
+            paid=f"{contract.paid:.2f}",
+            amount=f"{amount:.2f}",
+            would_be=f"{after:.2f}",
+            over_by=f"{after - terms['payable_limit']:.2f}",
+        )
+    return [
+        BudgetWarning(
+            code="contract_over_limit", message=detail, share=share(after, terms["committed"])
+        )
+    ]
+
+
 def _not_in_future(value: date, today: date, field: str) -> None:
     if value > today:
         raise InvalidInput(
@@ -266,8 +323,6 @@ def post_disbursement(
     """Post a payment: check it against the project's (and line's) budget policy, append it,
     and move the balances, all under the project's balance lock."""
     _not_in_future(data.paid_on, today, "paid_on")
-    if data.contract_id is not None:
-        raise InvalidInput(f"contract {data.contract_id} does not exist", field="contract_id")
     balance = lock_project_balance(session, data.project_id)
     # Read after the lock: the estimate and policy in force now, not before a revision.
     project = _project_context(session, data.project_id, data.funding_source)
@@ -293,6 +348,8 @@ def post_disbursement(
             policy=line.budget_policy or project.budget_policy,
             threshold=line.warn_threshold or project.warn_threshold,
         )
+    if data.contract_id is not None:
+        warnings += _check_contract(session, project, data.contract_id, data.amount)
 
     values = {
         "programme_id": project.programme_id,
@@ -320,6 +377,7 @@ def post_disbursement(
         funding_source_id=project.source_id,
         amount=data.amount,
         kind=EntryKind.payment,
+        contract_id=data.contract_id,
     )
     entry = _read(values, entry_id, project.code, project.source_code, reversed_=Decimal(0))
     audit.record(
@@ -426,6 +484,7 @@ def reverse_disbursement(
         funding_source_id=original.funding_source_id,
         amount=-amount,
         kind=EntryKind.reversal,
+        contract_id=original.contract_id,
     )
     entry = _read(values, reversal_id, project.code, source_code, reversed_=None)
     audit.record(
@@ -449,11 +508,24 @@ def reverse_disbursement(
     )
 
 
+def _entry_scope(actor: Actor) -> list[Any]:
+    """A contractor sees the payments made on its own contracts, nothing else."""
+    if actor.role is not Role.contractor:
+        return []
+    from app.contracts.models import Contract
+
+    return [
+        col(Disbursement.contract_id).in_(
+            select(Contract.id).where(Contract.contractor_id == actor.contractor_id)
+        )
+    ]
+
+
 def get_entry(*, session: Session, actor: Actor, entry_id: int) -> Disbursement:
     entry = session.exec(
         select(Disbursement)
         .join(Project, col(Project.id) == Disbursement.project_id)
-        .where(col(Disbursement.id) == entry_id, visible_to(actor))
+        .where(col(Disbursement.id) == entry_id, visible_to(actor), *_entry_scope(actor))
     ).first()
     if entry is None:
         raise NotFound(f"ledger entry {entry_id} not found")
@@ -473,7 +545,7 @@ class LedgerFilters:
 
 
 def _clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
-    clauses: list[Any] = [visible_to(actor)]
+    clauses: list[Any] = [visible_to(actor), *_entry_scope(actor)]
     for name in ("project_id", "budget_line_id", "contract_id", "voucher_no", "kind"):
         value = getattr(filters, name)
         if value is not None:
@@ -560,7 +632,15 @@ def entry_reads(*, session: Session, entries: Sequence[Disbursement]) -> list[Di
 def reconcile(*, session: Session) -> list[str]:
     """Compare every balance row with a recomputation from the entries; list any difference."""
     problems: list[str] = []
+    from app.contracts.models import ContractBalance
+
     checks = [
+        (
+            col(ContractBalance.contract_id),
+            col(ContractBalance.paid),
+            col(Disbursement.contract_id),
+            "contract",
+        ),
         (
             col(ProjectBalance.project_id),
             col(ProjectBalance.disbursed),

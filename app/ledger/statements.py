@@ -8,6 +8,7 @@ from sqlalchemy import Table, and_, bindparam, exists, func, literal, or_, selec
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app.contracts.models import ChangeOrder, Contract, ContractBalance
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import BudgetLineBalance, Disbursement, ProjectBalance
 from app.money import MoneyType
@@ -28,6 +29,9 @@ entry = _table(Disbursement)
 project_balance = _table(ProjectBalance)
 line_balance = _table(BudgetLineBalance)
 project_funding = _table(ProjectFunding)
+contract = _table(Contract)
+change_order = _table(ChangeOrder)
+contract_balance = _table(ContractBalance)
 
 LOCK_BALANCE = (
     select(project_balance.c.disbursed, project_balance.c.payments, project_balance.c.reversals)
@@ -83,6 +87,27 @@ LINE_CONTEXT = (
         budget_line.c.project_id == bindparam("project_id"),
     )
 )
+# A contract's terms and what has been paid on it (under the project's lock).
+CONTRACT_CONTEXT = (
+    select(
+        contract.c.id,
+        contract.c.project_id,
+        contract.c.contract_no,
+        contract.c.amount,
+        contract.c.retention_rate,
+        contract.c.accepted_on,
+        contract.c.defects_months,
+        select(func.coalesce(func.sum(change_order.c.delta), 0))
+        .where(change_order.c.contract_id == contract.c.id)
+        .scalar_subquery()
+        .label("changes"),
+        func.coalesce(contract_balance.c.paid, 0).label("paid"),
+    )
+    .select_from(
+        contract.outerjoin(contract_balance, contract_balance.c.contract_id == contract.c.id)
+    )
+    .where(contract.c.id == bindparam("contract_id"))
+)
 VOUCHER_OWNER = select(entry.c.id).where(
     and_(
         entry.c.programme_id == bindparam("programme_id"),
@@ -106,12 +131,17 @@ def dialect_statements(dialect: str) -> dict[str, Any]:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     new_line = insert(line_balance)
     new_funding = insert(project_funding)
+    new_contract = insert(contract_balance)
     return {
         "create_balance": insert(project_balance).on_conflict_do_nothing(),
         "insert_entry": insert(entry).on_conflict_do_nothing().returning(entry.c.id),
         "add_to_line": new_line.on_conflict_do_update(
             index_elements=["budget_line_id"],
             set_={"disbursed": line_balance.c.disbursed + new_line.excluded.disbursed},
+        ),
+        "add_to_contract": new_contract.on_conflict_do_update(
+            index_elements=["contract_id"],
+            set_={"paid": contract_balance.c.paid + new_contract.excluded.paid},
         ),
         "add_to_funding": new_funding.on_conflict_do_update(
             index_elements=["project_id", "funding_source_id"],

@@ -48,10 +48,16 @@ PROJECT_SORTS = (
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
-    """Which projects a caller may see. Contractors see only projects they hold a contract on;
-    until contracts are recorded that is none."""
+    """Which projects a caller may see. A contractor sees only the projects its organisation
+    holds a contract on (OWASP API1: everything else is a 404)."""
     if actor.role is Role.contractor:
-        return false()
+        from app.contracts.models import Contract
+
+        if actor.contractor_id is None:
+            return false()
+        return col(Project.id).in_(
+            select(Contract.project_id).where(Contract.contractor_id == actor.contractor_id)
+        )
     return true()
 
 

@@ -3,6 +3,7 @@ insert can't interleave, and one Idempotency-Key never pays twice."""
 
 import threading
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -124,4 +125,45 @@ def test_one_idempotency_key_fifty_concurrent_posts(world: dict[str, Any], engin
         assert entries == 1
         project_row = s.get(Project, project_id)
         assert project_row is not None
+        assert reconcile(session=s) == []
+
+
+def test_two_payments_on_one_contract_cannot_pass_its_limit_together(
+    world: dict[str, Any], engine: Engine
+) -> None:
+    from app.contracts.models import Contract
+    from tests.factories import make_contractor
+
+    app, headers = world["app"], world["headers"]
+    with Session(engine, expire_on_commit=False) as s:
+        project = make_project(s, world["item"], estimate=Decimal("1000000.00"))
+        project.budget_policy = "block"
+        contractor = make_contractor(s)
+        assert project.id is not None and contractor.id is not None
+        contract = Contract(
+            project_id=project.id,
+            contractor_id=contractor.id,
+            contract_no="SG-C",
+            title="t",
+            amount=Decimal("100.00"),
+            signed_on=date(2023, 1, 1),
+        )
+        s.add_all([project, contract])
+        s.commit()
+        project_id, contract_id = project.id, contract.id
+    for round_no in range(20):
+        bodies = [
+            {
+                **payment(project_id, "2.00" if round_no else "60.00", f"K{round_no}-{v}"),
+                "contract_id": contract_id,
+            }
+            for v in ("a", "b")
+        ]
+        concurrently([partial(_post, app, headers, body) for body in bodies])
+    with Session(engine) as s:
+        paid = s.exec(
+            select(func.sum(Disbursement.amount)).where(Disbursement.contract_id == contract_id)
+        ).one()
+        # The limit before 竣工验收 is 100.00 × 0.97 = 97.00, whatever the interleaving.
+        assert paid is not None and Decimal(paid) <= Decimal("97.00")
         assert reconcile(session=s) == []

@@ -1,0 +1,121 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import AdminDep, AnyRoleDep
+from app.contracts import service
+from app.contracts.schemas import (
+    AcceptanceCreate,
+    ChangeOrderCreate,
+    ChangeOrderRead,
+    ContractCreate,
+    ContractRead,
+)
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.params import MAX_ID, IdPath, Page, PaginationDep, TodayDep
+from app.routing import ExactRoute
+
+router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"], route_class=ExactRoute)
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+@router.get(
+    "",
+    response_model=Page[ContractRead],
+    summary="Contracts, with committed, paid, retention and what is payable now",
+    responses=problem_responses(401, 403, 422),
+)
+def list_contracts(
+    actor: AnyRoleDep,
+    session: SessionDep,
+    page: PaginationDep,
+    project_id: OptionalId = None,
+    contractor_id: OptionalId = None,
+) -> Page[ContractRead]:
+    items, total = service.list_contracts(
+        session=session, actor=actor, project_id=project_id, contractor_id=contractor_id, page=page
+    )
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContractRead,
+    summary="Record a contract (合同)",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def create_contract(
+    actor: AdminDep, data: ContractCreate, session: SessionDep, response: Response
+) -> ContractRead:
+    contract = service.create_contract(session=session, actor=actor, data=data)
+    response.headers["Location"] = f"/api/v1/contracts/{contract.id}"
+    return service.contract_reads(session=session, contracts=[contract])[0]
+
+
+@router.get(
+    "/{contract_id}",
+    response_model=ContractRead,
+    summary="One contract",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_contract(contract_id: IdPath, actor: AnyRoleDep, session: SessionDep) -> ContractRead:
+    contract = service.get_contract(session=session, actor=actor, contract_id=contract_id)
+    return service.contract_reads(session=session, contracts=[contract])[0]
+
+
+@router.post(
+    "/{contract_id}/acceptance",
+    response_model=ContractRead,
+    summary="Record 竣工验收 (completion acceptance)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def accept_contract(
+    contract_id: IdPath,
+    actor: AdminDep,
+    data: AcceptanceCreate,
+    session: SessionDep,
+    today: TodayDep,
+) -> ContractRead:
+    contract = service.get_contract(
+        session=session, actor=actor, contract_id=contract_id, for_update=True
+    )
+    contract = service.record_acceptance(
+        session=session, actor=actor, contract=contract, data=data, today=today
+    )
+    return service.contract_reads(session=session, contracts=[contract])[0]
+
+
+@router.get(
+    "/{contract_id}/change-orders",
+    response_model=list[ChangeOrderRead],
+    summary="A contract's change orders (变更/签证)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_change_orders(
+    contract_id: IdPath, actor: AnyRoleDep, session: SessionDep
+) -> list[ChangeOrderRead]:
+    contract = service.get_contract(session=session, actor=actor, contract_id=contract_id)
+    return [
+        ChangeOrderRead.model_validate(o)
+        for o in service.list_change_orders(session=session, contract=contract)
+    ]
+
+
+@router.post(
+    "/{contract_id}/change-orders",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChangeOrderRead,
+    summary="Record an approved change order",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def add_change_order(
+    contract_id: IdPath, actor: AdminDep, data: ChangeOrderCreate, session: SessionDep
+) -> ChangeOrderRead:
+    contract = service.get_contract(
+        session=session, actor=actor, contract_id=contract_id, for_update=True
+    )
+    return ChangeOrderRead.model_validate(
+        service.add_change_order(session=session, actor=actor, contract=contract, data=data)
+    )

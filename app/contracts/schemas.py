@@ -1,0 +1,118 @@
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.contracts.models import ChangeKind, ContractStatus
+from app.inputs import InputModel, IsoDate
+from app.money import Money, PositiveMoney, Ratio, Share
+
+RowId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class ContractCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": 3,
+                    "contractor_id": 1,
+                    "contract_no": "PL-JY-2023-SG-01（示例）",
+                    "title": "城关第九小学教学楼施工总承包（示例）",
+                    "amount": "52000000.00",
+                    "signed_on": "2023-03-01",
+                    "planned_finish": "2024-08-31",
+                }
+            ]
+        }
+    )
+
+    project_id: RowId
+    contractor_id: RowId
+    contract_no: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=300)
+    amount: PositiveMoney = Field(description="中标价, 元")
+    signed_on: IsoDate
+    planned_finish: IsoDate | None = None
+    retention_rate: Ratio = Field(
+        default=Decimal("0.03"), description="质保金 share, at most 0.03 (建质〔2017〕138号)"
+    )
+    defects_months: int = Field(default=12, ge=0, le=24, description="Defects-liability period")
+    payment_term_days: int = Field(
+        default=30, ge=0, le=60, description="保障中小企业款项支付条例 第9条"
+    )
+
+    @field_validator("retention_rate")
+    @classmethod
+    def at_most_three_percent(cls, rate: Decimal) -> Decimal:
+        if rate > Decimal("0.03"):
+            raise ValueError(
+                "retention may be at most 3% of the contract price (建质〔2017〕138号)"
+            )
+        return rate
+
+
+class AcceptanceCreate(InputModel):
+    accepted_on: IsoDate = Field(description="The date of 竣工验收")
+
+
+class ChangeOrderCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "price",
+                    "delta": "1200000.00",
+                    "document_no": "变更-2023-07（示例）",
+                    "approved_on": "2023-07-20",
+                    "reason": "增加抗震构造柱（示例）",
+                }
+            ]
+        }
+    )
+
+    kind: ChangeKind
+    delta: Money = Field(default=Decimal(0), description="Price change (signed); price kind only")
+    new_finish: IsoDate | None = Field(default=None, description="Duration kind only")
+    document_no: str = Field(min_length=1, max_length=128)
+    approved_on: IsoDate
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ChangeOrderRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    contract_id: int
+    kind: ChangeKind
+    delta: Money
+    new_finish: date | None
+    document_no: str
+    approved_on: date
+    reason: str
+    created_at: datetime
+
+
+class ContractRead(BaseModel):
+    id: int
+    project_id: int
+    contractor_id: int
+    contract_no: str
+    title: str
+    amount: Money
+    signed_on: date
+    planned_finish: date | None
+    retention_rate: Ratio
+    defects_months: int
+    payment_term_days: int
+    status: ContractStatus
+    accepted_on: date | None
+    committed: Money = Field(description="Amount plus approved price change orders")
+    paid: Money
+    payable_limit: Money = Field(description="What may be paid in all, now")
+    payable_now: Money = Field(description="payable_limit − paid, never below zero")
+    retention_held: Money = Field(description="Committed but held back as 质保金")
+    retention_due_on: date | None = Field(description="End of the defects period after 竣工验收")
+    financial_completion: Share
+    version: int

@@ -1,0 +1,246 @@
+"""Contracts and change orders: what is committed, what has been paid, what is retained."""
+
+import calendar
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.auth.actor import Actor
+from app.auth.models import Role
+from app.contractors.models import Contractor
+from app.contracts.models import ChangeKind, ChangeOrder, Contract, ContractBalance
+from app.contracts.schemas import AcceptanceCreate, ChangeOrderCreate, ContractCreate, ContractRead
+from app.errors import Conflict, InvalidInput, NotFound
+from app.ledger.locks import lock_project_balance
+from app.money import money_sum, share
+from app.params import Pagination
+from app.projects.models import Project
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def contract_scope(actor: Actor) -> list[Any]:
+    """A contractor key sees its own contracts only."""
+    return (
+        [col(Contract.contractor_id) == actor.contractor_id]
+        if actor.role is Role.contractor
+        else []
+    )
+
+
+def figures(
+    *,
+    amount: Decimal,
+    changes: Decimal,
+    paid: Decimal,
+    rate: Decimal,
+    accepted_on: date | None,
+    defects_months: int,
+) -> dict[str, Any]:
+    """Committed, the limit on payments, and the retention (PRODUCT.md: 财建〔2022〕183号,
+    建质〔2017〕138号): before 竣工验收 payments stop at committed × (1 − rate); after it,
+    at committed, the rest being retention due when the defects period ends."""
+    committed = amount + changes
+    retention = (committed * rate).quantize(Decimal("0.01"))
+    limit = committed if accepted_on is not None else committed - retention
+    return {
+        "committed": committed,
+        "paid": paid,
+        "payable_limit": limit,
+        "payable_now": max(Decimal(0), limit - paid),
+        "retention_held": max(Decimal(0), min(retention, committed - paid)),
+        "retention_due_on": add_months(accepted_on, defects_months) if accepted_on else None,
+        "financial_completion": share(paid, committed),
+    }
+
+
+def contract_reads(*, session: Session, contracts: list[Contract]) -> list[ContractRead]:
+    ids = [c.id for c in contracts]
+    changes = dict(
+        session.exec(
+            select(col(ChangeOrder.contract_id), money_sum(ChangeOrder.delta))
+            .where(col(ChangeOrder.contract_id).in_(ids))
+            .group_by(col(ChangeOrder.contract_id))
+        ).all()
+    )
+    paid = dict(
+        session.exec(
+            select(col(ContractBalance.contract_id), col(ContractBalance.paid)).where(
+                col(ContractBalance.contract_id).in_(ids)
+            )
+        ).all()
+    )
+    return [
+        ContractRead(
+            **c.model_dump(),
+            **figures(
+                amount=c.amount,
+                changes=Decimal(changes.get(c.id or 0, 0)),
+                paid=Decimal(paid.get(c.id or 0, 0)),
+                rate=c.retention_rate,
+                accepted_on=c.accepted_on,
+                defects_months=c.defects_months,
+            ),
+        )
+        for c in contracts
+    ]
+
+
+def list_contracts(
+    *,
+    session: Session,
+    actor: Actor,
+    project_id: int | None,
+    contractor_id: int | None,
+    page: Pagination,
+) -> tuple[list[ContractRead], int]:
+    clauses = contract_scope(actor)
+    if project_id is not None:
+        clauses.append(col(Contract.project_id) == project_id)
+    if contractor_id is not None:
+        clauses.append(col(Contract.contractor_id) == contractor_id)
+    total = session.exec(select(func.count()).select_from(Contract).where(*clauses)).one()
+    rows = list(
+        session.exec(
+            select(Contract)
+            .where(*clauses)
+            .order_by(col(Contract.id))
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+    )
+    return contract_reads(session=session, contracts=rows), total
+
+
+def get_contract(
+    *, session: Session, actor: Actor, contract_id: int, for_update: bool = False
+) -> Contract:
+    contract = session.exec(
+        select(Contract).where(Contract.id == contract_id, *contract_scope(actor))
+    ).first()
+    if contract is None:
+        raise NotFound(f"contract {contract_id} not found")
+    if for_update:
+        lock_project_balance(session, contract.project_id)
+        contract = session.exec(
+            select(Contract)
+            .where(Contract.id == contract_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+    return contract
+
+
+def create_contract(*, session: Session, actor: Actor, data: ContractCreate) -> Contract:
+    if session.get(Project, data.project_id) is None:
+        raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")
+    if session.get(Contractor, data.contractor_id) is None:
+        raise InvalidInput(f"contractor {data.contractor_id} does not exist", field="contractor_id")
+    clash = session.exec(
+        select(Contract.id).where(
+            Contract.project_id == data.project_id, Contract.contract_no == data.contract_no
+        )
+    ).first()
+    if clash is not None:
+        raise Conflict(
+            f"contract {data.contract_no} is already recorded for this project (contract {clash})"
+        )
+    if data.planned_finish and data.planned_finish < data.signed_on:
+        raise InvalidInput("planned_finish must not be before signed_on", field="planned_finish")
+    contract = Contract(**data.model_dump())
+    session.add(contract)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="contract",
+        entity_id=contract.id,
+        after=contract.model_dump(),
+    )
+    return contract
+
+
+def record_acceptance(
+    *, session: Session, actor: Actor, contract: Contract, data: AcceptanceCreate, today: date
+) -> Contract:
+    """Record 竣工验收: payments may then reach the committed amount; retention falls due
+    when the defects period ends."""
+    if data.accepted_on > today:
+        raise InvalidInput(f"{data.accepted_on} is after today ({today})", field="accepted_on")
+    if data.accepted_on < contract.signed_on:
+        raise InvalidInput("acceptance can't predate the contract", field="accepted_on")
+    if contract.accepted_on is not None:
+        raise Conflict(f"contract {contract.contract_no} was accepted on {contract.accepted_on}")
+    before = contract.model_dump()
+    contract.accepted_on = data.accepted_on
+    contract.version += 1
+    session.add(contract)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="accept",
+        entity="contract",
+        entity_id=contract.id,
+        before=before,
+        after=contract.model_dump(),
+    )
+    return contract
+
+
+def add_change_order(
+    *, session: Session, actor: Actor, contract: Contract, data: ChangeOrderCreate
+) -> ChangeOrder:
+    if data.kind is ChangeKind.price and data.delta == 0:
+        raise InvalidInput("a price change order needs a non-zero delta", field="delta")
+    if data.kind is not ChangeKind.price and data.delta != 0:
+        raise InvalidInput("only a price change order changes the price", field="delta")
+    if data.kind is ChangeKind.duration and data.new_finish is None:
+        raise InvalidInput("a duration change order needs new_finish", field="new_finish")
+    clash = session.exec(
+        select(ChangeOrder.id).where(
+            ChangeOrder.contract_id == contract.id, ChangeOrder.document_no == data.document_no
+        )
+    ).first()
+    if clash is not None:
+        raise Conflict(
+            f"change order {data.document_no} is already recorded (change order {clash})"
+        )
+    assert contract.id is not None
+    order = ChangeOrder(
+        contract_id=contract.id, **data.model_dump(exclude={"kind"}), kind=data.kind.value
+    )
+    session.add(order)
+    if order.new_finish is not None:
+        contract.planned_finish = order.new_finish
+    contract.version += 1
+    session.add(contract)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="change_order",
+        entity_id=order.id,
+        after=order.model_dump(),
+    )
+    return order
+
+
+def list_change_orders(*, session: Session, contract: Contract) -> list[ChangeOrder]:
+    return list(
+        session.exec(
+            select(ChangeOrder)
+            .where(ChangeOrder.contract_id == contract.id)
+            .order_by(col(ChangeOrder.approved_on), col(ChangeOrder.id))
+        )
+    )
