@@ -16,6 +16,7 @@ from app.health.router import router as health_router
 from app.ledger.router import project_router as ledger_project_router
 from app.ledger.router import router as ledger_router
 from app.middleware import RequestContextMiddleware, RequestIdFilter
+from app.milestones.router import router as milestones_router
 from app.programmes.router import router as programmes_router
 from app.projects.router import router as projects_router
 from app.revisions.router import router as revisions_router
@@ -51,6 +52,7 @@ TAGS = [
         "name": "contracts",
         "description": "Contracts, change orders, 竣工验收 and retention (质保金).",
     },
+    {"name": "milestones", "description": "Milestones and progress: physical completion."},
     {"name": "keys", "description": "API keys and roles (admin only). A key is shown once."},
     {"name": "audit", "description": "The hash-chained audit trail of every write (admin only)."},
     {"name": "health", "description": "Liveness and readiness; no key needed."},
@@ -95,6 +97,7 @@ def create_app(
         sites_router,
         contractors_router,
         contracts_router,
+        milestones_router,
         keys_router,
         audit_router,
     ):

@@ -14,6 +14,7 @@ from app.ledger.models import (
     IdempotencyRecord,
     ProjectBalance,
 )
+from app.milestones.models import Milestone, MilestoneProgress
 from app.programmes.models import PlanItem, Programme
 from app.projects.models import BudgetLine, Project, ProjectSite, ProjectStage
 from app.revisions.models import ProjectRevision
@@ -32,6 +33,8 @@ __all__ = [
     "Disbursement",
     "FundingSource",
     "IdempotencyRecord",
+    "Milestone",
+    "MilestoneProgress",
     "ProjectBalance",
     "ProjectFunding",
     "ProjectRevision",

@@ -142,6 +142,9 @@ class ProjectBudget(BaseModel):
     disbursed: Money
     remaining: Money
     financial_completion: Share
+    physical_completion: Share = Field(
+        description="Σ(milestone weight × percent complete) / Σ weights; null without milestones"
+    )
     payments: int
     reversals: int
     budget_lines: list[LineFigures]

@@ -715,6 +715,7 @@ def project_budget(
 ) -> ProjectBudget:
     """The budget position as of a date. Today's comes from the balance rows; an earlier date
     sums the entries dated up to it (in SQL) and takes the revision in force then."""
+    from app.milestones.service import physical_completion
     from app.revisions.service import estimate_as_of
 
     assert project.id is not None
@@ -793,6 +794,9 @@ def project_budget(
         disbursed=disbursed,
         remaining=revised - disbursed,
         financial_completion=share(disbursed, revised),
+        physical_completion=physical_completion(
+            session=session, project_id=project.id, as_of=None if current else as_of
+        ),
         payments=payments,
         reversals=reversals,
         budget_lines=[_line_figures(line, Decimal(by_line.get(line.id, 0))) for line in lines],

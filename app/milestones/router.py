@@ -1,0 +1,110 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from app.auth.actor import Actor
+from app.auth.dependencies import AdminDep, AnyRoleDep, require_roles
+from app.auth.models import Role
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.milestones import service
+from app.milestones.schemas import MilestoneCreate, MilestoneRead, ProgressCreate, ProgressRead
+from app.params import MAX_ID, IdPath, Page, PaginationDep, TodayDep
+from app.routing import ExactRoute
+
+router = APIRouter(prefix="/api/v1/milestones", tags=["milestones"], route_class=ExactRoute)
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+ReporterDep = Annotated[Actor, Depends(require_roles(Role.admin, Role.contractor))]
+
+
+@router.get(
+    "",
+    response_model=Page[MilestoneRead],
+    summary="Milestones (a contractor sees those of its own contracts)",
+    responses=problem_responses(401, 403, 422),
+)
+def list_milestones(
+    actor: AnyRoleDep,
+    session: SessionDep,
+    page: PaginationDep,
+    project_id: OptionalId = None,
+    contract_id: OptionalId = None,
+) -> Page[MilestoneRead]:
+    rows, total = service.list_milestones(
+        session=session, actor=actor, project_id=project_id, contract_id=contract_id, page=page
+    )
+    return Page(
+        items=[MilestoneRead.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MilestoneRead,
+    summary="Add a milestone to a project (开工, 主体完工, 竣工验收, 交付使用 or your own)",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def create_milestone(
+    actor: AdminDep, data: MilestoneCreate, session: SessionDep, response: Response
+) -> MilestoneRead:
+    milestone = service.create_milestone(session=session, actor=actor, data=data)
+    response.headers["Location"] = f"/api/v1/milestones/{milestone.id}"
+    return MilestoneRead.model_validate(milestone)
+
+
+@router.get(
+    "/{milestone_id}",
+    response_model=MilestoneRead,
+    summary="One milestone",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_milestone(milestone_id: IdPath, actor: AnyRoleDep, session: SessionDep) -> MilestoneRead:
+    return MilestoneRead.model_validate(
+        service.get_milestone(session=session, actor=actor, milestone_id=milestone_id)
+    )
+
+
+@router.get(
+    "/{milestone_id}/progress",
+    response_model=list[ProgressRead],
+    summary="A milestone's progress history",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def progress_history(
+    milestone_id: IdPath, actor: AnyRoleDep, session: SessionDep
+) -> list[ProgressRead]:
+    milestone = service.get_milestone(session=session, actor=actor, milestone_id=milestone_id)
+    return [
+        ProgressRead.model_validate(p)
+        for p in service.progress_history(session=session, milestone=milestone)
+    ]
+
+
+@router.post(
+    "/{milestone_id}/progress",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProgressRead,
+    summary="Report progress (the contractor holding the milestone's contract, or an admin)",
+    description="Only `percent_complete` (0–100), `as_of` and `note`: any other field is a 422. "
+    "The latest report by date is the milestone's value; 100 sets its actual date.",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def report_progress(
+    milestone_id: IdPath,
+    actor: ReporterDep,
+    data: ProgressCreate,
+    session: SessionDep,
+    today: TodayDep,
+) -> ProgressRead:
+    milestone = service.get_milestone(
+        session=session, actor=actor, milestone_id=milestone_id, for_update=True
+    )
+    return ProgressRead.model_validate(
+        service.report_progress(
+            session=session, actor=actor, milestone=milestone, data=data, today=today
+        )
+    )

@@ -1,0 +1,186 @@
+"""Milestones and their progress: a project's physical completion, weighted."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, func, type_coerce
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.auth.actor import Actor
+from app.auth.models import Role
+from app.contracts.models import Contract
+from app.errors import Conflict, InvalidInput, NotFound
+from app.milestones.models import Milestone, MilestoneProgress
+from app.milestones.schemas import MilestoneCreate, ProgressCreate
+from app.money import share
+from app.params import Pagination
+from app.projects.models import Project
+from app.projects.service import visible_to
+
+HUNDRED = Decimal(100)
+
+
+def _scope(actor: Actor) -> list[Any]:
+    """A contractor sees the milestones of its own contracts."""
+    if actor.role is not Role.contractor:
+        return []
+    return [
+        col(Milestone.contract_id).in_(
+            select(Contract.id).where(Contract.contractor_id == actor.contractor_id)
+        )
+    ]
+
+
+def list_milestones(
+    *,
+    session: Session,
+    actor: Actor,
+    project_id: int | None,
+    contract_id: int | None,
+    page: Pagination,
+) -> tuple[list[Milestone], int]:
+    clauses = _scope(actor)
+    if project_id is not None:
+        clauses.append(col(Milestone.project_id) == project_id)
+    if contract_id is not None:
+        clauses.append(col(Milestone.contract_id) == contract_id)
+    total = session.exec(select(func.count()).select_from(Milestone).where(*clauses)).one()
+    rows = session.exec(
+        select(Milestone)
+        .where(*clauses)
+        .order_by(col(Milestone.project_id), col(Milestone.planned_date), col(Milestone.id))
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return list(rows), total
+
+
+def get_milestone(
+    *, session: Session, actor: Actor, milestone_id: int, for_update: bool = False
+) -> Milestone:
+    query = select(Milestone).where(Milestone.id == milestone_id, *_scope(actor))
+    if for_update:
+        query = query.with_for_update()
+    milestone = session.exec(query).first()
+    if milestone is None:
+        raise NotFound(f"milestone {milestone_id} not found")
+    return milestone
+
+
+def create_milestone(*, session: Session, actor: Actor, data: MilestoneCreate) -> Milestone:
+    project = session.exec(
+        select(Project).where(Project.id == data.project_id, visible_to(actor))
+    ).first()
+    if project is None:
+        raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")
+    if data.contract_id is not None:
+        contract = session.get(Contract, data.contract_id)
+        if contract is None or contract.project_id != data.project_id:
+            raise InvalidInput(
+                f"contract {data.contract_id} is not a contract of this project",
+                field="contract_id",
+            )
+    clash = session.exec(
+        select(Milestone.id).where(
+            Milestone.project_id == data.project_id, Milestone.code == data.code
+        )
+    ).first()
+    if clash is not None:
+        raise Conflict(f"the project already has a milestone {data.code} (milestone {clash})")
+    milestone = Milestone(**data.model_dump())
+    session.add(milestone)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="milestone",
+        entity_id=milestone.id,
+        after=milestone.model_dump(),
+    )
+    return milestone
+
+
+def report_progress(
+    *, session: Session, actor: Actor, milestone: Milestone, data: ProgressCreate, today: date
+) -> MilestoneProgress:
+    """Keep the report; the latest by date becomes the current value, and 100% sets the
+    actual date."""
+    if data.as_of > today:
+        raise InvalidInput(f"{data.as_of} is after today ({today})", field="as_of")
+    assert milestone.id is not None
+    before = milestone.model_dump()
+    report = MilestoneProgress(
+        milestone_id=milestone.id,
+        percent_complete=data.percent_complete,
+        as_of=data.as_of,
+        note=data.note,
+        reported_by_key_id=actor.key_id,
+    )
+    session.add(report)
+    session.flush()
+    latest = session.exec(
+        select(MilestoneProgress)
+        .where(MilestoneProgress.milestone_id == milestone.id)
+        .order_by(col(MilestoneProgress.as_of).desc(), col(MilestoneProgress.id).desc())
+        .limit(1)
+    ).one()
+    milestone.percent_complete = latest.percent_complete
+    if latest.percent_complete == HUNDRED:
+        milestone.actual_date = milestone.actual_date or latest.as_of
+    else:
+        milestone.actual_date = None
+    milestone.version += 1
+    session.add(milestone)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="progress",
+        entity="milestone",
+        entity_id=milestone.id,
+        before=before,
+        after={**milestone.model_dump(), "report": report.model_dump()},
+    )
+    return report
+
+
+def progress_history(*, session: Session, milestone: Milestone) -> list[MilestoneProgress]:
+    return list(
+        session.exec(
+            select(MilestoneProgress)
+            .where(MilestoneProgress.milestone_id == milestone.id)
+            .order_by(col(MilestoneProgress.as_of), col(MilestoneProgress.id))
+        )
+    )
+
+
+def physical_completion(
+    *, session: Session, project_id: int, as_of: date | None = None
+) -> Decimal | None:
+    """Σ(weight × percent) / Σ weights, as a share (0.5550 for 55.5%), summed in SQL; progress
+    reported after `as_of` doesn't count. None when the project has no milestones."""
+    weight = type_coerce(Milestone.__table__.c.weight, BigInteger)  # type: ignore[attr-defined]
+    if as_of is None:
+        percent: Any = type_coerce(Milestone.__table__.c.percent_complete, BigInteger)  # type: ignore[attr-defined]
+    else:
+        latest = (
+            select(type_coerce(MilestoneProgress.__table__.c.percent_complete, BigInteger))  # type: ignore[attr-defined]
+            .where(MilestoneProgress.milestone_id == Milestone.id, MilestoneProgress.as_of <= as_of)
+            .order_by(col(MilestoneProgress.as_of).desc(), col(MilestoneProgress.id).desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        percent = func.coalesce(latest, 0)
+    # Both are stored in hundredths, so the products are exact integers.
+    weighted, weights = session.exec(
+        select(
+            func.coalesce(func.sum(weight * percent), 0),
+            func.coalesce(func.sum(weight), 0),
+        ).where(Milestone.project_id == project_id)
+    ).one()
+    if not weights:
+        return None
+    return share(Decimal(weighted), Decimal(weights) * 10_000)
