@@ -3,11 +3,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.auth.actor import Actor
-from app.auth.dependencies import AdminDep, AnyRoleDep, require_roles
+from app.auth.dependencies import ActorDep, AdminDep, AnyRoleDep, require_roles
 from app.auth.models import Role
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.milestones import service
+from app.milestones.models import Milestone
 from app.milestones.schemas import MilestoneCreate, MilestoneRead, ProgressCreate, ProgressRead
 from app.params import MAX_ID, IdPath, Page, PaginationDep, TodayDep
 from app.routing import ExactRoute
@@ -15,6 +16,17 @@ from app.routing import ExactRoute
 router = APIRouter(prefix="/api/v1/milestones", tags=["milestones"], route_class=ExactRoute)
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 ReporterDep = Annotated[Actor, Depends(require_roles(Role.admin, Role.contractor))]
+
+
+def milestone_for_update(milestone_id: IdPath, actor: ActorDep, session: SessionDep) -> Milestone:
+    """The milestone in the path, in the caller's scope (404 otherwise), locked; resolved
+    before the body is read, so someone else's milestone is a 404 whatever is sent."""
+    return service.get_milestone(
+        session=session, actor=actor, milestone_id=milestone_id, for_update=True
+    )
+
+
+MilestoneForUpdateDep = Annotated[Milestone, Depends(milestone_for_update)]
 
 
 @router.get(
@@ -94,15 +106,12 @@ def progress_history(
     responses=problem_responses(401, 403, 404, 422),
 )
 def report_progress(
-    milestone_id: IdPath,
     actor: ReporterDep,
+    milestone: MilestoneForUpdateDep,
     data: ProgressCreate,
     session: SessionDep,
     today: TodayDep,
 ) -> ProgressRead:
-    milestone = service.get_milestone(
-        session=session, actor=actor, milestone_id=milestone_id, for_update=True
-    )
     return ProgressRead.model_validate(
         service.report_progress(
             session=session, actor=actor, milestone=milestone, data=data, today=today
