@@ -19,6 +19,7 @@ from app.middleware import RequestContextMiddleware, RequestIdFilter
 from app.milestones.router import router as milestones_router
 from app.programmes.router import router as programmes_router
 from app.projects.router import router as projects_router
+from app.reports.router import router as reports_router
 from app.revisions.router import router as revisions_router
 from app.sites.router import router as sites_router
 
@@ -53,6 +54,7 @@ TAGS = [
         "description": "Contracts, change orders, 竣工验收 and retention (质保金).",
     },
     {"name": "milestones", "description": "Milestones and progress: physical completion."},
+    {"name": "reports", "description": "Dues: certified and unpaid, retention falling due."},
     {"name": "keys", "description": "API keys and roles (admin only). A key is shown once."},
     {"name": "audit", "description": "The hash-chained audit trail of every write (admin only)."},
     {"name": "health", "description": "Liveness and readiness; no key needed."},
@@ -98,6 +100,7 @@ def create_app(
         contractors_router,
         contracts_router,
         milestones_router,
+        reports_router,
         keys_router,
         audit_router,
     ):

@@ -3,13 +3,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.auth.actor import Actor
-from app.auth.dependencies import ActorDep, AdminDep, AnyRoleDep, require_roles
+from app.auth.dependencies import ActorDep, AdminDep, AnyRoleDep, FinanceDep, require_roles
 from app.auth.models import Role
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.milestones import service
 from app.milestones.models import Milestone
-from app.milestones.schemas import MilestoneCreate, MilestoneRead, ProgressCreate, ProgressRead
+from app.milestones.schemas import (
+    CertificationCreate,
+    MilestoneCreate,
+    MilestoneRead,
+    ProgressCreate,
+    ProgressRead,
+)
 from app.params import MAX_ID, IdPath, Page, PaginationDep, TodayDep
 from app.routing import ExactRoute
 
@@ -77,6 +83,24 @@ def create_milestone(
 def get_milestone(milestone_id: IdPath, actor: AnyRoleDep, session: SessionDep) -> MilestoneRead:
     return MilestoneRead.model_validate(
         service.get_milestone(session=session, actor=actor, milestone_id=milestone_id)
+    )
+
+
+@router.post(
+    "/{milestone_id}/certification",
+    response_model=MilestoneRead,
+    summary="Certify a milestone's payable amount (计量); it falls due after the payment term",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def certify(
+    actor: FinanceDep,
+    milestone: MilestoneForUpdateDep,
+    data: CertificationCreate,
+    session: SessionDep,
+    today: TodayDep,
+) -> MilestoneRead:
+    return MilestoneRead.model_validate(
+        service.certify(session=session, actor=actor, milestone=milestone, data=data, today=today)
     )
 
 

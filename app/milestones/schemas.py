@@ -100,6 +100,13 @@ class ProgressCreate(InputModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class CertificationCreate(InputModel):
+    """计量: the amount certified as payable for this milestone, and when."""
+
+    certified_amount: NonNegativeMoney
+    certified_on: IsoDate
+
+
 class ProgressRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -13,7 +13,7 @@ from app.auth.models import Role
 from app.contracts.models import Contract
 from app.errors import Conflict, InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
-from app.milestones.schemas import MilestoneCreate, ProgressCreate
+from app.milestones.schemas import CertificationCreate, MilestoneCreate, ProgressCreate
 from app.money import share
 from app.params import Pagination
 from app.projects.models import Project
@@ -145,6 +145,34 @@ def report_progress(
         after={**milestone.model_dump(), "report": report.model_dump()},
     )
     return report
+
+
+def certify(
+    *, session: Session, actor: Actor, milestone: Milestone, data: CertificationCreate, today: date
+) -> Milestone:
+    """Record the certified payable amount; it falls due after the contract's payment term."""
+    if milestone.contract_id is None:
+        raise InvalidInput(
+            "only a milestone of a contract can be certified for payment", field="certified_amount"
+        )
+    if data.certified_on > today:
+        raise InvalidInput(f"{data.certified_on} is after today ({today})", field="certified_on")
+    before = milestone.model_dump()
+    milestone.certified_amount = data.certified_amount
+    milestone.certified_on = data.certified_on
+    milestone.version += 1
+    session.add(milestone)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="certify",
+        entity="milestone",
+        entity_id=milestone.id,
+        before=before,
+        after=milestone.model_dump(),
+    )
+    return milestone
 
 
 def progress_history(*, session: Session, milestone: Milestone) -> list[MilestoneProgress]:

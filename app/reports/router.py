@@ -1,0 +1,31 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.auth.dependencies import AnyRoleDep
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.inputs import IsoDate
+from app.params import TodayDep
+from app.reports import service
+from app.reports.schemas import DuesReport
+from app.routing import ExactRoute
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"], route_class=ExactRoute)
+
+
+@router.get(
+    "/dues",
+    response_model=DuesReport,
+    summary="Certified amounts not yet paid (overdue first) and retention falling due",
+    description="保障中小企业款项支付条例 第9条: pay within the contract's term after "
+    "certification. A contractor sees its own contracts only.",
+    responses=problem_responses(401, 403, 422),
+)
+def dues(
+    actor: AnyRoleDep,
+    session: SessionDep,
+    today: TodayDep,
+    as_of: Annotated[IsoDate | None, Query(description="Default: today")] = None,
+) -> DuesReport:
+    return service.dues(session=session, actor=actor, as_of=as_of or today)
