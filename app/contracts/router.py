@@ -10,10 +10,11 @@ from app.contracts.schemas import (
     ChangeOrderRead,
     ContractCreate,
     ContractRead,
+    ContractUpdate,
 )
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.params import MAX_ID, IdPath, Page, PaginationDep, TodayDep
+from app.params import MAX_ID, IdPath, IfMatchHeader, Page, PaginationDep, TodayDep
 from app.routing import ExactRoute
 
 router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"], route_class=ExactRoute)
@@ -60,8 +61,35 @@ def create_contract(
     summary="One contract",
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_contract(contract_id: IdPath, actor: AnyRoleDep, session: SessionDep) -> ContractRead:
+def get_contract(
+    contract_id: IdPath, actor: AnyRoleDep, session: SessionDep, response: Response
+) -> ContractRead:
     contract = service.get_contract(session=session, actor=actor, contract_id=contract_id)
+    response.headers["ETag"] = service.contract_etag(contract)
+    return service.contract_reads(session=session, contracts=[contract])[0]
+
+
+@router.patch(
+    "/{contract_id}",
+    response_model=ContractRead,
+    summary="Change a contract's title, status or planned finish (If-Match required)",
+    responses=problem_responses(401, 403, 404, 412, 422, 428),
+)
+def update_contract(
+    contract_id: IdPath,
+    actor: AdminDep,
+    data: ContractUpdate,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> ContractRead:
+    contract = service.get_contract(
+        session=session, actor=actor, contract_id=contract_id, for_update=True
+    )
+    contract = service.update_contract(
+        session=session, actor=actor, contract=contract, data=data, if_match=if_match
+    )
+    response.headers["ETag"] = service.contract_etag(contract)
     return service.contract_reads(session=session, contracts=[contract])[0]
 
 

@@ -53,6 +53,14 @@ class ContractCreate(InputModel):
         return rate
 
 
+class ContractUpdate(InputModel):
+    """What may change on a contract; its price changes only by change orders."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    status: ContractStatus | None = None
+    planned_finish: IsoDate | None = None
+
+
 class AcceptanceCreate(InputModel):
     accepted_on: IsoDate = Field(description="The date of 竣工验收")
 

@@ -13,11 +13,17 @@ from app.auth.actor import Actor
 from app.auth.models import Role
 from app.contractors.models import Contractor
 from app.contracts.models import ChangeKind, ChangeOrder, Contract, ContractBalance
-from app.contracts.schemas import AcceptanceCreate, ChangeOrderCreate, ContractCreate, ContractRead
+from app.contracts.schemas import (
+    AcceptanceCreate,
+    ChangeOrderCreate,
+    ContractCreate,
+    ContractRead,
+    ContractUpdate,
+)
 from app.errors import Conflict, InvalidInput, NotFound
 from app.ledger.locks import lock_project_balance
 from app.money import money_sum, share
-from app.params import Pagination
+from app.params import Pagination, check_if_match, etag_for
 from app.projects.models import Project
 
 
@@ -167,6 +173,43 @@ def create_contract(*, session: Session, actor: Actor, data: ContractCreate) -> 
         after=contract.model_dump(),
     )
     return contract
+
+
+def update_contract(
+    *,
+    session: Session,
+    actor: Actor,
+    contract: Contract,
+    data: ContractUpdate,
+    if_match: str | None,
+) -> Contract:
+    check_if_match(if_match, contract_etag(contract))
+    before = contract.model_dump()
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "status" in changes:
+        changes["status"] = data.status.value if data.status else contract.status
+    for name, value in changes.items():
+        setattr(contract, name, value)
+    if contract.planned_finish and contract.planned_finish < contract.signed_on:
+        raise InvalidInput("planned_finish must not be before signed_on", field="planned_finish")
+    contract.version += 1
+    session.add(contract)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="contract",
+        entity_id=contract.id,
+        before=before,
+        after=contract.model_dump(),
+    )
+    return contract
+
+
+def contract_etag(contract: Contract) -> str:
+    assert contract.id is not None
+    return etag_for("contract", contract.id, contract.version)
 
 
 def record_acceptance(

@@ -33,6 +33,7 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/api/v1/contracts"): ("AFVC", False),
     ("POST", "/api/v1/contracts"): ("A", False),
     ("GET", "/api/v1/contracts/{contract_id}"): ("AFVC", True),
+    ("PATCH", "/api/v1/contracts/{contract_id}"): ("A", True),
     ("POST", "/api/v1/contracts/{contract_id}/acceptance"): ("A", True),
     ("GET", "/api/v1/contracts/{contract_id}/change-orders"): ("AFVC", True),
     ("POST", "/api/v1/contracts/{contract_id}/change-orders"): ("A", True),

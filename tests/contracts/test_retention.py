@@ -192,3 +192,23 @@ def test_a_contractor_sees_its_own_project_contract_and_payments(
         headers=keys.contractor,
     )
     assert forbidden.status_code == 403
+
+
+def test_a_contract_changes_with_its_etag(client: TestClient, keys: Keys, contract: Any) -> None:
+    url = f"/api/v1/contracts/{contract['id']}"
+    etag = client.get(url, headers=keys.viewer).headers["etag"]
+    assert client.patch(url, json={"status": "completed"}, headers=keys.admin).status_code == 428
+    changed = client.patch(
+        url,
+        json={"status": "completed", "planned_finish": "2024-08-31"},
+        headers={**keys.admin, "If-Match": etag},
+    )
+    assert changed.status_code == 200
+    assert (changed.json()["status"], changed.json()["planned_finish"]) == (
+        "completed",
+        "2024-08-31",
+    )
+    stale = client.patch(url, json={"title": "改名"}, headers={**keys.admin, "If-Match": etag})
+    assert stale.status_code == 412
+    price = client.patch(url, json={"amount": "1.00"}, headers={**keys.admin, "If-Match": "*"})
+    assert price.status_code == 422 and price.json()["errors"][0]["field"] == "amount"
