@@ -19,6 +19,7 @@ from app.middleware import RequestContextMiddleware, RequestIdFilter
 from app.milestones.router import router as milestones_router
 from app.programmes.router import router as programmes_router
 from app.projects.router import router as projects_router
+from app.reports.router import project_router as project_reports_router
 from app.reports.router import router as reports_router
 from app.revisions.router import router as revisions_router
 from app.sites.router import router as sites_router
@@ -101,6 +102,7 @@ def create_app(
         contracts_router,
         milestones_router,
         reports_router,
+        project_reports_router,
         keys_router,
         audit_router,
     ):

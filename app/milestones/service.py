@@ -188,8 +188,16 @@ def progress_history(*, session: Session, milestone: Milestone) -> list[Mileston
 def physical_completion(
     *, session: Session, project_id: int, as_of: date | None = None
 ) -> Decimal | None:
-    """Σ(weight × percent) / Σ weights, as a share (0.5550 for 55.5%), summed in SQL; progress
-    reported after `as_of` doesn't count. None when the project has no milestones."""
+    """The physical completion as a four-decimal share (see physical_fraction)."""
+    fraction = physical_fraction(session=session, project_id=project_id, as_of=as_of)
+    return None if fraction is None else share(fraction, Decimal(1))
+
+
+def physical_fraction(
+    *, session: Session, project_id: int, as_of: date | None = None
+) -> Decimal | None:
+    """Σ(weight × percent) / Σ weights as an exact fraction (0.555 for 55.5%), summed in SQL;
+    progress reported after `as_of` doesn't count. None when the project has no milestones."""
     weight = type_coerce(Milestone.__table__.c.weight, BigInteger)  # type: ignore[attr-defined]
     if as_of is None:
         percent: Any = type_coerce(Milestone.__table__.c.percent_complete, BigInteger)  # type: ignore[attr-defined]
@@ -211,4 +219,32 @@ def physical_completion(
     ).one()
     if not weights:
         return None
-    return share(Decimal(weighted), Decimal(weights) * 10_000)
+    return Decimal(weighted) / (Decimal(weights) * 10_000)
+
+
+def planned_fraction(
+    *, session: Session, project_id: int, start: date | None, as_of: date
+) -> Decimal | None:
+    """Planned completion at `as_of`: the weights of milestones due by then, plus the one in
+    progress pro rata between the previous planned date (or the project's start) and its own.
+    None when the project has no milestones."""
+    rows = session.exec(
+        select(col(Milestone.weight), col(Milestone.planned_date))
+        .where(Milestone.project_id == project_id)
+        .order_by(col(Milestone.planned_date), col(Milestone.id))
+    ).all()
+    total = sum((weight for weight, _ in rows), Decimal(0))
+    if not rows or total == 0:
+        return None
+    done, previous = Decimal(0), start
+    for weight, planned in rows:
+        if planned <= as_of:
+            done += weight
+        else:
+            if previous is not None and previous < as_of:
+                done += (
+                    weight * Decimal((as_of - previous).days) / Decimal((planned - previous).days)
+                )
+            break
+        previous = planned
+    return done / total

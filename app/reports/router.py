@@ -7,11 +7,33 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.inputs import IsoDate
 from app.params import TodayDep
+from app.projects.dependencies import ProjectDep
 from app.reports import service
-from app.reports.schemas import DuesReport
+from app.reports.schemas import DuesReport, ProjectReport
 from app.routing import ExactRoute
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], route_class=ExactRoute)
+project_router = APIRouter(prefix="/api/v1/projects", tags=["reports"], route_class=ExactRoute)
+
+
+@project_router.get(
+    "/{ref}/report",
+    response_model=ProjectReport,
+    summary="A project's variance and completion report, earned value included, as of a date",
+    description="Definitions: PRODUCT.md, Reports. Entries, revisions, commitments and progress "
+    "dated after `as_of` don't count. A ratio whose denominator is zero is null.",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def project_report(
+    actor: AnyRoleDep,
+    project: ProjectDep,
+    session: SessionDep,
+    today: TodayDep,
+    as_of: Annotated[IsoDate | None, Query(description="Default: today")] = None,
+) -> ProjectReport:
+    return service.project_report(
+        session=session, project=project, as_of=as_of or today, today=today
+    )
 
 
 @router.get(

@@ -2,20 +2,27 @@
 contract's term, at most 60 days) and retention falling due when defects periods end."""
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, case, func, literal, select, type_coerce
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.auth.actor import Actor
 from app.contractors.models import Contractor
 from app.contracts.models import ChangeOrder, Contract, ContractBalance
 from app.contracts.service import add_months, contract_scope, figures
 from app.milestones.models import Milestone
+from app.money import money_sum, share
 from app.projects.models import Project
 from app.projects.service import visible_to
-from app.reports.schemas import CertifiedDue, DuesReport, RetentionDue
+from app.reports.schemas import (
+    CertifiedDue,
+    DuesReport,
+    ProjectReport,
+    ReportFlags,
+    RetentionDue,
+)
 
 FEN = Decimal("0.01")
 
@@ -158,4 +165,88 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
         certified_unpaid_total=sum((d.unpaid for d in items), Decimal(0)),
         overdue_total=sum((d.unpaid for d in items if d.overdue_days > 0), Decimal(0)),
         retention=retention,
+    )
+
+
+NEEDS_REVISION_OVER = Decimal("0.10")
+BEHIND_SCHEDULE_SPI = Decimal("0.9")
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(FEN, rounding=ROUND_HALF_EVEN)
+
+
+def committed_as_of(session: Session, project_id: int, as_of: date) -> Decimal:
+    """Contracts signed by the date plus change orders approved by it, summed in SQL."""
+    contracts = session.execute(
+        select(money_sum(Contract.amount)).where(
+            col(Contract.project_id) == project_id, col(Contract.signed_on) <= as_of
+        )
+    ).scalar_one()
+    changes = session.execute(
+        select(money_sum(ChangeOrder.delta))
+        .join(Contract, col(Contract.id) == ChangeOrder.contract_id)
+        .where(
+            col(Contract.project_id) == project_id,
+            col(ChangeOrder.approved_on) <= as_of,
+            col(Contract.signed_on) <= as_of,
+        )
+    ).scalar_one()
+    return Decimal(contracts) + Decimal(changes)
+
+
+def project_report(
+    *, session: Session, project: Project, as_of: date, today: date
+) -> ProjectReport:
+    """The figures of PRODUCT.md for one project as of a date (earned value included)."""
+    from app.ledger.service import project_budget
+    from app.milestones.service import physical_fraction, planned_fraction
+
+    assert project.id is not None
+    budget = project_budget(session=session, project=project, as_of=as_of, today=today)
+    revised, disbursed = budget.revised_estimate, budget.disbursed
+    committed = committed_as_of(session, project.id, as_of)
+    physical = physical_fraction(
+        session=session, project_id=project.id, as_of=None if as_of >= today else as_of
+    )
+    planned = planned_fraction(
+        session=session, project_id=project.id, start=project.planned_start, as_of=as_of
+    )
+    ev = _money((physical or Decimal(0)) * revised)
+    pv = _money((planned or Decimal(0)) * revised)
+    cpi = None if disbursed == 0 else ev / disbursed
+    spi = None if pv == 0 else ev / pv
+    eac = None if not cpi else _money(revised / cpi)
+    ceiling = revised * (1 + NEEDS_REVISION_OVER)
+    return ProjectReport(
+        project_id=project.id,
+        code=project.code,
+        as_of=as_of,
+        original_estimate=project.original_estimate,
+        revised_estimate=revised,
+        committed=committed,
+        uncommitted=revised - committed,
+        disbursed=disbursed,
+        remaining=revised - disbursed,
+        budget_variance=revised - disbursed,
+        budget_variance_pct=share(revised - disbursed, revised),
+        financial_completion=share(disbursed, revised),
+        physical_completion=None if physical is None else share(physical, Decimal(1)),
+        planned_completion=None if planned is None else share(planned, Decimal(1)),
+        bac=revised,
+        pv=pv,
+        ev=ev,
+        ac=disbursed,
+        cv=ev - disbursed,
+        sv=ev - pv,
+        cpi=None if cpi is None else share(cpi, Decimal(1)),
+        spi=None if spi is None else share(spi, Decimal(1)),
+        eac=eac,
+        vac=None if eac is None else revised - eac,
+        flags=ReportFlags(
+            over_budget=disbursed > revised,
+            forecast_over=eac is not None and eac > revised,
+            needs_revision=(eac is not None and eac > ceiling) or committed > ceiling,
+            behind_schedule=spi is not None and spi < BEHIND_SCHEDULE_SPI,
+        ),
     )

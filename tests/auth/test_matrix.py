@@ -55,6 +55,7 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("POST", "/api/v1/milestones/{milestone_id}/progress"): ("AC", True),
     ("POST", "/api/v1/milestones/{milestone_id}/certification"): ("AF", True),
     ("GET", "/api/v1/reports/dues"): ("AFVC", False),
+    ("GET", "/api/v1/projects/{ref}/report"): ("AFVC", True),
     ("GET", "/api/v1/programmes"): ("AFVC", False),
     ("POST", "/api/v1/programmes"): ("A", False),
     ("GET", "/api/v1/programmes/{ref}"): ("AFVC", False),
