@@ -31,6 +31,11 @@ class Page(BaseModel, Generic[T]):
     limit: int
     offset: int
 
+    @classmethod
+    def of(cls, items: Sequence[T], total: int, page: "Pagination") -> "Page[T]":
+        """The page a list route returns: its items, the total, and the window asked for."""
+        return cls(items=list(items), total=total, limit=page.limit, offset=page.offset)
+
 
 class Pagination(BaseModel):
     limit: int

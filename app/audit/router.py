@@ -46,12 +46,7 @@ def list_audit(
         until=until,
     )
     rows, total = service.list_entries(session=session, filters=filters, page=page)
-    return Page(
-        items=[AuditEntryRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of([AuditEntryRead.model_validate(r) for r in rows], total, page)
 
 
 @router.get(

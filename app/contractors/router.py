@@ -29,12 +29,7 @@ def list_contractors(
     ] = None,
 ) -> Page[ContractorRead]:
     rows, total = service.list_contractors(session=session, actor=actor, q=q, page=page)
-    return Page(
-        items=[ContractorRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of([ContractorRead.model_validate(r) for r in rows], total, page)
 
 
 @router.post(

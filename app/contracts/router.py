@@ -37,7 +37,7 @@ def list_contracts(
     items, total = service.list_contracts(
         session=session, actor=actor, project_id=project_id, contractor_id=contractor_id, page=page
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)
 
 
 @router.post(

@@ -51,12 +51,7 @@ def list_milestones(
     rows, total = service.list_milestones(
         session=session, actor=actor, project_id=project_id, contract_id=contract_id, page=page
     )
-    return Page(
-        items=[MilestoneRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of([MilestoneRead.model_validate(r) for r in rows], total, page)
 
 
 @router.post(

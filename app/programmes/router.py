@@ -25,7 +25,7 @@ def list_programmes(
     session: SessionDep, actor: AnyRoleDep, page: PaginationDep
 ) -> Page[ProgrammeRead]:
     items, total = service.list_programmes(session=session, page=page)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)
 
 
 @router.post(

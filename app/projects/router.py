@@ -75,7 +75,7 @@ def list_projects(
         sort=parse_sort(sort, service.PROJECT_SORTS, default="code"),
         page=page,
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)
 
 
 @router.post(

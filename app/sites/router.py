@@ -32,7 +32,7 @@ def list_sites(
     region: Annotated[SafeText | None, Query(max_length=200)] = None,
 ) -> Page[SiteRead]:
     items, total = service.search_sites(session=session, actor=actor, q=q, region=region, page=page)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(items, total, page)
 
 
 @router.post(
