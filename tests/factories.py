@@ -1,8 +1,10 @@
 """Test data, made through the services so it obeys the same rules as the API."""
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
@@ -17,6 +19,9 @@ from app.programmes.schemas import PlanItemCreate, ProgrammeCreate
 from app.projects import service as project_service
 from app.projects.models import Category, Project
 from app.projects.schemas import ProjectCreate
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 _seq = itertools.count(1)
 
@@ -139,3 +144,66 @@ def payment(
     if budget_line_id is not None:
         body["budget_line_id"] = budget_line_id
     return body
+
+
+def make_contract(
+    client: "TestClient",
+    keys: Keys,
+    project_id: int | None,
+    contract_no: str,
+    amount: str,
+    *,
+    signed_on: str = "2023-01-01",
+    payment_term_days: int = 30,
+) -> dict[str, Any]:
+    """A contract with the test contractor, made through the API."""
+    response = client.post(
+        "/api/v1/contracts",
+        json={
+            "project_id": project_id,
+            "contractor_id": keys.contractor_id,
+            "contract_no": contract_no,
+            "title": f"施工合同 {contract_no}（测试）",
+            "amount": amount,
+            "signed_on": signed_on,
+            "payment_term_days": payment_term_days,
+        },
+        headers=keys.admin,
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def make_milestone(
+    client: "TestClient",
+    keys: Keys,
+    project_id: int | None,
+    code: str,
+    weight: str,
+    planned_date: str,
+    *,
+    progress: Sequence[tuple[str, str]] = (),
+    contract_id: int | None = None,
+) -> dict[str, Any]:
+    """A milestone made through the API, with its progress reports (percent, as_of)."""
+    body: dict[str, Any] = {
+        "project_id": project_id,
+        "code": code,
+        "name": code,
+        "weight": weight,
+        "planned_date": planned_date,
+    }
+    if contract_id is not None:
+        body["contract_id"] = contract_id
+    response = client.post("/api/v1/milestones", json=body, headers=keys.admin)
+    assert response.status_code == 201, response.text
+    milestone: dict[str, Any] = response.json()
+    for percent, as_of in progress:
+        reported = client.post(
+            f"/api/v1/milestones/{milestone['id']}/progress",
+            json={"percent_complete": percent, "as_of": as_of},
+            headers=keys.admin,
+        )
+        assert reported.status_code in (200, 201), reported.text
+    return milestone

@@ -29,23 +29,31 @@ class Disbursement(SQLModel, table=True):
             " OR (kind = 'reversal' AND amount < 0 AND reverses_id IS NOT NULL)",
             name="entry_shape",
         ),
-        # Covering index for as-of sums: a project's entries up to a date.
-        Index("ix_disbursement_project_paid_on", "project_id", "paid_on", "amount"),
+        # Covering indexes for as-of sums (entries up to a date) per project (and funding
+        # source), per contract, per budget line, and per year.
+        Index(
+            "ix_disbursement_project_paid_on",
+            "project_id",
+            "paid_on",
+            "amount",
+            "funding_source_id",
+        ),
+        Index("ix_disbursement_contract_paid_on", "contract_id", "paid_on", "amount"),
+        Index("ix_disbursement_budget_line_paid_on", "budget_line_id", "paid_on", "amount"),
+        Index("ix_disbursement_paid_on_amount", "paid_on", "amount"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     programme_id: int = Field(foreign_key="programme.id", ondelete="RESTRICT")
     project_id: int = Field(foreign_key="project.id", ondelete="RESTRICT")
     budget_line_id: int | None = Field(
-        default=None, foreign_key="budget_line.id", ondelete="RESTRICT", index=True
+        default=None, foreign_key="budget_line.id", ondelete="RESTRICT"
     )
-    contract_id: int | None = Field(
-        default=None, foreign_key="contract.id", ondelete="RESTRICT", index=True
-    )
+    contract_id: int | None = Field(default=None, foreign_key="contract.id", ondelete="RESTRICT")
     funding_source_id: int = Field(foreign_key="funding_source.id", ondelete="RESTRICT")
     kind: str = Field(max_length=16)
     amount: Decimal = Field(sa_type=MoneyType, nullable=False)
-    paid_on: date = Field(index=True)
+    paid_on: date
     payee: str = Field(max_length=200)
     voucher_no: str | None = Field(default=None, max_length=64)
     reverses_id: int | None = Field(

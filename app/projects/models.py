@@ -93,6 +93,8 @@ class Project(SQLModel, table=True):
     )
     planned_start: date | None = None
     planned_finish: date | None = None
+    # 竣工财务决算 approved on; due three months after 竣工验收 (an alert until recorded).
+    final_accounts_on: date | None = None
     version: int = Field(default=1, nullable=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

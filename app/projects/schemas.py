@@ -163,6 +163,9 @@ class ProjectUpdate(InputModel):
     warn_threshold: Ratio | None = None
     planned_start: IsoDate | None = None
     planned_finish: IsoDate | None = None
+    final_accounts_on: IsoDate | None = Field(
+        default=None, description="竣工财务决算 approved on (null to clear)"
+    )
 
     _not_null = field_validator(
         "name",
@@ -203,6 +206,7 @@ class ProjectRead(BaseModel):
     warn_threshold: Ratio
     planned_start: date | None
     planned_finish: date | None
+    final_accounts_on: date | None = Field(description="竣工财务决算 approved on")
     budget_lines: list[BudgetLineRead]
     funding: list[FundingRef] = Field(description="Planned vs disbursed per funding source")
     version: int

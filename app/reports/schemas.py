@@ -23,6 +23,7 @@ class CertifiedDue(BaseModel):
 class RetentionDue(BaseModel):
     contract_id: int
     contract_no: str
+    project_id: int
     project_code: str
     contractor: str
     retention_held: Money
@@ -48,32 +49,137 @@ class ReportFlags(BaseModel):
     behind_schedule: bool = Field(description="spi below the threshold")
 
 
-class ProjectReport(BaseModel):
-    """PRODUCT.md "Reports: definitions", as of a date: entries, revisions and progress dated
-    later don't count. Ratios are four-decimal strings, or null when undefined."""
+class ReportFigures(BaseModel):
+    """PRODUCT.md "Reports: definitions". Money as strings with two decimals; ratios as
+    four-decimal strings, or null when their denominator is zero (or, in a group, when the
+    figure does not apply to the grouping)."""
 
-    project_id: int
-    code: str
-    as_of: date
-    original_estimate: Money
-    revised_estimate: Money
-    committed: Money
-    uncommitted: Money
-    disbursed: Money
-    remaining: Money
-    budget_variance: Money
+    original_estimate: Money | None
+    revised_estimate: Money | None
+    committed: Money | None
+    uncommitted: Money | None
+    disbursed: Money | None
+    remaining: Money | None
+    budget_variance: Money | None
     budget_variance_pct: Share
     financial_completion: Share
     physical_completion: Share
     planned_completion: Share
-    bac: Money
-    pv: Money
-    ev: Money
-    ac: Money
-    cv: Money
-    sv: Money
+    bac: Money | None
+    pv: Money | None
+    ev: Money | None
+    ac: Money | None
+    cv: Money | None
+    sv: Money | None
     cpi: Share
     spi: Share
     eac: Money | None
     vac: Money | None
+
+
+class LineReport(BaseModel):
+    budget_line_id: int
+    code: str
+    name: str
+    estimate: Money
+    disbursed: Money
+    remaining: Money
+    financial_completion: Share
+
+
+class FundingReport(BaseModel):
+    funding_source: str
+    name: str
+    planned: Money
+    disbursed: Money
+    remaining: Money = Field(description="planned − disbursed")
+
+
+class ContractReport(BaseModel):
+    contract_id: int
+    contract_no: str
+    contractor: str
+    signed_on: date
+    accepted_on: date | None = Field(description="竣工验收, if recorded by the date")
+    committed: Money = Field(description="Contract amount + change orders approved by the date")
+    paid: Money
+    retention_held: Money
+    payable_now: Money
+
+
+class ProjectReport(ReportFigures):
+    """A project as of a date: entries, revisions, commitments and progress dated later
+    don't count."""
+
+    project_id: int
+    code: str
+    name: str
+    as_of: date
     flags: ReportFlags
+    budget_lines: list[LineReport]
+    funding: list[FundingReport]
+    contracts: list[ContractReport]
+
+
+class FlagCounts(BaseModel):
+    over_budget: int
+    forecast_over: int
+    needs_revision: int
+    behind_schedule: int
+
+
+class PortfolioGroup(ReportFigures):
+    key: str | None = Field(description="The group's code or value; null for projects without one")
+    label: str
+    projects: int
+    flags: FlagCounts
+    funding_planned: Money | None = Field(description="Σ the projects' funding plans")
+
+
+class PortfolioReport(BaseModel):
+    as_of: date
+    programme: str | None
+    group_by: str
+    groups: list[PortfolioGroup]
+    totals: PortfolioGroup
+    thresholds: dict[str, str]
+    notes: list[str]
+
+
+class TimeseriesPoint(BaseModel):
+    period: str = Field(description="2024-03, 2024-Q1 or 2024")
+    start: date
+    end: date
+    disbursed: Money = Field(description="Paid in the period, net of reversals")
+    ac: Money = Field(description="Cumulative disbursed at the period's end")
+    pv: Money
+    ev: Money
+    bac: Money = Field(description="Σ revised estimates in force at the period's end")
+
+
+class TimeseriesReport(BaseModel):
+    scope: str = Field(description="project CODE or programme CODE")
+    interval: str
+    as_of: date
+    points: list[TimeseriesPoint]
+
+
+class Alert(BaseModel):
+    kind: str = Field(
+        description="over_budget, payments_overdue, forecast_over, needs_revision, "
+        "final_accounts_due, behind_schedule, retention_due"
+    )
+    severity: str = Field(description="critical, high, medium or low")
+    project_id: int
+    project_code: str
+    contract_id: int | None = None
+    contract_no: str | None = None
+    message: str
+    due_on: date | None = None
+    figures: dict[str, str | None] = Field(description="The figures that raised it")
+
+
+class AlertsReport(BaseModel):
+    as_of: date
+    thresholds: dict[str, str]
+    alerts: list[Alert] = Field(description="Most severe first")

@@ -1,35 +1,68 @@
 """Reports. Dues: certified amounts not yet paid (保障中小企业款项支付条例 第9条: pay within the
 contract's term, at most 60 days) and retention falling due when defects periods end."""
 
+from collections import defaultdict
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, case, func, literal, select, type_coerce
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    extract,
+    func,
+    literal,
+    select,
+)
 from sqlmodel import Session, col
 
 from app.auth.actor import Actor
 from app.contractors.models import Contractor
 from app.contracts.models import ChangeOrder, Contract, ContractBalance
 from app.contracts.service import add_months, contract_scope, figures
+from app.errors import InvalidInput, NotFound
+from app.funding.models import FundingSource, ProjectFunding
+from app.ledger.models import Disbursement
 from app.milestones.models import Milestone
-from app.money import money_sum, share
-from app.projects.models import Project
+from app.programmes.models import PlanItem
+from app.programmes.service import get_programme
+from app.projects.models import BudgetLine, Project, ProjectSite
 from app.projects.service import visible_to
+from app.reports.figures import (
+    Figures,
+    P,
+    Thresholds,
+    add,
+    derive,
+    fen,
+    ingredients_query,
+    money,
+    project_ids,
+    ratio,
+    read_ingredients,
+)
 from app.reports.schemas import (
+    Alert,
+    AlertsReport,
     CertifiedDue,
+    ContractReport,
     DuesReport,
+    FlagCounts,
+    FundingReport,
+    LineReport,
+    PortfolioGroup,
+    PortfolioReport,
     ProjectReport,
     ReportFlags,
     RetentionDue,
+    TimeseriesPoint,
+    TimeseriesReport,
 )
+from app.sites.models import Site
 
 FEN = Decimal("0.01")
-
-
-def _fen(column: Any) -> Any:
-    """A money column as its raw integer fen, for exact arithmetic in SQL."""
-    return type_coerce(column, BigInteger)
 
 
 def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
@@ -46,8 +79,8 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
             m.c.contract_id,
             m.c.name,
             m.c.certified_on,
-            _fen(m.c.certified_amount).label("amount"),
-            func.sum(_fen(m.c.certified_amount))
+            fen(m.c.certified_amount).label("amount"),
+            func.sum(fen(m.c.certified_amount))
             .over(partition_by=m.c.contract_id, order_by=(m.c.certified_on, m.c.id))
             .label("running"),
         )
@@ -58,7 +91,7 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
         )
         .subquery()
     )
-    paid = func.coalesce(_fen(cb.c.paid), literal(0))
+    paid = func.coalesce(fen(cb.c.paid), literal(0))
     left = certified.c.running - paid
     unpaid = case((left <= 0, 0), (left >= certified.c.amount, certified.c.amount), else_=left)
     rows = session.execute(
@@ -106,7 +139,7 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
     retention = []
     co = ChangeOrder.__table__  # type: ignore[attr-defined]
     changes = (
-        select(co.c.contract_id, func.sum(_fen(co.c.delta)).label("delta"))
+        select(co.c.contract_id, func.sum(fen(co.c.delta)).label("delta"))
         .group_by(co.c.contract_id)
         .subquery()
     )
@@ -119,7 +152,8 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
             c.c.accepted_on,
             c.c.defects_months,
             func.coalesce(changes.c.delta, 0).label("delta"),
-            func.coalesce(_fen(cb.c.paid), 0).label("paid"),
+            func.coalesce(fen(cb.c.paid), 0).label("paid"),
+            p.c.id.label("project_id"),
             p.c.code,
             k.c.name.label("contractor"),
         )
@@ -150,6 +184,7 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
             RetentionDue(
                 contract_id=row.id,
                 contract_no=row.contract_no,
+                project_id=row.project_id,
                 project_code=row.code,
                 contractor=row.contractor,
                 retention_held=held.quantize(FEN),
@@ -168,85 +203,779 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
     )
 
 
-NEEDS_REVISION_OVER = Decimal("0.10")
-BEHIND_SCHEDULE_SPI = Decimal("0.9")
+def report_figures(figures: Figures) -> dict[str, Any]:
+    """The fields of ReportFigures from exact figures (PRODUCT.md names and formulas)."""
+    revised, disbursed, ev, pv = figures.revised, figures.disbursed, figures.ev, figures.pv
+    remaining = revised - disbursed
+    return {
+        "original_estimate": money(figures.original),
+        "revised_estimate": money(revised),
+        "committed": money(figures.committed),
+        "uncommitted": money(revised - figures.committed),
+        "disbursed": money(disbursed),
+        "remaining": money(remaining),
+        "budget_variance": money(remaining),
+        "budget_variance_pct": ratio(remaining, revised),
+        "financial_completion": ratio(disbursed, revised),
+        "physical_completion": None if figures.physical is None else ratio(*figures.physical),
+        "planned_completion": None if figures.planned is None else ratio(*figures.planned),
+        "bac": money(revised),
+        "pv": money(pv),
+        "ev": money(ev),
+        "ac": money(disbursed),
+        "cv": money(ev - disbursed),
+        "sv": money(ev - pv),
+        "cpi": ratio(ev, disbursed),
+        "spi": ratio(ev, pv),
+        "eac": money(figures.eac),
+        "vac": None if figures.eac is None else money(revised - figures.eac),
+    }
 
 
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(FEN, rounding=ROUND_HALF_EVEN)
+def _flags(figures: Figures) -> ReportFlags:
+    return ReportFlags(
+        over_budget=figures.over_budget,
+        forecast_over=figures.forecast_over,
+        needs_revision=figures.needs_revision,
+        behind_schedule=figures.behind_schedule,
+    )
 
 
-def committed_as_of(session: Session, project_id: int, as_of: date) -> Decimal:
-    """Contracts signed by the date plus change orders approved by it, summed in SQL."""
-    contracts = session.execute(
-        select(money_sum(Contract.amount)).where(
-            col(Contract.project_id) == project_id, col(Contract.signed_on) <= as_of
+def figures_by_project(
+    *, session: Session, scope: Select[Any], as_of: date, today: date, thresholds: Thresholds
+) -> dict[int, Figures]:
+    """Every project of the scope's figures as of the date, from one SQL statement."""
+    rows = session.execute(ingredients_query(scope=scope, as_of=as_of, current=as_of >= today))
+    return {
+        project_id: derive(ingredients, as_of, thresholds)
+        for project_id, ingredients in read_ingredients(rows).items()
+    }
+
+
+def _contract_reports(
+    *, session: Session, project_id: int, as_of: date, current: bool
+) -> list[ContractReport]:
+    """Each contract signed by the date: committed, paid, retention held, payable now."""
+    c = Contract.__table__  # type: ignore[attr-defined]
+    co = ChangeOrder.__table__  # type: ignore[attr-defined]
+    k = Contractor.__table__  # type: ignore[attr-defined]
+    changes = (
+        select(co.c.contract_id, func.sum(fen(co.c.delta)).label("delta"))
+        .where(co.c.approved_on <= as_of)
+        .group_by(co.c.contract_id)
+        .subquery()
+    )
+    if current:
+        cb = ContractBalance.__table__  # type: ignore[attr-defined]
+        paid_q = select(cb.c.contract_id, fen(cb.c.paid).label("paid"))
+    else:
+        d = Disbursement.__table__  # type: ignore[attr-defined]
+        paid_q = (
+            select(d.c.contract_id, func.sum(fen(d.c.amount)).label("paid"))
+            .where(d.c.paid_on <= as_of, d.c.project_id == project_id)
+            .group_by(d.c.contract_id)
         )
-    ).scalar_one()
-    changes = session.execute(
-        select(money_sum(ChangeOrder.delta))
-        .join(Contract, col(Contract.id) == ChangeOrder.contract_id)
-        .where(
-            col(Contract.project_id) == project_id,
-            col(ChangeOrder.approved_on) <= as_of,
-            col(Contract.signed_on) <= as_of,
+    paid = paid_q.subquery()
+    rows = session.execute(
+        select(
+            c.c.id,
+            c.c.contract_no,
+            c.c.signed_on,
+            c.c.amount,
+            c.c.retention_rate,
+            c.c.accepted_on,
+            c.c.defects_months,
+            k.c.name.label("contractor"),
+            func.coalesce(changes.c.delta, 0).label("delta"),
+            func.coalesce(paid.c.paid, 0).label("paid"),
         )
-    ).scalar_one()
-    return Decimal(contracts) + Decimal(changes)
+        .select_from(
+            c.join(k, k.c.id == c.c.contractor_id)
+            .outerjoin(changes, changes.c.contract_id == c.c.id)
+            .outerjoin(paid, paid.c.contract_id == c.c.id)
+        )
+        .where(c.c.project_id == project_id, c.c.signed_on <= as_of)
+        .order_by(c.c.signed_on, c.c.id)
+    ).all()
+    reports = []
+    for row in rows:
+        accepted_on = row.accepted_on if row.accepted_on and row.accepted_on <= as_of else None
+        terms = figures(
+            amount=row.amount,
+            changes=Decimal(int(row.delta)).scaleb(-2),
+            paid=Decimal(int(row.paid)).scaleb(-2),
+            rate=row.retention_rate,
+            accepted_on=accepted_on,
+            defects_months=row.defects_months,
+        )
+        reports.append(
+            ContractReport(
+                contract_id=row.id,
+                contract_no=row.contract_no,
+                contractor=row.contractor,
+                signed_on=row.signed_on,
+                accepted_on=accepted_on,
+                committed=terms["committed"],
+                paid=terms["paid"],
+                retention_held=terms["retention_held"],
+                payable_now=terms["payable_now"],
+            )
+        )
+    return reports
 
 
 def project_report(
-    *, session: Session, project: Project, as_of: date, today: date
+    *, session: Session, project: Project, as_of: date, today: date, thresholds: Thresholds
 ) -> ProjectReport:
-    """The figures of PRODUCT.md for one project as of a date (earned value included)."""
+    """The figures of PRODUCT.md for one project as of a date, with its budget lines,
+    funding sources and contracts."""
     from app.ledger.service import project_budget
-    from app.milestones.service import physical_fraction, planned_fraction
 
     assert project.id is not None
+    found = figures_by_project(
+        session=session,
+        scope=project_ids(P.c.id == project.id),
+        as_of=as_of,
+        today=today,
+        thresholds=thresholds,
+    )
+    project_figures = found[project.id]
     budget = project_budget(session=session, project=project, as_of=as_of, today=today)
-    revised, disbursed = budget.revised_estimate, budget.disbursed
-    committed = committed_as_of(session, project.id, as_of)
-    physical = physical_fraction(
-        session=session, project_id=project.id, as_of=None if as_of >= today else as_of
+    names = dict(
+        session.execute(
+            select(col(BudgetLine.id), col(BudgetLine.name)).where(
+                col(BudgetLine.project_id) == project.id
+            )
+        ).all()
     )
-    planned = planned_fraction(
-        session=session, project_id=project.id, start=project.planned_start, as_of=as_of
-    )
-    ev = _money((physical or Decimal(0)) * revised)
-    pv = _money((planned or Decimal(0)) * revised)
-    cpi = None if disbursed == 0 else ev / disbursed
-    spi = None if pv == 0 else ev / pv
-    eac = None if not cpi else _money(revised / cpi)
-    ceiling = revised * (1 + NEEDS_REVISION_OVER)
     return ProjectReport(
         project_id=project.id,
         code=project.code,
+        name=project.name,
         as_of=as_of,
-        original_estimate=project.original_estimate,
-        revised_estimate=revised,
-        committed=committed,
-        uncommitted=revised - committed,
-        disbursed=disbursed,
-        remaining=revised - disbursed,
-        budget_variance=revised - disbursed,
-        budget_variance_pct=share(revised - disbursed, revised),
-        financial_completion=share(disbursed, revised),
-        physical_completion=None if physical is None else share(physical, Decimal(1)),
-        planned_completion=None if planned is None else share(planned, Decimal(1)),
-        bac=revised,
-        pv=pv,
-        ev=ev,
-        ac=disbursed,
-        cv=ev - disbursed,
-        sv=ev - pv,
-        cpi=None if cpi is None else share(cpi, Decimal(1)),
-        spi=None if spi is None else share(spi, Decimal(1)),
-        eac=eac,
-        vac=None if eac is None else revised - eac,
-        flags=ReportFlags(
-            over_budget=disbursed > revised,
-            forecast_over=eac is not None and eac > revised,
-            needs_revision=(eac is not None and eac > ceiling) or committed > ceiling,
-            behind_schedule=spi is not None and spi < BEHIND_SCHEDULE_SPI,
+        **report_figures(project_figures),
+        flags=_flags(project_figures),
+        budget_lines=[
+            LineReport(
+                budget_line_id=line.budget_line_id,
+                code=line.code,
+                name=names.get(line.budget_line_id, ""),
+                estimate=line.estimate,
+                disbursed=line.disbursed,
+                remaining=line.remaining,
+                financial_completion=line.financial_completion,
+            )
+            for line in budget.budget_lines
+        ],
+        funding=[
+            FundingReport(
+                funding_source=source.funding_source,
+                name=source.name,
+                planned=source.planned,
+                disbursed=source.disbursed,
+                remaining=source.planned - source.disbursed,
+            )
+            for source in budget.funding
+        ],
+        contracts=_contract_reports(
+            session=session, project_id=project.id, as_of=as_of, current=as_of >= today
         ),
     )
+
+
+class GroupBy(StrEnum):
+    plan_item = "plan_item"
+    category = "category"
+    status = "status"
+    site = "site"
+    funding_source = "funding_source"
+    year = "year"
+
+
+NO_GROUP = {
+    GroupBy.plan_item: "(no plan item)",
+    GroupBy.site: "(no site)",
+    GroupBy.funding_source: "(no funding source)",
+    GroupBy.year: "(no planned finish)",
+}
+NOTES = {
+    GroupBy.site: "A project on several sites counts in full under each of them and once in "
+    "the totals, so the groups may add up to more than the totals.",
+    GroupBy.funding_source: "Per funding source: funding_planned is the sources' share of the "
+    "projects' funding plans and disbursed what was paid from it; remaining = funding_planned "
+    "− disbursed. Estimates, commitments and earned value belong to projects, not sources, "
+    "and are null here (see the totals). A project drawing on several sources counts under "
+    "each.",
+    GroupBy.year: "Money paid is grouped by the year it was paid; estimates, commitments, "
+    "earned and planned value, project counts and flags by the year of the project's planned "
+    "finish. Figures that would mix the two (remaining, variance, completion shares, ac, cv, "
+    "cpi, eac, vac) are null in the year rows and given in the totals.",
+}
+PROJECT_FIGURE_FIELDS = (
+    "original_estimate",
+    "revised_estimate",
+    "committed",
+    "uncommitted",
+    "remaining",
+    "budget_variance",
+    "budget_variance_pct",
+    "financial_completion",
+    "physical_completion",
+    "planned_completion",
+    "bac",
+    "pv",
+    "ev",
+    "ac",
+    "cv",
+    "sv",
+    "cpi",
+    "spi",
+    "eac",
+    "vac",
+)
+
+
+def _group(
+    *,
+    key: str | None,
+    label: str,
+    members: list[Figures],
+    funding_planned: int,
+    thresholds: Thresholds,
+) -> PortfolioGroup:
+    total = add(members, thresholds)
+    return PortfolioGroup(
+        key=key,
+        label=label,
+        projects=len(members),
+        flags=FlagCounts(
+            over_budget=sum(f.over_budget for f in members),
+            forecast_over=sum(f.forecast_over for f in members),
+            needs_revision=sum(f.needs_revision for f in members),
+            behind_schedule=sum(f.behind_schedule for f in members),
+        ),
+        funding_planned=money(funding_planned),
+        **report_figures(total),
+    )
+
+
+def _memberships(
+    *, session: Session, group_by: GroupBy, scope: Select[Any]
+) -> list[tuple[int, str | None, str]]:
+    """(project id, group key, group label) for every project of the scope; one statement."""
+    if group_by is GroupBy.plan_item:
+        pi = PlanItem.__table__  # type: ignore[attr-defined]
+        query = (
+            select(P.c.id, pi.c.code, pi.c.name)
+            .select_from(P.join(pi, pi.c.id == P.c.plan_item_id))
+            .order_by(pi.c.programme_id, pi.c.code)
+        )
+    elif group_by is GroupBy.site:
+        ps = ProjectSite.__table__  # type: ignore[attr-defined]
+        site = Site.__table__  # type: ignore[attr-defined]
+        query = (
+            select(P.c.id, site.c.id, site.c.name)
+            .select_from(
+                P.outerjoin(ps, ps.c.project_id == P.c.id).outerjoin(
+                    site, site.c.id == ps.c.site_id
+                )
+            )
+            .order_by(site.c.name)
+        )
+    elif group_by is GroupBy.funding_source:
+        pf = ProjectFunding.__table__  # type: ignore[attr-defined]
+        fs = FundingSource.__table__  # type: ignore[attr-defined]
+        query = (
+            select(P.c.id, fs.c.code, fs.c.name)
+            .select_from(
+                P.outerjoin(pf, pf.c.project_id == P.c.id).outerjoin(
+                    fs, fs.c.id == pf.c.funding_source_id
+                )
+            )
+            .order_by(fs.c.sort_order, fs.c.id)
+        )
+    elif group_by is GroupBy.year:
+        query = select(P.c.id, P.c.planned_finish, P.c.planned_finish).order_by(P.c.planned_finish)
+    else:
+        column = P.c.category if group_by is GroupBy.category else P.c.status
+        query = select(P.c.id, column, column).order_by(column)
+    rows = session.execute(query.where(P.c.id.in_(scope))).all()
+    if group_by is GroupBy.year:
+        return [(pid, None if finish is None else str(finish.year), "") for pid, finish, _ in rows]
+    return [(pid, None if key is None else str(key), label) for pid, key, label in rows]
+
+
+def _funding_by_project(
+    *, session: Session, scope: Select[Any], as_of: date, current: bool
+) -> list[tuple[int, str, int, int]]:
+    """(project id, source code, planned, disbursed as of the date) per funding source."""
+    pf = ProjectFunding.__table__  # type: ignore[attr-defined]
+    fs = FundingSource.__table__  # type: ignore[attr-defined]
+    if current:
+        rows = session.execute(
+            select(pf.c.project_id, fs.c.code, fen(pf.c.planned), fen(pf.c.disbursed))
+            .select_from(pf.join(fs, fs.c.id == pf.c.funding_source_id))
+            .where(pf.c.project_id.in_(scope))
+        ).all()
+    else:
+        d = Disbursement.__table__  # type: ignore[attr-defined]
+        paid = (
+            select(
+                d.c.project_id,
+                d.c.funding_source_id,
+                func.sum(fen(d.c.amount)).label("paid"),
+            )
+            .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
+            .group_by(d.c.project_id, d.c.funding_source_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(pf.c.project_id, fs.c.code, fen(pf.c.planned), func.coalesce(paid.c.paid, 0))
+            .select_from(
+                pf.join(fs, fs.c.id == pf.c.funding_source_id).outerjoin(
+                    paid,
+                    and_(
+                        paid.c.project_id == pf.c.project_id,
+                        paid.c.funding_source_id == pf.c.funding_source_id,
+                    ),
+                )
+            )
+            .where(pf.c.project_id.in_(scope))
+        ).all()
+    return [(pid, code, int(planned), int(paid)) for pid, code, planned, paid in rows]
+
+
+def _paid_by_year(*, session: Session, scope: Select[Any], as_of: date) -> dict[str, int]:
+    d = Disbursement.__table__  # type: ignore[attr-defined]
+    year = extract("year", d.c.paid_on)
+    rows = session.execute(
+        select(year, func.sum(fen(d.c.amount)))
+        .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
+        .group_by(year)
+    ).all()
+    return {str(int(y)): int(amount) for y, amount in rows}
+
+
+def portfolio_scope(
+    *, session: Session, actor: Actor, programme: str | None
+) -> tuple[Select[Any], str | None]:
+    """The projects a portfolio covers: the caller's, of one programme if named."""
+    clauses: list[Any] = [visible_to(actor)]
+    code = None
+    if programme is not None:
+        try:
+            found = get_programme(session=session, ref=programme)
+        except NotFound as missing:
+            raise InvalidInput(str(missing), field="programme", location="query") from None
+        code = found.code
+        pi = PlanItem.__table__  # type: ignore[attr-defined]
+        clauses.append(P.c.plan_item_id.in_(select(pi.c.id).where(pi.c.programme_id == found.id)))
+    return project_ids(*clauses), code
+
+
+def portfolio(
+    *,
+    session: Session,
+    actor: Actor,
+    programme: str | None,
+    group_by: GroupBy,
+    as_of: date,
+    today: date,
+    thresholds: Thresholds,
+) -> PortfolioReport:
+    """The project figures summed per group, with counts of projects and flags, and totals
+    over distinct projects. A fixed number of statements whatever the programme's size."""
+    scope, code = portfolio_scope(session=session, actor=actor, programme=programme)
+    current = as_of >= today
+    by_project = figures_by_project(
+        session=session, scope=scope, as_of=as_of, today=today, thresholds=thresholds
+    )
+    funding = _funding_by_project(session=session, scope=scope, as_of=as_of, current=current)
+    planned_by_project: dict[int, int] = defaultdict(int)
+    for pid, _code, planned, _paid in funding:
+        planned_by_project[pid] += planned
+
+    members: dict[str | None, list[int]] = {}
+    labels: dict[str | None, str] = {}
+    for pid, key, label in _memberships(session=session, group_by=group_by, scope=scope):
+        members.setdefault(key, []).append(pid)
+        labels[key] = label or (key or NO_GROUP.get(group_by, "(none)"))
+
+    def group(key: str | None, pids: list[int]) -> PortfolioGroup:
+        return _group(
+            key=key,
+            label=labels.get(key) or key or NO_GROUP.get(group_by, "(none)"),
+            members=[by_project[pid] for pid in pids],
+            funding_planned=sum(planned_by_project[pid] for pid in pids),
+            thresholds=thresholds,
+        )
+
+    groups = [group(key, pids) for key, pids in members.items()]
+    if group_by is GroupBy.funding_source:
+        groups = _by_source(groups, funding)
+    elif group_by is GroupBy.year:
+        groups = _by_year(groups, _paid_by_year(session=session, scope=scope, as_of=as_of))
+    totals = group("total", list(by_project))
+    totals.label = "Total"
+    return PortfolioReport(
+        as_of=as_of,
+        programme=code,
+        group_by=group_by.value,
+        groups=groups,
+        totals=totals,
+        thresholds=_threshold_strings(thresholds),
+        notes=[NOTES[group_by]] if group_by in NOTES else [],
+    )
+
+
+def _threshold_strings(thresholds: Thresholds) -> dict[str, str]:
+    return {
+        "needs_revision": str(thresholds.needs_revision),
+        "behind_schedule_spi": str(thresholds.behind_schedule_spi),
+    }
+
+
+def _by_source(
+    groups: list[PortfolioGroup], funding: list[tuple[int, str, int, int]]
+) -> list[PortfolioGroup]:
+    planned: dict[str, int] = defaultdict(int)
+    paid: dict[str, int] = defaultdict(int)
+    for _pid, code, amount, disbursed in funding:
+        planned[code] += amount
+        paid[code] += disbursed
+    blank = dict.fromkeys(PROJECT_FIGURE_FIELDS)
+    result = []
+    for group in groups:
+        if group.key is None:
+            continue  # projects with no funding plan: their money is in the totals
+        remaining = planned[group.key] - paid[group.key]
+        result.append(
+            group.model_copy(
+                update={
+                    **blank,
+                    "funding_planned": money(planned[group.key]),
+                    "disbursed": money(paid[group.key]),
+                    "remaining": money(remaining),
+                    "financial_completion": ratio(paid[group.key], planned[group.key]),
+                }
+            )
+        )
+    return result
+
+
+MIXED_BY_YEAR = (
+    "remaining",
+    "budget_variance",
+    "budget_variance_pct",
+    "financial_completion",
+    "ac",
+    "cv",
+    "cpi",
+    "eac",
+    "vac",
+)
+
+
+def _by_year(groups: list[PortfolioGroup], paid: dict[str, int]) -> list[PortfolioGroup]:
+    blank = dict.fromkeys(MIXED_BY_YEAR)
+    by_key = {group.key: group for group in groups}
+    for year in paid:
+        if year not in by_key:
+            by_key[year] = PortfolioGroup(
+                key=year,
+                label=year,
+                projects=0,
+                flags=FlagCounts(
+                    over_budget=0, forecast_over=0, needs_revision=0, behind_schedule=0
+                ),
+                funding_planned=Decimal("0.00"),
+                **report_figures(add([], Thresholds())),
+            )
+    result = []
+    for key in sorted(by_key, key=lambda k: (k is None, k or "")):
+        group = by_key[key]
+        result.append(
+            group.model_copy(
+                update={
+                    **blank,
+                    "label": key or group.label,
+                    "disbursed": money(paid.get(key or "", 0)),
+                }
+            )
+        )
+    return result
+
+
+class Interval(StrEnum):
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+MAX_PERIODS = 600
+
+
+def periods(start: date, end: date, interval: Interval) -> list[tuple[str, date, date]]:
+    """(label, first day, last day) of each period from the one holding `start` to the one
+    holding `end`."""
+    step = {Interval.month: 1, Interval.quarter: 3, Interval.year: 12}[interval]
+    month = start.month - (start.month - 1) % step
+    first = date(start.year, month, 1)
+    found = []
+    while first <= end:
+        following = add_months(first, step)
+        if interval is Interval.month:
+            label = f"{first.year}-{first.month:02d}"
+        elif interval is Interval.quarter:
+            label = f"{first.year}-Q{(first.month - 1) // 3 + 1}"
+        else:
+            label = str(first.year)
+        found.append((label, first, following - timedelta(days=1)))
+        first = following
+    return found
+
+
+def timeseries(
+    *,
+    session: Session,
+    actor: Actor,
+    project: str | None,
+    programme: str | None,
+    interval: Interval,
+    as_of: date,
+    today: date,
+    thresholds: Thresholds,
+) -> TimeseriesReport:
+    """Per period: disbursed, and at the period's end (or the as-of date) the cumulative AC,
+    PV and EV — the S-curve of a project, a programme, or (naming neither) every project the
+    caller can see. One statement per period plus two, whatever the number of
+    projects and payments."""
+    from app.projects.service import get_project
+
+    if project is not None and programme is not None:
+        raise InvalidInput(
+            "name a project or a programme, not both", field="programme", location="query"
+        )
+    if project is not None:
+        try:
+            found = get_project(session=session, actor=actor, ref=project)
+        except NotFound as missing:
+            raise InvalidInput(str(missing), field="project", location="query") from None
+        scope, label = project_ids(P.c.id == found.id), f"project {found.code}"
+    else:
+        scope, code = portfolio_scope(session=session, actor=actor, programme=programme)
+        label = "all projects" if code is None else f"programme {code}"
+    d = Disbursement.__table__  # type: ignore[attr-defined]
+    m = Milestone.__table__  # type: ignore[attr-defined]
+    first_day = session.execute(
+        select(
+            select(func.min(d.c.paid_on)).where(d.c.project_id.in_(scope)).scalar_subquery(),
+            select(func.min(P.c.planned_start)).where(P.c.id.in_(scope)).scalar_subquery(),
+            select(func.min(m.c.planned_date)).where(m.c.project_id.in_(scope)).scalar_subquery(),
+        )
+    ).one()
+    starts = [day for day in first_day if day is not None and day <= as_of]
+    spans = periods(min(starts), as_of, interval) if starts else []
+    if len(spans) > MAX_PERIODS:
+        raise InvalidInput(
+            f"{len(spans)} periods; at most {MAX_PERIODS}: choose a longer interval",
+            field="interval",
+            location="query",
+        )
+    year, month = extract("year", d.c.paid_on), extract("month", d.c.paid_on)
+    paid_by_month = {
+        (int(y), int(mo)): int(amount)
+        for y, mo, amount in session.execute(
+            select(year, month, func.sum(fen(d.c.amount)))
+            .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
+            .group_by(year, month)
+        ).all()
+    }
+    points = []
+    cumulative = sum(
+        amount
+        for (y, mo), amount in paid_by_month.items()
+        if spans and date(y, mo, 1) < spans[0][1]
+    )
+    for period, first, last in spans:
+        end = min(last, as_of)
+        paid = sum(
+            amount for (y, mo), amount in paid_by_month.items() if first <= date(y, mo, 1) <= last
+        )
+        cumulative += paid
+        rows = session.execute(
+            ingredients_query(scope=scope, as_of=end, current=end >= today, disbursed=False)
+        )
+        derived = [derive(i, end, thresholds) for i in read_ingredients(rows).values()]
+        points.append(
+            TimeseriesPoint(
+                period=period,
+                start=first,
+                end=end,
+                disbursed=money(paid),
+                ac=money(cumulative),
+                pv=money(sum(f.pv for f in derived)),
+                ev=money(sum(f.ev for f in derived)),
+                bac=money(sum(f.revised for f in derived)),
+            )
+        )
+    return TimeseriesReport(scope=label, interval=interval.value, as_of=as_of, points=points)
+
+
+FINAL_ACCOUNTS_MONTHS = 3
+ACCEPTANCE_CODE = "竣工验收"
+SEVERITY = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+def alerts(
+    *, session: Session, actor: Actor, as_of: date, today: date, thresholds: Thresholds
+) -> AlertsReport:
+    """Every project or contract with a flag, most severe first, each with its figures."""
+    scope = project_ids(visible_to(actor))
+    by_project = figures_by_project(
+        session=session, scope=scope, as_of=as_of, today=today, thresholds=thresholds
+    )
+    m = Milestone.__table__  # type: ignore[attr-defined]
+    accepted = (
+        select(m.c.project_id, func.max(m.c.actual_date).label("accepted_on"))
+        .where(m.c.code == ACCEPTANCE_CODE, m.c.actual_date <= as_of)
+        .group_by(m.c.project_id)
+        .subquery()
+    )
+    projects = session.execute(
+        select(P.c.id, P.c.code, P.c.name, P.c.final_accounts_on, accepted.c.accepted_on)
+        .select_from(P.outerjoin(accepted, accepted.c.project_id == P.c.id))
+        .where(P.c.id.in_(scope))
+    ).all()
+    found = [
+        alert
+        for row in projects
+        for alert in _project_alerts(row, by_project[row.id], as_of, thresholds)
+    ]
+    owed = dues(session=session, actor=actor, as_of=as_of)
+    by_contract: dict[int, list[CertifiedDue]] = defaultdict(list)
+    for due in owed.certified:
+        if due.overdue_days > 0:
+            by_contract[due.contract_id].append(due)
+    for items in by_contract.values():
+        first = items[0]
+        unpaid = sum((item.unpaid for item in items), Decimal(0))
+        found.append(
+            Alert(
+                kind="payments_overdue",
+                severity="high",
+                project_id=first.project_id,
+                project_code=first.project_code,
+                contract_id=first.contract_id,
+                contract_no=first.contract_no,
+                message=f"{first.contract_no} ({first.contractor}): {unpaid} certified and "
+                f"unpaid past the payment term, the oldest {first.overdue_days} days overdue",
+                due_on=min(item.due_on for item in items),
+                figures={
+                    "overdue": str(unpaid),
+                    "overdue_days": str(max(item.overdue_days for item in items)),
+                    "certifications": str(len(items)),
+                },
+            )
+        )
+    for held in owed.retention:
+        if held.due:
+            found.append(
+                Alert(
+                    kind="retention_due",
+                    severity="medium",
+                    project_id=held.project_id,
+                    project_code=held.project_code,
+                    contract_id=held.contract_id,
+                    contract_no=held.contract_no,
+                    message=f"{held.contract_no} ({held.contractor}): retention "
+                    f"{held.retention_held} due for release since {held.due_on}",
+                    due_on=held.due_on,
+                    figures={"retention_held": str(held.retention_held)},
+                )
+            )
+    found.sort(key=lambda a: (SEVERITY[a.severity], KINDS.index(a.kind), a.project_code))
+    return AlertsReport(as_of=as_of, thresholds=_threshold_strings(thresholds), alerts=found)
+
+
+KINDS = (
+    "over_budget",
+    "payments_overdue",
+    "forecast_over",
+    "needs_revision",
+    "final_accounts_due",
+    "behind_schedule",
+    "retention_due",
+)
+
+
+SHOWN = ("revised_estimate", "committed", "disbursed", "ev", "pv", "cpi", "spi", "eac")
+
+
+def _project_alerts(row: Any, f: Figures, as_of: date, thresholds: Thresholds) -> list[Alert]:
+    fields = report_figures(f)
+    shown = {key: None if fields[key] is None else str(fields[key]) for key in SHOWN}
+    raised: list[tuple[str, str, str, date | None]] = []
+    if f.over_budget:
+        raised.append(
+            (
+                "over_budget",
+                "critical",
+                f"disbursed {shown['disbursed']} exceeds the revised estimate "
+                f"{shown['revised_estimate']}",
+                None,
+            )
+        )
+    if f.forecast_over:
+        raised.append(
+            (
+                "forecast_over",
+                "high",
+                f"estimate at completion {shown['eac']} exceeds the revised estimate "
+                f"{shown['revised_estimate']}",
+                None,
+            )
+        )
+    if f.needs_revision:
+        raised.append(
+            (
+                "needs_revision",
+                "high",
+                "estimate at completion or committed exceeds the revised estimate by more than "
+                f"{thresholds.needs_revision:%}: 概算调整 needed",
+                None,
+            )
+        )
+    if f.behind_schedule:
+        raised.append(
+            (
+                "behind_schedule",
+                "medium",
+                f"SPI {shown['spi']} below {thresholds.behind_schedule_spi}",
+                None,
+            )
+        )
+    if row.accepted_on is not None and row.final_accounts_on is None:
+        due_on = add_months(row.accepted_on, FINAL_ACCOUNTS_MONTHS)
+        late = due_on < as_of
+        raised.append(
+            (
+                "final_accounts_due",
+                "high" if late else "low",
+                f"竣工财务决算 {'overdue since' if late else 'due by'} {due_on} "
+                f"(竣工验收 {row.accepted_on})",
+                due_on,
+            )
+        )
+    return [
+        Alert(
+            kind=kind,
+            severity=severity,
+            project_id=row.id,
+            project_code=row.code,
+            message=f"{row.code} {row.name}: {message}",
+            due_on=due_on,
+            figures=shown,
+        )
+        for kind, severity, message, due_on in raised
+    ]

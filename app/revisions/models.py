@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.money import MoneyType
@@ -18,10 +18,12 @@ class ProjectRevision(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("project_id", "document_no"),
         CheckConstraint("new_estimate >= 0", name="new_estimate_non_negative"),
+        # The revision in force at a date: a project's latest approved on or before it.
+        Index("ix_project_revision_project_approved_on", "project_id", "approved_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    project_id: int = Field(foreign_key="project.id", ondelete="RESTRICT", index=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="RESTRICT")
     new_estimate: Decimal = Field(sa_type=MoneyType, nullable=False)
     previous_estimate: Decimal = Field(sa_type=MoneyType, nullable=False)
     approved_on: date

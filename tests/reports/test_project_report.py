@@ -7,7 +7,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import Keys, make_programme, make_project, payment
+from tests.factories import (
+    Keys,
+    make_contract,
+    make_milestone,
+    make_programme,
+    make_project,
+    payment,
+)
 
 
 def test_a_hand_computed_project(client: TestClient, keys: Keys, session: Session) -> None:
@@ -140,3 +147,159 @@ def test_a_hand_computed_project(client: TestClient, keys: Keys, session: Sessio
     )
     assert before_anything["spi"] is None and before_anything["pv"] == "0.00"
     assert date.fromisoformat(before_anything["as_of"]) == date(2022, 12, 31)
+
+
+def test_breakdowns_and_an_as_of_report_that_later_events_cannot_change(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("2000000.00"), code="BD-1")
+    line = client.post(
+        f"/api/v1/projects/{project.id}/budget-lines",
+        json={
+            "code": "BD-1-01",
+            "name": "教学楼土建",
+            "cost_category": "construction",
+            "estimate": "1500000.00",
+        },
+        headers=keys.admin,
+    ).json()
+    client.put(
+        f"/api/v1/projects/{project.id}/funding",
+        json={
+            "sources": [
+                {"funding_source": "central_budget", "planned": "1200000.00"},
+                {"funding_source": "county", "planned": "800000.00"},
+            ]
+        },
+        headers={**keys.admin, "If-Match": "*"},
+    )
+    contract = make_contract(
+        client, keys, project.id, "BD-SG", "1000000.00", signed_on="2023-01-05"
+    )
+    make_milestone(
+        client, keys, project.id, "主体完工", "1", "2023-09-30", progress=[("40", "2023-06-01")]
+    )
+    posted = client.post(
+        "/api/v1/disbursements",
+        json={
+            **payment(
+                project.id,
+                "600000.00",
+                "BD-V1",
+                paid_on="2023-05-01",
+                funding_source="central_budget",
+                budget_line_id=line["id"],
+            ),
+            "contract_id": contract["id"],
+        },
+        headers=keys.finance,
+    )
+    assert posted.status_code == 201, posted.text
+
+    def report(as_of: str | None = None) -> Any:
+        params = {} if as_of is None else {"as_of": as_of}
+        response = client.get(
+            f"/api/v1/projects/{project.id}/report", params=params, headers=keys.finance
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    then = report("2023-06-30")
+    assert then["budget_lines"] == [
+        {
+            "budget_line_id": line["id"],
+            "code": "BD-1-01",
+            "name": "教学楼土建",
+            "estimate": "1500000.00",
+            "disbursed": "600000.00",
+            "remaining": "900000.00",
+            "financial_completion": "0.4000",
+        }
+    ]
+    assert [(f["funding_source"], f["planned"], f["disbursed"]) for f in then["funding"]] == [
+        ("central_budget", "1200000.00", "600000.00"),
+        ("county", "800000.00", "0.00"),
+    ]
+    assert then["contracts"] == [
+        {
+            "contract_id": contract["id"],
+            "contract_no": "BD-SG",
+            "contractor": "宁夏某建设工程有限公司（测试）",
+            "signed_on": "2023-01-05",
+            "accepted_on": None,
+            "committed": "1000000.00",
+            "paid": "600000.00",
+            "retention_held": "30000.00",
+            "payable_now": "370000.00",
+        }
+    ]
+
+    # Every dated fact below is dated after 2023-06-30 and must not change the report as of
+    # then. (The milestone plan, budget lines and funding plan are the current plan: they
+    # carry no dates of their own.)
+    later = [
+        client.post(
+            "/api/v1/disbursements",
+            json={
+                **payment(project.id, "100000.00", "BD-V2", paid_on="2023-07-15"),
+                "contract_id": contract["id"],
+                "budget_line_id": line["id"],
+            },
+            headers=keys.finance,
+        ),
+        client.post(
+            f"/api/v1/projects/{project.id}/revisions",
+            json={
+                "new_estimate": "2300000.00",
+                "approved_on": "2023-08-01",
+                "document_no": "BD-R1",
+                "reason": "地基处理",
+            },
+            headers=keys.finance,
+        ),
+        client.post(
+            f"/api/v1/contracts/{contract['id']}/change-orders",
+            json={
+                "kind": "price",
+                "delta": "200000.00",
+                "document_no": "BD-CO1",
+                "approved_on": "2023-09-01",
+                "reason": "增项",
+            },
+            headers=keys.admin,
+        ),
+        client.post(
+            f"/api/v1/contracts/{contract['id']}/acceptance",
+            json={"accepted_on": "2023-12-01"},
+            headers=keys.admin,
+        ),
+    ]
+    assert [r.status_code for r in later] == [201, 201, 201, 200], [r.text for r in later]
+    make_contract(client, keys, project.id, "BD-JL", "50000.00", signed_on="2023-11-01")
+    milestones = client.get(
+        "/api/v1/milestones", params={"project_id": project.id}, headers=keys.admin
+    ).json()["items"]
+    main_works = next(m for m in milestones if m["code"] == "主体完工")
+    client.post(
+        f"/api/v1/milestones/{main_works['id']}/progress",
+        json={"percent_complete": "100", "as_of": "2023-10-01"},
+        headers=keys.admin,
+    )
+
+    assert report("2023-06-30") == then
+    now = report()
+    assert (now["revised_estimate"], now["committed"], now["disbursed"]) == (
+        "2300000.00",
+        "1250000.00",
+        "700000.00",
+    )
+    sg = next(c for c in now["contracts"] if c["contract_no"] == "BD-SG")
+    # Accepted: payments may reach the committed 1,200,000; retention 36,000 is still held.
+    assert (sg["committed"], sg["paid"], sg["retention_held"], sg["payable_now"]) == (
+        "1200000.00",
+        "700000.00",
+        "36000.00",
+        "500000.00",
+    )
+    assert (now["physical_completion"], now["ev"]) == ("1.0000", "2300000.00")

@@ -1,0 +1,44 @@
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from app.reports.figures import Thresholds
+
+
+def thresholds(
+    request: Request,
+    revision_threshold: Annotated[
+        Decimal | None,
+        Query(
+            ge=0,
+            le=10,
+            max_digits=6,
+            decimal_places=4,
+            description="needs_revision when EAC or committed exceed the revised estimate by "
+            "more than this share (default 0.10, or the service's setting)",
+        ),
+    ] = None,
+    spi_threshold: Annotated[
+        Decimal | None,
+        Query(
+            gt=0,
+            le=2,
+            max_digits=6,
+            decimal_places=4,
+            description="behind_schedule when SPI is below this (default 0.9)",
+        ),
+    ] = None,
+) -> Thresholds:
+    settings = request.app.state.settings
+    return Thresholds(
+        needs_revision=(
+            settings.needs_revision_threshold if revision_threshold is None else revision_threshold
+        ),
+        behind_schedule_spi=(
+            settings.behind_schedule_spi if spi_threshold is None else spi_threshold
+        ),
+    )
+
+
+ThresholdsDep = Annotated[Thresholds, Depends(thresholds)]

@@ -1,0 +1,194 @@
+"""The S-curve a dashboard draws, and the alerts finance staff act on."""
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from tests.factories import (
+    Keys,
+    make_contract,
+    make_milestone,
+    make_programme,
+    make_project,
+    payment,
+)
+
+
+def _project(client: TestClient, keys: Keys, session: Session, code: str) -> Any:
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("1200000.00"), code=code)
+    patched = client.patch(
+        f"/api/v1/projects/{project.id}",
+        json={"planned_start": "2023-01-01"},
+        headers={**keys.admin, "If-Match": "*"},
+    )
+    assert patched.status_code == 200, patched.text
+    return project
+
+
+def test_monthly_s_curve_matches_the_project_report_at_each_month_end(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    project = _project(client, keys, session, "TS-1")
+    make_milestone(
+        client, keys, project.id, "开工", "1", "2023-02-28", progress=[("100", "2023-02-20")]
+    )
+    make_milestone(
+        client,
+        keys,
+        project.id,
+        "主体完工",
+        "2",
+        "2023-05-31",
+        progress=[("25", "2023-03-15"), ("60", "2023-04-30")],
+    )
+    for amount, voucher, on in [
+        ("100000.00", "TS-V1", "2023-01-15"),
+        ("250000.00", "TS-V2", "2023-03-10"),
+        ("50000.00", "TS-V3", "2023-03-31"),
+    ]:
+        posted = client.post(
+            "/api/v1/disbursements",
+            json=payment(project.id, amount, voucher, paid_on=on),
+            headers=keys.finance,
+        )
+        assert posted.status_code == 201, posted.text
+    response = client.get(
+        "/api/v1/reports/timeseries",
+        params={"project": project.code, "interval": "month", "as_of": "2023-05-15"},
+        headers=keys.viewer,
+    )
+    assert response.status_code == 200, response.text
+    series = response.json()
+    assert series["scope"] == "project TS-1"
+    points = series["points"]
+    assert [p["period"] for p in points] == ["2023-01", "2023-02", "2023-03", "2023-04", "2023-05"]
+    assert [p["disbursed"] for p in points] == [
+        "100000.00",
+        "0.00",
+        "300000.00",
+        "0.00",
+        "0.00",
+    ]
+    assert [p["ac"] for p in points] == [
+        "100000.00",
+        "100000.00",
+        "400000.00",
+        "400000.00",
+        "400000.00",
+    ]
+    assert points[-1]["end"] == "2023-05-15"  # the last period stops at the as-of date
+    for point in points:
+        report = client.get(
+            f"/api/v1/projects/{project.id}/report",
+            params={"as_of": point["end"]},
+            headers=keys.viewer,
+        ).json()
+        assert (point["pv"], point["ev"], point["ac"], point["bac"]) == (
+            report["pv"],
+            report["ev"],
+            report["ac"],
+            report["bac"],
+        ), point["period"]
+    # 开工 done by 2023-02-28: EV = 1/3 of 1.2M; 主体完工 25% by 2023-03-31: + 2/3 × 25%.
+    assert (points[1]["ev"], points[2]["ev"]) == ("400000.00", "600000.00")
+
+    quarters = client.get(
+        "/api/v1/reports/timeseries",
+        params={"project": project.id, "interval": "quarter", "as_of": "2023-05-15"},
+        headers=keys.viewer,
+    ).json()["points"]
+    assert [(q["period"], q["disbursed"]) for q in quarters] == [
+        ("2023-Q1", "400000.00"),
+        ("2023-Q2", "0.00"),
+    ]
+    both = client.get(
+        "/api/v1/reports/timeseries",
+        params={"project": project.id, "programme": "X"},
+        headers=keys.viewer,
+    )
+    assert both.status_code == 422 and both.json()["errors"][0]["field"] == "programme"
+    other = client.get(
+        "/api/v1/reports/timeseries", params={"project": project.id}, headers=keys.contractor
+    )
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "project"
+
+
+def _alerts(client: TestClient, keys: Keys, **params: Any) -> list[Any]:
+    response = client.get("/api/v1/reports/alerts", params=params, headers=keys.finance)
+    assert response.status_code == 200, response.text
+    alerts: list[Any] = response.json()["alerts"]
+    return alerts
+
+
+def test_alerts_most_severe_first_with_their_figures(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    over = _project(client, keys, session, "AL-OVER")
+    late = _project(client, keys, session, "AL-LATE")
+    for body in (
+        payment(over.id, "1300000.00", "AL-V1", paid_on="2023-03-01"),
+        payment(late.id, "100000.00", "AL-V2", paid_on="2023-03-01"),
+    ):
+        posted = client.post("/api/v1/disbursements", json=body, headers=keys.finance)
+        assert posted.status_code == 201, posted.text
+    # AL-LATE: half the weight was due by 2023-06-30, only 10% of it done: SPI 0.2.
+    make_milestone(
+        client, keys, late.id, "开工", "1", "2023-03-01", progress=[("10", "2023-03-01")]
+    )
+    make_milestone(client, keys, late.id, "主体完工", "1", "2024-03-01")
+    contract = make_contract(
+        client, keys, late.id, "AL-C", "1000000.00", signed_on="2023-01-10", payment_term_days=30
+    )
+    stage = make_milestone(
+        client, keys, late.id, "进度款", "1", "2023-04-01", contract_id=contract["id"]
+    )
+    certified = client.post(
+        f"/api/v1/milestones/{stage['id']}/certification",
+        json={"certified_amount": "200000.00", "certified_on": "2023-04-01"},
+        headers=keys.finance,
+    )
+    assert certified.status_code == 200, certified.text
+
+    alerts = _alerts(client, keys, as_of="2023-06-30")
+    kinds = [(a["kind"], a["project_code"]) for a in alerts]
+    assert kinds[0] == ("over_budget", "AL-OVER")
+    assert ("payments_overdue", "AL-LATE") in kinds
+    assert ("behind_schedule", "AL-LATE") in kinds
+    severities = [a["severity"] for a in alerts]
+    order = ["critical", "high", "medium", "low"]
+    assert severities == sorted(severities, key=order.index)
+    first = alerts[0]
+    assert first["figures"]["disbursed"] == "1300000.00"
+    assert first["figures"]["revised_estimate"] == "1200000.00"
+    overdue = next(a for a in alerts if a["kind"] == "payments_overdue")
+    assert overdue["figures"]["overdue"] == "200000.00"
+    assert overdue["contract_no"] == "AL-C" and overdue["due_on"] == "2023-05-01"
+    assert overdue["figures"]["overdue_days"] == "60"
+
+    # 竣工验收 reached: 竣工财务决算 falls due three months later, until it is recorded.
+    make_milestone(
+        client, keys, over.id, "竣工验收", "1", "2023-06-01", progress=[("100", "2023-06-10")]
+    )
+    due = [
+        a for a in _alerts(client, keys, as_of="2023-08-01") if a["kind"] == "final_accounts_due"
+    ]
+    assert [(a["project_code"], a["severity"], a["due_on"]) for a in due] == [
+        ("AL-OVER", "low", "2023-09-10")
+    ]
+    overdue_accounts = [
+        a for a in _alerts(client, keys, as_of="2023-10-01") if a["kind"] == "final_accounts_due"
+    ]
+    assert overdue_accounts[0]["severity"] == "high"
+    recorded = client.patch(
+        f"/api/v1/projects/{over.id}",
+        json={"final_accounts_on": "2023-09-20"},
+        headers={**keys.admin, "If-Match": "*"},
+    )
+    assert recorded.status_code == 200 and recorded.json()["final_accounts_on"] == "2023-09-20"
+    assert not [
+        a for a in _alerts(client, keys, as_of="2023-10-01") if a["kind"] == "final_accounts_due"
+    ]
+    assert client.get("/api/v1/reports/alerts", headers=keys.contractor).status_code == 403
