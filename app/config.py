@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # estimate by more than this share; behind schedule when SPI is below this.
     needs_revision_threshold: Decimal = Field(default=Decimal("0.10"), ge=0, le=10)
     behind_schedule_spi: Decimal = Field(default=Decimal("0.9"), gt=0, le=2)
+    # Finished portfolio, time-series and alert reports kept per data version (0: none).
+    report_cache_entries: int = Field(default=64, ge=0, le=10_000)
 
 
 @lru_cache

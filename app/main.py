@@ -19,6 +19,7 @@ from app.middleware import RequestContextMiddleware, RequestIdFilter
 from app.milestones.router import router as milestones_router
 from app.programmes.router import router as programmes_router
 from app.projects.router import router as projects_router
+from app.reports.cache import ReportCache
 from app.reports.router import project_router as project_reports_router
 from app.reports.router import router as reports_router
 from app.revisions.router import router as revisions_router
@@ -87,6 +88,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory or SessionFactory(make_engine(settings))
+    app.state.report_cache = ReportCache(settings.report_cache_entries)
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for router in (

@@ -1,8 +1,9 @@
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 
+from app.reports.cache import ReportCache
 from app.reports.figures import Thresholds
 
 
@@ -42,3 +43,15 @@ def thresholds(
 
 
 ThresholdsDep = Annotated[Thresholds, Depends(thresholds)]
+
+
+def report_cache(request: Request) -> ReportCache:
+    cache: ReportCache = request.app.state.report_cache
+    return cache
+
+
+ReportCacheDep = Annotated[ReportCache, Depends(report_cache)]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(max_length=500, description="An ETag from an earlier answer: 304 if still current"),
+]

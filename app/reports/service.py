@@ -37,11 +37,10 @@ from app.reports.figures import (
     add,
     derive,
     fen,
-    ingredients_query,
+    gather,
     money,
     project_ids,
     ratio,
-    read_ingredients,
 )
 from app.reports.schemas import (
     Alert,
@@ -244,11 +243,12 @@ def _flags(figures: Figures) -> ReportFlags:
 def figures_by_project(
     *, session: Session, scope: Select[Any], as_of: date, today: date, thresholds: Thresholds
 ) -> dict[int, Figures]:
-    """Every project of the scope's figures as of the date, from one SQL statement."""
-    rows = session.execute(ingredients_query(scope=scope, as_of=as_of, current=as_of >= today))
+    """Every project of the scope's figures as of the date, from a fixed number of SQL
+    aggregates whatever the number of projects."""
+    found = gather(session, scope=scope, as_of=as_of, current=as_of >= today)
     return {
         project_id: derive(ingredients, as_of, thresholds)
-        for project_id, ingredients in read_ingredients(rows).items()
+        for project_id, ingredients in found.items()
     }
 
 
@@ -590,10 +590,15 @@ def portfolio(
     by_project = figures_by_project(
         session=session, scope=scope, as_of=as_of, today=today, thresholds=thresholds
     )
-    funding = _funding_by_project(session=session, scope=scope, as_of=as_of, current=current)
-    planned_by_project: dict[int, int] = defaultdict(int)
-    for pid, _code, planned, _paid in funding:
-        planned_by_project[pid] += planned
+    pf = ProjectFunding.__table__  # type: ignore[attr-defined]
+    planned_by_project: dict[int, int] = defaultdict(
+        int,
+        session.execute(
+            select(pf.c.project_id, func.sum(fen(pf.c.planned)))
+            .where(pf.c.project_id.in_(scope))
+            .group_by(pf.c.project_id)
+        ).all(),
+    )
 
     members: dict[str | None, list[int]] = {}
     labels: dict[str | None, str] = {}
@@ -612,6 +617,7 @@ def portfolio(
 
     groups = [group(key, pids) for key, pids in members.items()]
     if group_by is GroupBy.funding_source:
+        funding = _funding_by_project(session=session, scope=scope, as_of=as_of, current=current)
         groups = _by_source(groups, funding)
     elif group_by is GroupBy.year:
         groups = _by_year(groups, _paid_by_year(session=session, scope=scope, as_of=as_of))
@@ -803,10 +809,8 @@ def timeseries(
             amount for (y, mo), amount in paid_by_month.items() if first <= date(y, mo, 1) <= last
         )
         cumulative += paid
-        rows = session.execute(
-            ingredients_query(scope=scope, as_of=end, current=end >= today, disbursed=False)
-        )
-        derived = [derive(i, end, thresholds) for i in read_ingredients(rows).values()]
+        gathered = gather(session, scope=scope, as_of=end, current=end >= today, disbursed=False)
+        derived = [derive(i, end, thresholds) for i in gathered.values()]
         points.append(
             TimeseriesPoint(
                 period=period,

@@ -1,5 +1,6 @@
 """Reports are computed in the database: the number of SQL statements a report issues does not
-grow with the number of projects and payments (10 projects, then 1,000)."""
+grow with the number of projects and payments (10 projects, then 1,000). And a report asked
+again before anything changes is served from the report cache, with an ETag."""
 
 import itertools
 from collections.abc import Iterator
@@ -12,16 +13,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, insert, select
 from sqlmodel import Session
 
+from app.config import Settings
 from app.contracts.models import Contract
+from app.db import SessionFactory
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import Disbursement, ProjectBalance
+from app.main import create_app
 from app.milestones.models import Milestone, MilestoneProgress
 from app.programmes.models import PlanItem
 from app.projects.models import Project, ProjectSite
 from app.revisions.models import ProjectRevision
 from app.sites.models import Site
 from app.timeutil import utcnow
-from tests.factories import Keys, make_programme
+from tests.factories import Keys, make_programme, make_project, payment
 
 REPORTS = [
     *(
@@ -185,6 +189,17 @@ def _add_projects(
 
 
 @pytest.fixture
+def uncached(settings: Settings, connection: Connection) -> Iterator[TestClient]:
+    """The app with no report cache: every request computes its report."""
+    app = create_app(
+        settings.model_copy(update={"report_cache_entries": 0}),
+        SessionFactory(connection, join_savepoint=True),
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
 def counted(connection: Connection) -> Iterator[list[str]]:
     statements: list[str] = []
 
@@ -207,7 +222,7 @@ def _statements(client: TestClient, keys: Keys, counted: list[str]) -> dict[str,
 
 
 def test_statements_do_not_grow_with_the_programme(
-    client: TestClient,
+    uncached: TestClient,
     keys: Keys,
     session: Session,
     connection: Connection,
@@ -215,6 +230,7 @@ def test_statements_do_not_grow_with_the_programme(
 ) -> None:
     _, item = make_programme(session)
     base = 1_000_000
+    client = uncached
     _add_projects(connection, item, keys.contractor_id, base, 10)
     small = _statements(client, keys, counted)
     portfolio = client.get("/api/v1/reports/portfolio", headers=keys.viewer).json()
@@ -227,3 +243,44 @@ def test_statements_do_not_grow_with_the_programme(
     assert portfolio["totals"]["projects"] == 1000
     assert portfolio["totals"]["disbursed"] == "300003000.00"
     assert large == small
+
+
+def test_a_report_asked_again_is_served_until_a_write_changes_the_data(
+    client: TestClient, keys: Keys, session: Session, counted: list[str]
+) -> None:
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("800000.00"), code="RC-1")
+    params = {"group_by": "category"}
+    counted.clear()
+    first = client.get("/api/v1/reports/portfolio", params=params, headers=keys.viewer)
+    computed = len(counted)
+    counted.clear()
+    again = client.get("/api/v1/reports/portfolio", params=params, headers=keys.viewer)
+    assert again.json() == first.json()
+    assert len(counted) < computed  # the version is read; the figures are not recomputed
+    etag = first.headers["ETag"]
+    assert again.headers["ETag"] == etag
+    unchanged = client.get(
+        "/api/v1/reports/portfolio",
+        params=params,
+        headers={**keys.viewer, "If-None-Match": etag},
+    )
+    assert unchanged.status_code == 304 and unchanged.content == b""
+
+    posted = client.post(
+        "/api/v1/disbursements",
+        json=payment(project.id, "1234.56", "RC-V1"),
+        headers=keys.finance,
+    )
+    assert posted.status_code == 201, posted.text
+    changed = client.get(
+        "/api/v1/reports/portfolio",
+        params=params,
+        headers={**keys.viewer, "If-None-Match": etag},
+    )
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert changed.json()["totals"]["disbursed"] == "1234.56"
+    other_question = client.get(
+        "/api/v1/reports/portfolio", params={"group_by": "status"}, headers=keys.viewer
+    )
+    assert other_question.headers["ETag"] != changed.headers["ETag"]
