@@ -171,10 +171,8 @@ def measure_get(
     clients for `seconds`. {"available": False, ...} when the endpoint isn't in this build."""
     with httpx.Client(timeout=600, headers=headers) as client:
         probe = client.get(url)
-        if probe.status_code in NOT_AVAILABLE:
-            return {"available": False, "status": probe.status_code}
         if probe.status_code != 200:
-            return {"available": False, "status": probe.status_code, "error": probe.text[:500]}
+            return {"available": False, "status": probe.status_code, "detail": probe.text[:500]}
         body = probe.json()
         client.get(url)
         samples: list[float] = []
@@ -430,6 +428,17 @@ def _brief(value: Any) -> str:
     return json.dumps(strip(value), ensure_ascii=False)
 
 
+def unavailable(measured: dict[str, Any]) -> str:
+    """How a missing endpoint reads in the table: 404/405/422 (or JSON instead of CSV) is
+    "not available in this build"; anything else is a failure to look into."""
+    status = measured["status"]
+    if status == 200 and "content_type" in measured:
+        return f"not available in this build (answers {measured['content_type']})"
+    if status in NOT_AVAILABLE:
+        return f"not available in this build (HTTP {status})"
+    return f"**failed: HTTP {status}**"
+
+
 def summarise(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The lines of the table: what was measured, ours, the reference, ratio, target."""
     lines: list[dict[str, Any]] = []
@@ -456,7 +465,7 @@ def summarise(result: dict[str, Any]) -> list[dict[str, Any]]:
         if not measured["available"]:
             line(
                 f"portfolio by plan item, {label}",
-                "not available in this build",
+                unavailable(measured),
                 reference,
                 None,
                 "",
@@ -490,7 +499,7 @@ def summarise(result: dict[str, Any]) -> list[dict[str, Any]]:
             if not ours["available"]:
                 line(
                     name,
-                    "not available in this build",
+                    unavailable(ours),
                     f"datasette {theirs_rps}/s",
                     None,
                     "ours ≥ 10× theirs",
@@ -533,7 +542,7 @@ def summarise(result: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             line(
                 "CSV export of all entries",
-                "not available in this build",
+                unavailable(csv),
                 "",
                 None,
                 "≥ 100,000 rows/s, < 200 MB",
