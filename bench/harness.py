@@ -1,6 +1,7 @@
 """Shared pieces for the scripts in bench/: a real server process, a scratch database, keys."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,61 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: int,
+    concurrency: int,
+    script: Path | None = None,
+    env: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout_s: int | None = None,
+) -> dict[str, float]:
+    """Load `url` with wrk (a C load generator, so the client costs little CPU): GET, or what
+    a Lua `script` sends. Returns the request count, non-2xx/3xx responses, requests per
+    second and p50/p99 latency in ms."""
+    command = ["wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency)]
+    command += ["-d", f"{seconds}s", "--latency"]
+    if timeout_s is not None:
+        command += ["--timeout", f"{timeout_s}s"]
+    if script is not None:
+        command += ["-s", str(script)]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run(
+        [*command, url],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s*{label}%\s+([0-9.]+)(us|ms|s)\s*$", out, re.M)
+        assert match, out
+        value, unit = float(match.group(1)), match.group(2)
+        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
+
+    rps = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    total = re.search(r"([0-9]+) requests in", out)
+    errors = re.search(r"Non-2xx or 3xx responses: ([0-9]+)", out)
+    timeouts = re.search(r"Socket errors:.*timeout ([0-9]+)", out)
+    assert rps and total, out
+    return {
+        "requests": int(total.group(1)),
+        "failures": (int(errors.group(1)) if errors else 0)
+        + (int(timeouts.group(1)) if timeouts else 0),
+        "per_second": float(rps.group(1)),
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+    }
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import sqlite3
 import statistics
@@ -28,12 +27,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, cli, free_port, new_key, scratch_database, start_server  # noqa: E402
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+from bench.harness import (  # noqa: E402
+    ROOT,
+    cli,
+    free_port,
+    new_key,
+    percentile,
+    scratch_database,
+    start_server,
+    wrk,
+)
 
 
 async def _drive(
@@ -60,8 +63,8 @@ async def _drive(
         "requests": total,
         "failures": failures,
         "per_second": round(total / elapsed, 1),
-        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
     }
 
@@ -76,51 +79,15 @@ def _wrk(
     concurrency: int,
     projects: str = "0",
 ) -> dict[str, float]:
-    """Drive the endpoint with wrk (a C load generator: the client costs little CPU)."""
-    env = {
-        **os.environ,
-        "WRK_PATH": path,
-        "WRK_BODY": body,
-        "WRK_AUTH": auth,
-        "WRK_PROJECTS": projects,
-    }
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "2",
-            "-c",
-            str(concurrency),
-            "-d",
-            f"{seconds}s",
-            "--latency",
-            "-s",
-            str(Path(__file__).with_name("post.lua")),
-            base,
-        ],
+    """POST the payment template with wrk and bench/post.lua."""
+    env = {"WRK_PATH": path, "WRK_BODY": body, "WRK_AUTH": auth, "WRK_PROJECTS": projects}
+    return wrk(
+        base,
+        seconds=seconds,
+        concurrency=concurrency,
+        script=Path(__file__).with_name("post.lua"),
         env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-    def ms(label: str) -> float:
-        match = re.search(rf"^\s*{label}%\s+([0-9.]+)(us|ms|s)\s*$", out, re.M)
-        assert match, out
-        value, unit = float(match.group(1)), match.group(2)
-        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
-
-    rps = re.search(r"Requests/sec:\s+([0-9.]+)", out)
-    total = re.search(r"([0-9]+) requests in", out)
-    errors = re.search(r"Non-2xx or 3xx responses: ([0-9]+)", out)
-    assert rps and total, out
-    return {
-        "requests": int(total.group(1)),
-        "failures": int(errors.group(1)) if errors else 0,
-        "per_second": float(rps.group(1)),
-        "p50_ms": ms("50"),
-        "p99_ms": ms("99"),
-    }
+    )
 
 
 def _raw_driver(url: str, *, total: int, concurrency: int) -> dict[str, float]:
@@ -199,8 +166,8 @@ def _raw_driver(url: str, *, total: int, concurrency: int) -> dict[str, float]:
     return {
         "requests": total,
         "per_second": round(total / elapsed, 1),
-        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
     }
 
 

@@ -1,0 +1,814 @@
+"""A synthetic programme of any size, for the report and export benchmarks (bench/reports.py).
+
+    python bench/generate.py --database-url URL [--projects 10000 --payments 1000000 --seed 1]
+
+Migrates the database with the app's own entry (app.migrate), then bulk-loads one programme
+"SYN" (合成数据, synthetic: no real project, school, contractor or payment) with plan items,
+projects across categories, stages and statuses (some on several sites, sites shared between
+projects), budget lines, funding plans over the seeded funding sources, contractors with valid
+统一社会信用代码, contracts, change orders, milestones with weights, planned dates and progress
+history, 概算调整 on some projects, and payments with a few reversals from 2021 to 2026.
+Most projects stay under their estimate; a few go over. The same seed gives the same data.
+
+The ledger's running balances (project_balance, budget_line_balance, contract_balance,
+project_funding.disbursed) are filled afterwards with INSERT … SELECT aggregates over the
+entries, and the app's own `reconcile` then checks them. The audit chain is left empty: these
+rows were never written through the API (`audit verify` accepts an empty chain).
+
+Rows go in with SQLAlchemy Core executemany through the app's column types; the ledger, which
+is most of the volume, goes in through the driver (executemany on SQLite, COPY on PostgreSQL)
+with the values already in their stored form (integer fen, ISO dates on SQLite).
+Use an empty (or at least SYN-free) database: the generator refuses to add a second SYN.
+"""
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import migrate  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.contractors.uscc import CHARSET, check_character, validate_uscc  # noqa: E402
+from app.db import make_engine, normalise_url  # noqa: E402
+from app.milestones.models import STANDARD_CODES  # noqa: E402
+from app.models import metadata  # noqa: E402
+from app.money import MoneyType  # noqa: E402
+from app.timeutil import utcnow  # noqa: E402
+
+PROGRAMME_CODE = "SYN"
+FIRST_DAY = date(2021, 1, 1)
+# Fixed, so that the data don't depend on the day they are generated (and are never "future").
+LAST_DAY = date(2026, 10, 31)
+PLAN_ITEMS = 10
+REVERSAL_SHARE = 0.008
+OVER_BUDGET_SHARE = 0.03
+MILESTONE_WEIGHTS = (10, 50, 30, 10)  # 开工, 主体完工, 竣工验收, 交付使用
+MILESTONE_AT = (0.1, 0.6, 0.9, 1.0)  # where each falls due, as a share of the project's span
+SOURCE_CODES = ("central_budget", "region", "special_bond", "county", "self_raised")
+LEDGER_COLUMNS = (
+    "id programme_id project_id budget_line_id contract_id funding_source_id kind amount "
+    "paid_on payee voucher_no reverses_id reason memo created_at created_by_key_id request_id"
+).split()
+BATCH = 50_000
+
+
+def yuan(fen: int) -> Decimal:
+    return Decimal(fen).scaleb(-2)
+
+
+def synthetic_uscc(n: int) -> str:
+    """A well-formed 统一社会信用代码 (GB 32100-2015) numbered n: 91 (enterprise), the
+    placeholder area 999999, n in the nine-character body, then the check character."""
+    body = ""
+    for _ in range(9):
+        n, digit = divmod(n, len(CHARSET))
+        body = CHARSET[digit] + body
+    first17 = "91999999" + body
+    return validate_uscc(first17 + check_character(first17))
+
+
+# A payment before it has an id: (date ordinal, project, fen, line, contract, source, payee).
+Payment = tuple[int, int, int, int | None, int | None, int, str]
+TABLES = (
+    "programme plan_item site site_alias contractor project project_stage project_site "
+    "budget_line project_funding project_revision contract change_order milestone "
+    "milestone_progress"
+).split()
+STATUS_SHARES = {  # (share of the estimate paid by LAST_DAY, relative number of payments)
+    "completion": ((0.9, 0.99), 1.0),
+    "implementation": ((0.15, 0.85), 0.5),
+    "cancelled": ((0.0, 0.02), 0.02),
+    "identification": ((0.005, 0.03), 0.02),
+    "preparation": ((0.005, 0.03), 0.02),
+}
+
+
+@dataclass
+class ProjectPlan:
+    """What the ledger needs to know of a project to pay it."""
+
+    id: int
+    n: int
+    status: str
+    start: date
+    finish: date
+    original: int  # fen
+    revised: int  # fen, after the latest revision
+    policy: str
+    lines: list[tuple[int, int]] = field(default_factory=list)  # (id, estimate in fen)
+    sources: list[tuple[int, int]] = field(default_factory=list)  # (source id, planned fen)
+    contracts: list[tuple[int, str, int]] = field(default_factory=list)  # (id, payee, fen)
+    paid_share: float = 0.0
+    activity: float = 0.0  # relative number of payments
+
+    @property
+    def code(self) -> str:
+        return f"SYN-{self.n:06d}"
+
+
+@dataclass
+class Programme:
+    """Every row of the synthetic programme, by table in insertion order, plus the ledger."""
+
+    tables: dict[str, list[dict[str, Any]]]
+    payments: list[Payment]
+    reversals: list[tuple[int, int, int]]  # (index of the payment, negative fen, date ordinal)
+
+
+def _split(rng: random.Random, total: int, parts: int) -> list[int]:
+    """`total` in `parts` positive pieces of random size that add up exactly."""
+    weights = [rng.random() + 0.25 for _ in range(parts)]
+    scale = sum(weights)
+    pieces = [max(1, int(total * w / scale)) for w in weights]
+    pieces[-1] += total - sum(pieces)
+    assert pieces[-1] > 0 and sum(pieces) == total
+    return pieces
+
+
+def _day(rng: random.Random, first: date, last: date) -> date:
+    return date.fromordinal(rng.randint(first.toordinal(), max(first, last).toordinal()))
+
+
+class Builder:
+    """Builds the programme's rows in memory, deterministic from the seed."""
+
+    def __init__(self, *, seed: int, next_ids: dict[str, int], sources: dict[str, int]) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.now = utcnow()
+        self.ids = dict(next_ids)
+        self.sources = sorted(sources.values())
+        self.tables: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+        self.suppliers = [f"合成供应商 {n:03d}" for n in range(1, 51)]
+
+    def add(self, table: str, **row: Any) -> int:
+        """Append a row, giving it the next id if its table has ids; return the id."""
+        if table in self.ids:
+            self.ids[table] += 1
+            row = {"id": self.ids[table], **row}
+        self.tables[table].append(row)
+        return int(row.get("id", 0))
+
+    def build(self, *, projects: int, payments: int) -> Programme:
+        programme_id = self.add(
+            "programme",
+            code=PROGRAMME_CODE,
+            name="合成数据：基准测试用的虚构项目库（synthetic benchmark programme）",
+            owner="合成数据（虚构）",
+            region="合成县（虚构）",
+            start_year=FIRST_DAY.year,
+            end_year=LAST_DAY.year,
+            source=f"bench/generate.py --seed {self.seed}: synthetic, not from any plan",
+            created_at=self.now,
+        )
+        self.items = [
+            self.add("plan_item", programme_id=programme_id, code=f"SYN-{n}", name=f"合成专栏{n}")
+            for n in range(1, PLAN_ITEMS + 1)
+        ]
+        self.sites = [self._site(n) for n in range(1, max(5, projects * 7 // 10) + 1)]
+        self.contractors = [self._contractor(n) for n in range(1, max(3, projects // 4) + 1)]
+        plans = [self._project(n) for n in range(1, projects + 1)]
+        ledger, reversals = _ledger(self.rng, plans, payments, self.suppliers)
+        return Programme(tables=self.tables, payments=ledger, reversals=reversals)
+
+    def _site(self, n: int) -> int:
+        kinds = ("kindergarten", "primary", "junior_secondary", "nine_year", "senior_secondary")
+        site_id = self.add(
+            "site", region="合成县（虚构）", name=f"合成学校 {n:06d}", kind=self.rng.choice(kinds)
+        )
+        if self.rng.random() < 0.05:
+            self.add("site_alias", site_id=site_id, alias=f"合成校{n}")
+        return site_id
+
+    def _contractor(self, n: int) -> tuple[int, str]:
+        name = f"合成{'建设工程' if n % 3 else '设备供应'}有限公司 {n:05d}"
+        contractor_id = self.add(
+            "contractor",
+            name=name,
+            credit_code=synthetic_uscc(n),
+            contact=f"合成联系人 {n:05d}",
+            created_at=self.now,
+        )
+        return contractor_id, name
+
+    def _project(self, n: int) -> ProjectPlan:
+        rng = self.rng
+        category = rng.choices(("new_build", "expansion", "renovation", "equipment"), (5, 6, 6, 3))[
+            0
+        ]
+        start = _day(rng, FIRST_DAY, date(2026, 6, 30))
+        finish = start + timedelta(days=rng.randint(300, 1100))
+        if rng.random() < 0.01:
+            status = "cancelled"
+        elif start > date(2026, 1, 31):
+            status = rng.choice(("identification", "preparation"))
+        elif finish <= date(2026, 6, 30) and rng.random() < 0.85:
+            status = "completion"
+        else:
+            status = "implementation"
+        original = int(10 ** rng.uniform(5.7, 7.7)) * 100  # 50万 to 5000万 元, log-uniform
+        plan = ProjectPlan(
+            id=self.ids["project"] + 1,
+            n=n,
+            status=status,
+            start=start,
+            finish=finish,
+            original=original,
+            revised=original,
+            policy="block" if rng.random() < 0.1 else "warn",
+        )
+        active = status in ("implementation", "completion")
+        if active and rng.random() < 0.12:
+            plan.revised = self._revisions(plan, has_lines=category == "equipment")
+        sites = (
+            [rng.choice(self.sites)]
+            if rng.random() < 0.8
+            else rng.sample(self.sites, min(len(self.sites), rng.randint(2, 8)))
+        )
+        self.add(
+            "project",
+            code=plan.code,
+            name=f"合成项目 {n:06d}",
+            plan_item_id=rng.choices(self.items, [1 / k for k in range(1, PLAN_ITEMS + 1)])[0],
+            plan_ref=f"合成专栏 第{n}项",
+            category=category,
+            status=status,
+            description="合成数据，仅供基准测试（synthetic）",
+            land_area_m2=Decimal(rng.randint(0, 50_000)) if category == "new_build" else None,
+            building_area_m2=None if category == "equipment" else Decimal(rng.randint(500, 30_000)),
+            sports_area_m2=None,
+            site_count=len(sites),
+            scope_note=None,
+            original_estimate=yuan(original),
+            revised_estimate=yuan(plan.revised),
+            budget_policy=plan.policy,
+            warn_threshold=Decimal("0.90"),
+            planned_start=start,
+            planned_finish=finish,
+            version=1,
+            created_at=self.now,
+            updated_at=self.now,
+        )
+        for site_id in sites:
+            self.add("project_site", project_id=plan.id, site_id=site_id)
+        stages = ("preschool", "compulsory", "senior_high", "vocational", "special")
+        for stage in rng.sample(stages, 1 if rng.random() < 0.85 else 2):
+            self.add("project_stage", project_id=plan.id, stage=stage)
+        if category == "equipment" or (rng.random() < 0.1 and plan.revised >= original):
+            self._budget_lines(plan, category)
+        self._funding(plan)
+        if active:
+            self._contracts(plan)
+        self._milestones(plan)
+        (low, high), activity = STATUS_SHARES[status]
+        plan.paid_share = rng.uniform(low, high)
+        if active and plan.policy == "warn" and rng.random() < OVER_BUDGET_SHARE:
+            plan.paid_share = rng.uniform(1.01, 1.12)
+        # Larger and further advanced projects have more payments.
+        plan.activity = activity * max(plan.paid_share, 0.01) * (plan.revised / 1e9) ** 0.5
+        return plan
+
+    def _revisions(self, plan: ProjectPlan, *, has_lines: bool) -> int:
+        """One or two 概算调整, each replacing the figure before it; returns the latest."""
+        rng, figure = self.rng, plan.original
+        approvals = sorted(
+            _day(rng, plan.start + timedelta(days=90), LAST_DAY) for _ in range(rng.randint(1, 2))
+        )
+        for k, approved_on in enumerate(approvals, start=1):
+            # Mostly up; now and then down, never below budget lines (they'd need adjusting).
+            cut = rng.random() < 0.1 and not has_lines
+            new_figure = int(figure * rng.uniform(*((0.92, 0.99) if cut else (1.03, 1.3))))
+            new_figure = new_figure // 100 * 100
+            self.add(
+                "project_revision",
+                project_id=plan.id,
+                new_estimate=yuan(new_figure),
+                previous_estimate=yuan(figure),
+                approved_on=approved_on,
+                document_no=f"合成概调〔{approved_on.year}〕{plan.n:06d}-{k}号",
+                reason="合成数据：工程量和材料价格变化（虚构）",
+                funding_source_id=None,
+                created_at=self.now,
+                created_by_key_id=None,
+            )
+            figure = new_figure
+        return figure
+
+    def _budget_lines(self, plan: ProjectPlan, category: str) -> None:
+        rng = self.rng
+        kinds = ("equipment",) if category == "equipment" else ("construction", "installation")
+        for k, whole_yuan in enumerate(_split(rng, plan.original // 100, rng.randint(2, 6)), 1):
+            line_id = self.add(
+                "budget_line",
+                project_id=plan.id,
+                code=f"{plan.code}-L{k}",
+                name=f"合成概算明细 {k}",
+                cost_category=rng.choice((*kinds, "other")),
+                quantity=Decimal(rng.randint(1, 5000)),
+                unit=rng.choice(("台/件", "套", "m²", "项")),
+                estimate=yuan(whole_yuan * 100),
+                budget_policy=None,
+                warn_threshold=None,
+                version=1,
+            )
+            plan.lines.append((line_id, whole_yuan * 100))
+
+    def _funding(self, plan: ProjectPlan) -> None:
+        funded_by = self.rng.sample(self.sources, self.rng.randint(1, 3))
+        shares = _split(self.rng, plan.original // 100, len(funded_by))
+        for source_id, whole_yuan in zip(funded_by, shares, strict=True):
+            plan.sources.append((source_id, whole_yuan * 100))
+            self.add(
+                "project_funding",
+                project_id=plan.id,
+                funding_source_id=source_id,
+                planned=yuan(whole_yuan * 100),
+                disbursed=Decimal(0),
+            )
+
+    def _contracts(self, plan: ProjectPlan) -> None:
+        """One to three contracts for 80–95% of the estimate; a fifth get change orders."""
+        rng = self.rng
+        committed = int(plan.revised * rng.uniform(0.8, 0.95)) // 100
+        for k, whole_yuan in enumerate(_split(rng, committed, rng.randint(1, 3)), start=1):
+            contractor_id, contractor = rng.choice(self.contractors)
+            signed_on = plan.start + timedelta(days=rng.randint(0, 60))
+            accepted_on = (
+                min(plan.finish + timedelta(days=rng.randint(0, 60)), LAST_DAY)
+                if plan.status == "completion"
+                else None
+            )
+            contract_id = self.add(
+                "contract",
+                project_id=plan.id,
+                contractor_id=contractor_id,
+                contract_no=f"SYN-HT-{plan.n:06d}-{k}",
+                title=f"合成项目 {plan.n:06d} 合同 {k}（合成）",
+                amount=yuan(whole_yuan * 100),
+                signed_on=signed_on,
+                planned_finish=plan.finish,
+                retention_rate=Decimal("0.03"),
+                defects_months=rng.choice((12, 24)),
+                payment_term_days=30,
+                status="completed" if accepted_on else "active",
+                accepted_on=accepted_on,
+                version=1,
+                created_at=self.now,
+            )
+            plan.contracts.append((contract_id, contractor, whole_yuan * 100))
+            for c in range(1, (rng.randint(1, 2) if rng.random() < 0.2 else 0) + 1):
+                price = rng.random() < 0.7
+                delta = int(whole_yuan * rng.uniform(-0.03, 0.1)) * 100 or 100 if price else 0
+                self.add(
+                    "change_order",
+                    contract_id=contract_id,
+                    kind="price" if price else "duration",
+                    delta=yuan(delta),
+                    new_finish=None if price else plan.finish + timedelta(rng.randint(30, 180)),
+                    document_no=f"合成变更-{plan.n:06d}-{k}-{c}",
+                    approved_on=_day(rng, signed_on, LAST_DAY),
+                    reason="合成数据：设计变更（虚构）",
+                    created_at=self.now,
+                )
+
+    def _milestones(self, plan: ProjectPlan) -> None:
+        """The four standard steps across the project's span, with progress reported up to
+        LAST_DAY (slower than planned on some projects)."""
+        rng = self.rng
+        span = (plan.finish - plan.start).days
+        pace = rng.uniform(0.6, 1.1) if plan.status == "implementation" else 1.0
+        previous_due = plan.start
+        for k, (code, weight, at) in enumerate(
+            zip(STANDARD_CODES, MILESTONE_WEIGHTS, MILESTONE_AT, strict=True)
+        ):
+            due = plan.start + timedelta(days=int(span * at))
+            if plan.status in ("identification", "preparation") or (
+                plan.status == "cancelled" and k
+            ):
+                percent = 0
+            elif plan.status == "completion":
+                percent = 100
+            else:
+                elapsed = (LAST_DAY - previous_due).days * pace
+                percent = max(0, min(100, int(100 * elapsed / max(1, (due - previous_due).days))))
+            history: list[tuple[date, int]] = []
+            if percent:
+                last = min(LAST_DAY, due + timedelta(days=rng.randint(-20, 90)))
+                days = sorted(
+                    _day(rng, previous_due + timedelta(days=1), last)
+                    for _ in range(rng.randint(1, 3))
+                )
+                steps = sorted(rng.randint(1, percent) for _ in days[:-1]) + [percent]
+                history = list(zip(days, steps, strict=True))
+            milestone_id = self.add(
+                "milestone",
+                project_id=plan.id,
+                contract_id=plan.contracts[0][0] if plan.contracts else None,
+                code=code,
+                name=f"{code}（合成）",
+                weight=Decimal(weight),
+                planned_date=due,
+                # As the app sets it: the date of the first report of 100%.
+                actual_date=next((day for day, step in history if step == 100), None),
+                percent_complete=Decimal(percent),
+                certified_amount=None,
+                certified_on=None,
+                version=1,
+                created_at=self.now,
+            )
+            for as_of, step in history:
+                self.add(
+                    "milestone_progress",
+                    milestone_id=milestone_id,
+                    percent_complete=Decimal(step),
+                    as_of=as_of,
+                    note="合成进度报告",
+                    reported_by_key_id=None,
+                    created_at=self.now,
+                )
+            previous_due = due
+
+
+def _ledger(
+    rng: random.Random, plans: list[ProjectPlan], total: int, suppliers: list[str]
+) -> tuple[list[Payment], list[tuple[int, int, int]]]:
+    """`total` payments over the projects (more on large, active ones), each project's adding
+    up to its share of its estimate, sorted by date; then about 0.8% of them reversed."""
+    weight_sum = sum(p.activity for p in plans) or 1.0
+    wanted = [total * p.activity / weight_sum for p in plans]
+    counts = [int(w) for w in wanted]
+    by_remainder = sorted(range(len(plans)), key=lambda i: counts[i] - wanted[i])
+    for i in by_remainder[: total - sum(counts)]:
+        counts[i] += 1
+    last = LAST_DAY.toordinal()
+    rows: list[Payment] = []
+    for plan, count in zip(plans, counts, strict=True):
+        if count == 0:
+            continue
+        paid = max(count * 100, int(plan.revised * plan.paid_share))
+        first = plan.start.toordinal()
+        end = min(last, plan.finish.toordinal() + 90)
+        line_ids = [line_id for line_id, _ in plan.lines]
+        line_weights = [estimate for _, estimate in plan.lines]
+        source_ids = [source_id for source_id, _ in plan.sources]
+        source_weights = [planned for _, planned in plan.sources]
+        contract_weights = [amount for _, _, amount in plan.contracts]
+        for amount in _split(rng, paid, count):
+            contract_id: int | None = None
+            payee = rng.choice(suppliers)
+            if plan.contracts and rng.random() < 0.7:
+                contract_id, payee, _ = rng.choices(plan.contracts, weights=contract_weights)[0]
+            rows.append(
+                (
+                    rng.randint(first, max(first, end)),
+                    plan.id,
+                    amount,
+                    rng.choices(line_ids, weights=line_weights)[0] if line_ids else None,
+                    contract_id,
+                    rng.choices(source_ids, weights=source_weights)[0],
+                    payee,
+                )
+            )
+    rows.sort(key=lambda row: row[0])
+    late = last - 30
+    candidates = [i for i, row in enumerate(rows) if row[0] <= late]
+    reversals = []
+    for i in sorted(rng.sample(candidates, min(len(candidates), int(total * REVERSAL_SHARE)))):
+        amount = rows[i][2]
+        part = amount if rng.random() < 0.75 or amount < 2 else rng.randint(1, amount - 1)
+        reversals.append((i, -part, rows[i][0] + rng.randint(1, 30)))
+    reversals.sort(key=lambda r: r[2])
+    return rows, reversals
+
+
+@dataclass
+class Step:
+    rows: int
+
+
+class Progress:
+    """Prints rows per second for each step and counts the rows written."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    @contextmanager
+    def step(self, label: str, rows: int = 0, *, written: bool = True) -> Iterator[Step]:
+        step = Step(rows)
+        started = time.perf_counter()
+        yield step
+        seconds = time.perf_counter() - started
+        self.rows += step.rows if written else 0
+        rate = f"{step.rows / seconds:>10,.0f} rows/s" if seconds > 0 and step.rows else ""
+        print(f"  {label:<32} {step.rows:>10,} rows {seconds:8.2f} s {rate}", flush=True)
+
+
+def _insert(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Core executemany through the app's column types, in batches."""
+    statement = sa.insert(metadata.tables[table])
+    for start in range(0, len(rows), BATCH):
+        conn.execute(statement, list(rows[start : start + BATCH]))
+
+
+def _copy_or_executemany(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterator[tuple[Any, ...]]
+) -> None:
+    """Rows already in stored form: COPY on PostgreSQL, executemany on SQLite."""
+    if conn.dialect.name == "postgresql":
+        raw: Any = conn.connection.dbapi_connection
+        with raw.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            conn.exec_driver_sql(sql, batch)
+            batch = []
+    if batch:
+        conn.exec_driver_sql(sql, batch)
+
+
+def _stored(conn: Connection, table: str, column: str) -> Any:
+    """The function that turns a Python value into what the column stores on this engine."""
+    processor = metadata.tables[table].c[column].type.bind_processor(conn.dialect)
+    return processor or (lambda value: value)
+
+
+def _ledger_rows(
+    conn: Connection, programme: Programme, *, programme_id: int, first_id: int
+) -> tuple[Iterator[tuple[Any, ...]], Iterator[tuple[Any, ...]]]:
+    stored_date = _stored(conn, "disbursement", "paid_on")
+    created_at = _stored(conn, "disbursement", "created_at")(utcnow())
+    dates: dict[int, Any] = {}
+
+    def day(ordinal: int) -> Any:
+        if ordinal not in dates:
+            dates[ordinal] = stored_date(date.fromordinal(ordinal))
+        return dates[ordinal]
+
+    memos = ("进度款（合成）", "预付款（合成）", "设备款（合成）", "结算款（合成）")
+
+    def payments() -> Iterator[tuple[Any, ...]]:
+        for n, (ordinal, project, amount, line, contract, source, payee) in enumerate(
+            programme.payments, start=1
+        ):
+            yield (
+                first_id + n - 1,
+                programme_id,
+                project,
+                line,
+                contract,
+                source,
+                "payment",
+                amount,
+                day(ordinal),
+                payee,
+                f"SYN-PZ-{n:08d}",
+                None,
+                None,
+                memos[n % len(memos)],
+                created_at,
+                None,
+                None,
+            )
+
+    def reversals() -> Iterator[tuple[Any, ...]]:
+        next_id = first_id + len(programme.payments)
+        for n, (index, amount, ordinal) in enumerate(programme.reversals, start=1):
+            _, project, _, line, contract, source, payee = programme.payments[index]
+            yield (
+                next_id + n - 1,
+                programme_id,
+                project,
+                line,
+                contract,
+                source,
+                "reversal",
+                amount,
+                day(ordinal),
+                payee,
+                f"SYN-CZ-{n:08d}",
+                first_id + index,
+                "合成数据：凭证录入错误，冲销",
+                None,
+                created_at,
+                None,
+                None,
+            )
+
+    return payments(), reversals()
+
+
+BALANCES = (
+    (
+        "project_balance",
+        """INSERT INTO project_balance (project_id, disbursed, payments, reversals)
+        SELECT p.id, COALESCE(SUM(d.amount), 0),
+               COALESCE(SUM(CASE WHEN d.kind = 'payment' THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN d.kind = 'reversal' THEN 1 ELSE 0 END), 0)
+        FROM project p
+        JOIN plan_item i ON i.id = p.plan_item_id
+        LEFT JOIN disbursement d ON d.project_id = p.id
+        WHERE i.programme_id = :programme
+        GROUP BY p.id""",
+    ),
+    (
+        "budget_line_balance",
+        """INSERT INTO budget_line_balance (budget_line_id, disbursed)
+        SELECT d.budget_line_id, SUM(d.amount) FROM disbursement d
+        WHERE d.programme_id = :programme AND d.budget_line_id IS NOT NULL
+        GROUP BY d.budget_line_id""",
+    ),
+    (
+        "contract_balance",
+        """INSERT INTO contract_balance (contract_id, paid)
+        SELECT d.contract_id, SUM(d.amount) FROM disbursement d
+        WHERE d.programme_id = :programme AND d.contract_id IS NOT NULL
+        GROUP BY d.contract_id""",
+    ),
+    (
+        "project_funding",
+        """UPDATE project_funding SET disbursed = COALESCE((
+            SELECT SUM(d.amount) FROM disbursement d
+            WHERE d.project_id = project_funding.project_id
+              AND d.funding_source_id = project_funding.funding_source_id), 0)
+        WHERE project_id IN (
+            SELECT p.id FROM project p JOIN plan_item i ON i.id = p.plan_item_id
+            WHERE i.programme_id = :programme)""",
+    ),
+)
+
+# Tables whose ids the generator chooses (PostgreSQL's sequences are moved past them after).
+ID_TABLES = [
+    table for table in TABLES if table not in ("project_stage", "project_site", "project_funding")
+] + ["disbursement"]
+
+
+def generate(
+    database_url: str, *, projects: int, payments: int, seed: int, check: bool = True
+) -> dict[str, Any]:
+    url = normalise_url(database_url)
+    # The storage convention the driver-level ledger load relies on: money is integer fen.
+    assert MoneyType().process_bind_param(
+        Decimal("12.34"), sa.create_engine("sqlite://").dialect
+    ) == (1234)
+    print(f"migrating {sa.make_url(url).render_as_string(hide_password=True)}", flush=True)
+    migrate.upgrade(url)
+    engine = make_engine(Settings(database_url=url))
+    started = time.perf_counter()
+    progress = Progress()
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # Room for the ledger's indexes while a million rows go in; this connection only.
+            conn.exec_driver_sql("PRAGMA cache_size=-524288")
+            conn.commit()
+        with conn.begin():
+            if conn.execute(
+                sa.text("SELECT 1 FROM programme WHERE code = :code"), {"code": PROGRAMME_CODE}
+            ).first():
+                raise SystemExit(
+                    f"programme {PROGRAMME_CODE} is already in this database: use a fresh one"
+                )
+            next_ids = {
+                table: int(
+                    conn.execute(sa.text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one()
+                )
+                for table in ID_TABLES
+            }
+            sources: dict[str, int] = dict(
+                conn.execute(
+                    sa.text("SELECT code, id FROM funding_source WHERE code IN :codes").bindparams(
+                        sa.bindparam("codes", expanding=True)
+                    ),
+                    {"codes": list(SOURCE_CODES)},
+                ).all()
+            )
+            if not sources:
+                raise SystemExit("no funding sources: is the database migrated?")
+            with progress.step("build in memory", projects + payments, written=False):
+                builder = Builder(seed=seed, next_ids=next_ids, sources=sources)
+                programme = builder.build(projects=projects, payments=payments)
+            for table, rows in programme.tables.items():
+                with progress.step(table, len(rows)):
+                    _insert(conn, table, rows)
+            programme_id = programme.tables["programme"][0]["id"]
+            payment_rows, reversal_rows = _ledger_rows(
+                conn, programme, programme_id=programme_id, first_id=next_ids["disbursement"] + 1
+            )
+            with progress.step("disbursement (payments)", len(programme.payments)):
+                _copy_or_executemany(conn, "disbursement", LEDGER_COLUMNS, payment_rows)
+            with progress.step("disbursement (reversals)", len(programme.reversals)):
+                _copy_or_executemany(conn, "disbursement", LEDGER_COLUMNS, reversal_rows)
+            for table, statement in BALANCES:
+                with progress.step(f"{table} (aggregate)", written=False) as step:
+                    step.rows = conn.execute(
+                        sa.text(statement), {"programme": programme_id}
+                    ).rowcount
+            if conn.dialect.name == "postgresql":
+                for table in ID_TABLES:
+                    conn.exec_driver_sql(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+                    )
+        loaded = time.perf_counter() - started
+        with progress.step("ANALYZE"):
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+                raw: Any = conn.connection.dbapi_connection
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    summary: dict[str, Any] = {
+        "projects": projects,
+        "payments": len(programme.payments),
+        "reversals": len(programme.reversals),
+        "rows": progress.rows,
+        "seconds": round(time.perf_counter() - started, 1),
+        "load_seconds": round(loaded, 1),
+    }
+    print(
+        f"generated {summary['rows']:,} rows ({payments:,} payments, "
+        f"{summary['reversals']:,} reversals) in {summary['seconds']} s",
+        flush=True,
+    )
+    if check:
+        summary["problems"] = verify(engine)
+    engine.dispose()
+    return summary
+
+
+def verify(engine: Engine) -> list[str]:
+    """The app's own checks on what was generated: ledger balances against entries, the audit
+    chain, and each project's revised estimate against its latest revision."""
+    from app.audit.service import verify as verify_audit
+    from app.db import SessionFactory
+    from app.ledger.service import reconcile
+
+    started = time.perf_counter()
+    with SessionFactory(engine).begin(write=False) as session:
+        problems = reconcile(session=session)
+        audit = verify_audit(session=session)
+        if not audit.ok:
+            problems.append(f"audit chain: {audit.detail}")
+        stale = session.execute(
+            sa.text(
+                """SELECT p.code FROM project p WHERE p.revised_estimate != COALESCE((
+                    SELECT r.new_estimate FROM project_revision r WHERE r.project_id = p.id
+                    ORDER BY r.approved_on DESC, r.id DESC LIMIT 1), p.original_estimate)"""
+            )
+        ).scalars()
+        problems += [
+            f"project {code}: revised_estimate is not its latest revision" for code in stale
+        ]
+    print(
+        f"checked in {time.perf_counter() - started:.1f} s: reconcile "
+        f"{'ok' if not problems else f'{len(problems)} problems'}, audit chain "
+        f"{'ok' if audit.ok else 'broken'} ({audit.entries} entries)",
+        flush=True,
+    )
+    for problem in problems[:20]:
+        print(f"  {problem}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--projects", type=int, default=10_000)
+    parser.add_argument("--payments", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip reconcile and the other checks"
+    )
+    args = parser.parse_args()
+    summary = generate(
+        args.database_url,
+        projects=args.projects,
+        payments=args.payments,
+        seed=args.seed,
+        check=not args.no_check,
+    )
+    return 1 if summary.get("problems") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

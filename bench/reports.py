@@ -1,0 +1,625 @@
+"""Reports and exports, measured on a generated programme (bench/generate.py), one engine a run:
+
+  - the portfolio report by plan item through the API (a real uvicorn, 2 workers), current and
+    as of a date, against the hand-written SQL it would need without balance rows (run
+    through the raw driver on the same database);
+  - the same current aggregate served as JSON by datasette over the same SQLite file;
+  - the CSV export of every ledger entry: rows per second and the server's peak RSS;
+  - with --write-path, bench/write_path.py's measurement of posting payments as well.
+
+    python bench/reports.py --database-url URL [--json out.json] [--write-path]
+
+An endpoint this build doesn't have (404/405/422, or no CSV) is reported as not available and
+the run goes on. Timings are medians; the ratios are taken within one run.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import free_port, new_key, percentile, start_server, wrk  # noqa: E402
+
+PROGRAMME = "SYN"
+# The aggregate the portfolio would need without balance rows: every entry, every time.
+HAND_CURRENT = """
+SELECT i.code AS plan_item,
+       COUNT(*) AS projects,
+       SUM(p.original_estimate) AS original_estimate,
+       SUM(p.revised_estimate) AS revised_estimate,
+       SUM(COALESCE(d.disbursed, 0)) AS disbursed
+FROM project p
+JOIN plan_item i ON i.id = p.plan_item_id
+JOIN programme g ON g.id = i.programme_id
+LEFT JOIN (
+  SELECT project_id, SUM(amount) AS disbursed FROM disbursement GROUP BY project_id
+) d ON d.project_id = p.id
+WHERE g.code = :programme
+GROUP BY i.code
+ORDER BY i.code
+"""
+# As of a date: entries dated up to it, and the revision in force then (else the original).
+HAND_AS_OF = """
+SELECT i.code AS plan_item,
+       COUNT(*) AS projects,
+       SUM(p.original_estimate) AS original_estimate,
+       SUM(COALESCE((
+         SELECT r.new_estimate FROM project_revision r
+         WHERE r.project_id = p.id AND r.approved_on <= :as_of
+         ORDER BY r.approved_on DESC, r.id DESC LIMIT 1
+       ), p.original_estimate)) AS revised_estimate,
+       SUM(COALESCE(d.disbursed, 0)) AS disbursed
+FROM project p
+JOIN plan_item i ON i.id = p.plan_item_id
+JOIN programme g ON g.id = i.programme_id
+LEFT JOIN (
+  SELECT project_id, SUM(amount) AS disbursed FROM disbursement
+  WHERE paid_on <= :as_of GROUP BY project_id
+) d ON d.project_id = p.id
+WHERE g.code = :programme
+GROUP BY i.code
+ORDER BY i.code
+"""
+NOT_AVAILABLE = (404, 405, 422)
+
+Query = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
+
+
+@contextmanager
+def raw_driver(database_url: str) -> Iterator[Query]:
+    """Run SQL with :named parameters through sqlite3 or psycopg, no SQLAlchemy in between."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        try:
+            yield lambda sql, params: conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as pg:
+
+        def query(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+            for name in params:
+                sql = sql.replace(f":{name}", f"%({name})s")
+            return pg.execute(sql.encode(), params).fetchall()
+
+        yield query
+
+
+def time_sql(query: Query, sql: str, params: dict[str, Any], *, runs: int) -> dict[str, Any]:
+    """Median of `runs` executions after one to warm the cache."""
+    rows = query(sql, params)
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        query(sql, params)
+        samples.append(time.perf_counter() - started)
+    return {
+        "runs": runs,
+        "median_ms": round(statistics.median(samples) * 1000, 2),
+        "min_ms": round(min(samples) * 1000, 2),
+        "groups": len(rows),
+        "disbursed_total": str(yuan(sum(int(row[4]) for row in rows))),
+        "rows": [[str(value) for value in row] for row in rows],
+    }
+
+
+def yuan(fen: int) -> Decimal:
+    return Decimal(fen).scaleb(-2)
+
+
+async def _gets(url: str, headers: dict[str, str], *, seconds: int, concurrency: int) -> Any:
+    """GET load from Python, where wrk is missing: `concurrency` clients for `seconds`."""
+    latencies: list[float] = []
+    failures = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal failures
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.get(url, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                failures += response.status_code != 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "failures": failures,
+        "per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+    }
+
+
+def measure_get(
+    url: str,
+    headers: dict[str, str],
+    *,
+    requests: int,
+    budget_s: float,
+    concurrency: int,
+    seconds: int,
+) -> dict[str, Any]:
+    """Sequential requests after warm-up (median latency, requests/s), then `concurrency`
+    clients for `seconds`. {"available": False, ...} when the endpoint isn't in this build."""
+    with httpx.Client(timeout=600, headers=headers) as client:
+        probe = client.get(url)
+        if probe.status_code != 200:
+            return {"available": False, "status": probe.status_code, "detail": probe.text[:500]}
+        body = probe.json()
+        client.get(url)
+        samples: list[float] = []
+        started = time.perf_counter()
+        while len(samples) < requests and (
+            len(samples) < 5 or time.perf_counter() - started < budget_s
+        ):
+            before = time.perf_counter()
+            response = client.get(url)
+            samples.append(time.perf_counter() - before)
+            assert response.status_code == 200, response.text[:500]
+        elapsed = time.perf_counter() - started
+    if shutil.which("wrk"):
+        loaded = wrk(url, seconds=seconds, concurrency=concurrency, headers=headers, timeout_s=120)
+    else:
+        loaded = asyncio.run(_gets(url, headers, seconds=seconds, concurrency=concurrency))
+    return {
+        "available": True,
+        "bytes": len(probe.content),
+        "sequential": {
+            "requests": len(samples),
+            "median_ms": round(statistics.median(samples) * 1000, 2),
+            "per_second": round(len(samples) / elapsed, 1),
+        },
+        "concurrent": {"clients": concurrency, **loaded},
+        "body": body,
+    }
+
+
+def api_disbursed_total(body: Any) -> Decimal | None:
+    """The portfolio's total disbursed, wherever the report puts it (a totals object, or
+    the sum over its groups); None if it can't be found."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("totals", "total"):
+        if isinstance(body.get(key), dict) and "disbursed" in body[key]:
+            return Decimal(body[key]["disbursed"])
+    for key in ("groups", "items", "rows"):
+        groups = body.get(key)
+        if isinstance(groups, list) and groups and all("disbursed" in g for g in groups):
+            return sum((Decimal(g["disbursed"]) for g in groups), Decimal(0))
+    return None
+
+
+def vm_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def measure_csv(database_url: str, key: str, expected_rows: int) -> dict[str, Any]:
+    """Stream every ledger entry as CSV from a one-worker server; count the lines and read
+    the worker's peak RSS (VmHWM) before and after."""
+    server = start_server(database_url, port=free_port(), workers=1)
+    try:
+        pid = server.process.pid
+        url = f"{server.base_url}/api/v1/disbursements?format=csv"
+        headers = {"Authorization": f"Bearer {key}"}
+        before = vm_kb(pid, "VmHWM")
+        newlines = 0
+        started = time.perf_counter()
+        with httpx.stream("GET", url, headers=headers, timeout=3600) as response:
+            kind = response.headers.get("content-type", "")
+            if response.status_code in NOT_AVAILABLE or "csv" not in kind:
+                return {"available": False, "status": response.status_code, "content_type": kind}
+            if response.status_code != 200:
+                return {"available": False, "status": response.status_code}
+            first = b""
+            for chunk in response.iter_bytes():
+                first = first or chunk[:200]
+                newlines += chunk.count(b"\n")
+        elapsed = time.perf_counter() - started
+        rows = newlines - 1  # the header line
+        return {
+            "available": True,
+            "rows": rows,
+            "expected_rows": expected_rows,
+            "seconds": round(elapsed, 2),
+            "rows_per_second": round(rows / elapsed),
+            "rss_peak_mb_before": round(before / 1024, 1),
+            "rss_peak_mb": round(vm_kb(pid, "VmHWM") / 1024, 1),
+            "starts_with": first.decode("utf-8", "replace").splitlines()[0],
+        }
+    finally:
+        server.stop()
+
+
+@contextmanager
+def datasette(path: str) -> Iterator[str]:
+    """`datasette serve` over the SQLite file; yields its base URL."""
+    executable = Path(sys.executable).with_name("datasette")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(executable if executable.exists() else shutil.which("datasette")),
+            "serve",
+            path,
+            "--port",
+            str(port),
+            "--setting",
+            "sql_time_limit_ms",
+            "60000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/-/versions.json", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("datasette did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def database_facts(query: Query, engine: str, database_url: str) -> dict[str, Any]:
+    projects, payments, reversals = query(
+        """SELECT (SELECT COUNT(*) FROM project p JOIN plan_item i ON i.id = p.plan_item_id
+                   JOIN programme g ON g.id = i.programme_id WHERE g.code = :programme),
+                  (SELECT COUNT(*) FROM disbursement WHERE kind = 'payment'),
+                  (SELECT COUNT(*) FROM disbursement WHERE kind = 'reversal')""",
+        {"programme": PROGRAMME},
+    )[0]
+    if engine == "sqlite":
+        path = str(make_url(database_url).database)
+        size = sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
+        version = sqlite3.sqlite_version
+    else:
+        size = query("SELECT pg_database_size(current_database())", {})[0][0]
+        version = query("SHOW server_version", {})[0][0]
+    return {
+        "projects": projects,
+        "payments": payments,
+        "reversals": reversals,
+        "size_mb": round(size / 2**20),
+        "engine_version": version,
+    }
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = Path("/proc/meminfo").read_text().split()[1]  # MemTotal comes first
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_gib": round(int(memory_kb) / 2**20),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    url = args.database_url
+    engine = "sqlite" if url.startswith("sqlite") else "postgresql"
+    as_of = date.fromisoformat(args.as_of)
+    result: dict[str, Any] = {"engine": engine, "machine": machine(), "as_of": args.as_of}
+    with raw_driver(url) as query:
+        result["database"] = database_facts(query, engine, url)
+        if not result["database"]["projects"]:
+            raise SystemExit(f"no {PROGRAMME} programme here: run bench/generate.py first")
+        print(f"{engine}: {result['database']}", flush=True)
+        params = {"programme": PROGRAMME}
+        result["hand_sql"] = {
+            "current": time_sql(query, HAND_CURRENT, params, runs=args.sql_runs),
+            "as_of": time_sql(query, HAND_AS_OF, {**params, "as_of": as_of}, runs=args.sql_runs),
+        }
+    print(f"hand SQL: {_brief(result['hand_sql'])}", flush=True)
+
+    key = new_key(url, "viewer")
+    headers = {"Authorization": f"Bearer {key}"}
+    load = {
+        "requests": args.requests,
+        "budget_s": args.budget,
+        "concurrency": args.concurrency,
+        "seconds": args.seconds,
+    }
+    server = start_server(url, port=free_port(), workers=args.workers)
+    try:
+        portfolio = f"{server.base_url}/api/v1/reports/portfolio?programme={PROGRAMME}"
+        portfolio += "&group_by=plan_item"
+        result["api"] = {
+            "current": measure_get(portfolio, headers, **load),
+            "as_of": measure_get(f"{portfolio}&as_of={args.as_of}", headers, **load),
+        }
+    finally:
+        server.stop()
+    for name in ("current", "as_of"):
+        measured = result["api"][name]
+        body = measured.pop("body", None)
+        if measured["available"]:
+            total = api_disbursed_total(body)
+            hand = result["hand_sql"][name]["disbursed_total"]
+            measured["disbursed_total"] = None if total is None else str(total)
+            measured["agrees_with_hand_sql"] = None if total is None else total == Decimal(hand)
+    print(f"API: {_brief(result['api'])}", flush=True)
+
+    if engine == "sqlite":
+        sql = " ".join(HAND_CURRENT.split())
+        path = str(make_url(url).database)
+        with datasette(path) as base:
+            query_string = urlencode({"sql": sql, "programme": PROGRAMME, "_shape": "array"})
+            served = measure_get(f"{base}/{Path(path).stem}.json?{query_string}", {}, **load)
+        body = served.pop("body", None)
+        if served["available"]:
+            served_fen = sum(int(row["disbursed"]) for row in body)
+            hand = result["hand_sql"]["current"]["disbursed_total"]
+            served["agrees_with_hand_sql"] = yuan(served_fen) == Decimal(hand)
+        result["datasette"] = served
+        print(f"datasette: {_brief(served)}", flush=True)
+
+    if not args.skip_csv:
+        entries = result["database"]["payments"] + result["database"]["reversals"]
+        result["csv"] = measure_csv(url, key, entries)
+        print(f"CSV: {result['csv']}", flush=True)
+
+    if args.write_path:
+        from bench import write_path
+
+        print("write path (bench/write_path.py) …", flush=True)
+        result["write_path"] = write_path.run(
+            url, concurrency=16, workers=args.workers, seconds=args.write_seconds
+        )
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["summary"] = summarise(result)
+    return result
+
+
+def _brief(value: Any) -> str:
+    def strip(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if k not in ("rows", "body")}
+        return v
+
+    return json.dumps(strip(value), ensure_ascii=False)
+
+
+def unavailable(measured: dict[str, Any]) -> str:
+    """How a missing endpoint reads in the table: 404/405/422 (or JSON instead of CSV) is
+    "not available in this build"; anything else is a failure to look into."""
+    status = measured["status"]
+    if status == 200 and "content_type" in measured:
+        return f"not available in this build (answers {measured['content_type']})"
+    if status in NOT_AVAILABLE:
+        return f"not available in this build (HTTP {status})"
+    return f"**failed: HTTP {status}**"
+
+
+def summarise(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lines of the table: what was measured, ours, the reference, ratio, target."""
+    lines: list[dict[str, Any]] = []
+
+    def line(
+        measure: str, ours: str, reference: str, ratio: float | None, target: str, met: bool | None
+    ) -> None:
+        lines.append(
+            {
+                "measure": measure,
+                "ours": ours,
+                "reference": reference,
+                "ratio": None if ratio is None else round(ratio, 2),
+                "target": target,
+                "met": met,
+            }
+        )
+
+    hand, api = result["hand_sql"], result["api"]
+    for name, label in (("current", "current"), ("as_of", f"as of {result['as_of']}")):
+        sql_ms = hand[name]["median_ms"]
+        measured = api[name]
+        reference = f"hand SQL {sql_ms} ms"
+        if not measured["available"]:
+            line(
+                f"portfolio by plan item, {label}",
+                unavailable(measured),
+                reference,
+                None,
+                "",
+                None,
+            )
+            continue
+        api_ms = measured["sequential"]["median_ms"]
+        if name == "current":
+            ratio = sql_ms / api_ms
+            target, met = "API ≥ 10× faster", ratio >= 10
+        else:
+            ratio = api_ms / sql_ms
+            target, met = "API time ≤ 1.5× SQL", ratio <= 1.5
+        line(
+            f"portfolio by plan item, {label} (median, sequential)",
+            f"API {api_ms} ms",
+            reference,
+            ratio,
+            target,
+            met,
+        )
+    if "datasette" in result:
+        served = result["datasette"]
+        ours = api["current"]
+        for mode, label in (("sequential", "1 client"), ("concurrent", "clients")):
+            if not served["available"]:
+                continue
+            theirs_rps = served[mode]["per_second"]
+            clients = served[mode].get("clients", 1)
+            name = f"current portfolio as JSON, {clients} {label.split()[-1]} (req/s)"
+            if not ours["available"]:
+                line(
+                    name,
+                    unavailable(ours),
+                    f"datasette {theirs_rps}/s",
+                    None,
+                    "ours ≥ 10× theirs",
+                    None,
+                )
+                continue
+            ours_rps = ours[mode]["per_second"]
+            ratio = ours_rps / theirs_rps
+            line(
+                name,
+                f"API {ours_rps}/s",
+                f"datasette {theirs_rps}/s",
+                ratio,
+                "ours ≥ 10× theirs",
+                ratio >= 10,
+            )
+    if "csv" in result:
+        csv = result["csv"]
+        if csv["available"]:
+            rate, peak = csv["rows_per_second"], csv["rss_peak_mb"]
+            line(
+                "CSV export of all entries: rows/s",
+                f"{rate:,}",
+                f"{csv['rows']:,} rows in {csv['seconds']} s"
+                + (
+                    "" if csv["rows"] == csv["expected_rows"] else f" (of {csv['expected_rows']:,})"
+                ),
+                None,
+                "≥ 100,000 rows/s",
+                rate >= 100_000,
+            )
+            line(
+                "CSV export: server peak RSS (VmHWM)",
+                f"{peak} MB",
+                f"{csv['rss_peak_mb_before']} MB before the export",
+                None,
+                "< 200 MB",
+                peak < 200,
+            )
+        else:
+            line(
+                "CSV export of all entries",
+                unavailable(csv),
+                "",
+                None,
+                "≥ 100,000 rows/s, < 200 MB",
+                None,
+            )
+    if "write_path" in result:
+        w = result["write_path"]
+        line(
+            "posting payments, 16 clients (API ÷ raw driver)",
+            f"{w['api']['per_second']}/s",
+            f"raw {w['raw_driver']['per_second']}/s",
+            w["api_vs_raw"],
+            f"≥ {w['targets']['api_vs_raw']}",
+            w["api_vs_raw"] >= w["targets"]["api_vs_raw"],
+        )
+        line(
+            "posting payments (API ÷ bare endpoint)",
+            f"{w['api']['per_second']}/s",
+            f"bare {w['bare_endpoint']['per_second']}/s",
+            w["api_vs_bare"],
+            "≥ 0.6",
+            w["api_vs_bare"] >= 0.6,
+        )
+        line(
+            "posting payments: p99 ÷ p50",
+            f"p99 {w['api']['p99_ms']} ms",
+            f"p50 {w['api']['p50_ms']} ms",
+            w["api_p99_over_p50"],
+            "≤ 5",
+            w["api_p99_over_p50"] <= 5,
+        )
+    return lines
+
+
+def markdown(result: dict[str, Any]) -> str:
+    db = result["database"]
+    head = (
+        f"{result['engine']} {db['engine_version']}: {db['projects']:,} projects, "
+        f"{db['payments']:,} payments, {db['reversals']:,} reversals, {db['size_mb']} MB; "
+        f"load average {result['machine']['load_average_at_start']} → "
+        f"{result['machine']['load_average_at_end']} on {result['machine']['cpus']} CPUs"
+    )
+    rows = ["| measure | ours | reference | ratio | target | met |", "|---|---|---|---|---|---|"]
+    for line in result["summary"]:
+        met = {True: "yes", False: "**no**", None: "–"}[line["met"]]
+        ratio = "–" if line["ratio"] is None else line["ratio"]
+        rows.append(
+            f"| {line['measure']} | {line['ours']} | {line['reference']} | {ratio} | "
+            f"{line['target']} | {met} |"
+        )
+    return head + "\n\n" + "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", required=True, help="a database bench/generate.py filled")
+    parser.add_argument("--as-of", default="2024-06-30")
+    parser.add_argument("--requests", type=int, default=50, help="sequential, per endpoint")
+    parser.add_argument("--budget", type=float, default=30, help="seconds of sequential requests")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=10, help="of concurrent load")
+    parser.add_argument("--sql-runs", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-csv", action="store_true")
+    parser.add_argument("--write-path", action="store_true", help="run bench/write_path.py too")
+    parser.add_argument("--write-seconds", type=int, default=15)
+    parser.add_argument("--json", help="write every figure to this file")
+    args = parser.parse_args()
+    result = run(args)
+    print()
+    print(markdown(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
