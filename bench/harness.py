@@ -148,12 +148,19 @@ class Server:
                 self.kill_hard()
 
 
-def start_server(database_url: str, *, port: int, workers: int = 1) -> Server:
+def start_server(
+    database_url: str, *, port: int, workers: int = 1, env: dict[str, str] | None = None
+) -> Server:
     """`python -m app serve` in its own process group; returns once /readyz answers 200."""
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+            **(env or {}),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
