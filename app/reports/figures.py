@@ -11,7 +11,7 @@ Today's figures come from the ledger's balance rows; an earlier date sums the en
 up to it through the covering index (project_id, paid_on, amount, funding_source_id).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -42,6 +42,23 @@ class Thresholds:
 
     needs_revision: Decimal = Decimal("0.10")
     behind_schedule_spi: Decimal = Decimal("0.9")
+    # The same as exact integer ratios, for comparisons without rounding.
+    _ceiling: tuple[int, int] = field(init=False, repr=False, compare=False)
+    _spi: tuple[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ceiling", (1 + self.needs_revision).as_integer_ratio())
+        object.__setattr__(self, "_spi", self.behind_schedule_spi.as_integer_ratio())
+
+    def above_ceiling(self, amount: int, revised: int) -> bool:
+        """amount > revised × (1 + needs_revision)"""
+        numerator, denominator = self._ceiling
+        return amount * denominator > revised * numerator
+
+    def behind(self, ev: int, pv: int) -> bool:
+        """SPI = ev / pv below behind_schedule_spi (false when pv is zero)"""
+        numerator, denominator = self._spi
+        return pv > 0 and ev * denominator < pv * numerator
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +128,6 @@ def derive(ing: Ingredients, as_of: date, thresholds: Thresholds) -> Figures:
     pv = half_even(revised * planned[0], planned[1]) if planned else 0
     # EAC = BAC / CPI = BAC × AC / EV; undefined when AC or EV is zero.
     eac = half_even(revised * disbursed, ev) if disbursed and ev > 0 else None
-    ceiling = Decimal(revised) * (1 + thresholds.needs_revision)
     return Figures(
         original=ing.original,
         revised=revised,
@@ -124,9 +140,9 @@ def derive(ing: Ingredients, as_of: date, thresholds: Thresholds) -> Figures:
         eac=eac,
         over_budget=disbursed > revised,
         forecast_over=eac is not None and eac > revised,
-        needs_revision=(eac is not None and eac > ceiling) or ing.committed > ceiling,
-        # SPI = EV / PV < threshold, compared without rounding.
-        behind_schedule=pv > 0 and Decimal(ev) < thresholds.behind_schedule_spi * pv,
+        needs_revision=(eac is not None and thresholds.above_ceiling(eac, revised))
+        or thresholds.above_ceiling(ing.committed, revised),
+        behind_schedule=thresholds.behind(ev, pv),
     )
 
 
@@ -308,7 +324,6 @@ def add(figures: list[Figures], thresholds: Thresholds) -> Figures:
     ev = sum(f.ev for f in figures)
     pv = sum(f.pv for f in figures)
     eac = half_even(revised * disbursed, ev) if disbursed and ev > 0 else None
-    ceiling = Decimal(revised) * (1 + thresholds.needs_revision)
     committed = sum(f.committed for f in figures)
     return Figures(
         original=sum(f.original for f in figures),
@@ -322,6 +337,7 @@ def add(figures: list[Figures], thresholds: Thresholds) -> Figures:
         eac=eac,
         over_budget=disbursed > revised,
         forecast_over=eac is not None and eac > revised,
-        needs_revision=(eac is not None and eac > ceiling) or committed > ceiling,
-        behind_schedule=pv > 0 and Decimal(ev) < thresholds.behind_schedule_spi * pv,
+        needs_revision=(eac is not None and thresholds.above_ceiling(eac, revised))
+        or thresholds.above_ceiling(committed, revised),
+        behind_schedule=thresholds.behind(ev, pv),
     )
