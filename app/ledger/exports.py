@@ -35,8 +35,8 @@ _line = aliased(BudgetLine)
 _contract = aliased(Contract)
 _source = aliased(FundingSource)
 
-# Each column with the expression that fills it, so the two can't drift apart. English
-# headings are the JSON field names; Chinese ones are those the CSV import reads.
+# Each column with the expression that fills it, so the two can't drift apart. Headings, in
+# either language, are those the CSV import reads (a re-imported export posts nothing twice).
 _FIELDS: list[tuple[Column, Any]] = [
     (Column("id", "id", "编号", Kind.INT), col(Disbursement.id)),
     (Column("kind", "kind", "类型", width=10), col(Disbursement.kind)),

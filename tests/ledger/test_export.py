@@ -247,6 +247,34 @@ def test_filters_and_sort_apply_and_the_page_does_not(
     assert refused.status_code == 422
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_exported_ledger_imports_as_already_posted(
+    client: TestClient, keys: Keys, session: Session, lang: str
+) -> None:
+    """Export headings are those the CSV import reads: re-importing posts nothing twice."""
+    _, item = make_programme(session)
+    project = make_project(session, item, code="EXP-ROUND")
+    for n, payee in enumerate(("平罗县城关第九小学", "宁夏某设备供应商（测试）")):
+        posted = client.post(
+            "/api/v1/disbursements",
+            json={**payment(project.id, f"{n + 1}234.50", f"RT-{n}", payee=payee), "memo": "摘要"},
+            headers=keys.finance,
+        )
+        assert posted.status_code == 201, posted.text
+    exported = client.get(
+        "/api/v1/disbursements",
+        params={"format": "csv", "lang": lang, "project_id": project.id},
+        headers=keys.finance,
+    )
+    imported = client.post(
+        "/api/v1/disbursements/import",
+        content=exported.content,
+        headers={**keys.finance, "Content-Type": "text/csv"},
+    )
+    assert imported.status_code == 200, imported.text
+    assert (imported.json()["posted"], imported.json()["already_posted"]) == (0, 2)
+
+
 def test_an_empty_export_has_its_heading(client: TestClient, keys: Keys) -> None:
     response = client.get("/api/v1/disbursements?format=csv&voucher_no=none", headers=keys.admin)
     assert response.content.decode("utf-8-sig").startswith("id,kind,paid_on,")
