@@ -234,9 +234,9 @@ class SessionFactory:
 
     @contextmanager
     def lookup(self) -> Iterator[Connection]:
-        """A connection for a read made before the request's own transaction (the API key),
-        so that a write transaction starts, and takes SQLite's write turn, only when the
-        request's work begins."""
+        """A connection for reads outside the request's own transaction: the API key, read
+        before it (so that a write transaction starts, and takes SQLite's write turn, only when
+        the request's work begins), and a streamed export, read after it has ended."""
         if isinstance(self.bind, Connection):
             yield self.bind
             return

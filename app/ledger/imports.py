@@ -47,7 +47,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "科目编号",
     ),
     "contract": ("contract", "contract_no", "contract_id", "合同编号"),
-    "amount": ("amount", "金额", "支付金额", "拨付金额"),
+    "amount": ("amount", "金额", "金额（元）", "金额(元)", "支付金额", "拨付金额"),
     "paid_on": ("paid_on", "支付日期", "拨付日期", "日期"),
     "payee": ("payee", "收款单位", "收款人"),
     "voucher_no": ("voucher_no", "凭证号", "凭证编号"),

@@ -8,8 +8,9 @@ from app.auth.actor import Actor
 from app.auth.dependencies import AnyRoleDep, FinanceDep
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.exports.dependencies import EXPORT_RESPONSES, ExportFormat, FormatDep, LangDep
 from app.inputs import IsoDate, SafeText
-from app.ledger import idempotency, imports, service
+from app.ledger import exports, idempotency, imports, service
 from app.ledger.dependencies import CsvUploadDep
 from app.ledger.idempotency import IdempotencyDep
 from app.ledger.models import EntryKind
@@ -84,13 +85,22 @@ def post_disbursement(
 @router.get(
     "",
     response_model=DisbursementPage,
-    summary="List ledger entries, with the exact sum of all that match",
-    responses=problem_responses(401, 403, 422),
+    summary="List ledger entries, with the exact sum of all that match; or export them all",
+    description="JSON: a page of entries, the total and the exact sum of every match. "
+    "`?format=csv` or `?format=xlsx` (or `Accept: text/csv` or the XLSX media type) exports "
+    "EVERY entry that matches the filters, in the same order, streamed; `limit` and `offset` "
+    "don't apply to exports. CSV is UTF-8 with BOM, amounts as plain two-decimal strings; "
+    "XLSX has number cells. `?lang=zh` gives Chinese headings (those the CSV import reads).",
+    responses={**problem_responses(401, 403, 422), **EXPORT_RESPONSES},
 )
 def list_disbursements(
     actor: AnyRoleDep,
     session: SessionDep,
     page: PaginationDep,
+    fmt: FormatDep,
+    lang: LangDep,
+    request: Request,
+    today: TodayDep,
     project_id: OptionalId = None,
     budget_line_id: OptionalId = None,
     contract_id: OptionalId = None,
@@ -108,7 +118,7 @@ def list_disbursements(
             description=f"One or more of {', '.join(service.SORTS)}; - for descending",
         ),
     ] = None,
-) -> DisbursementPage:
+) -> DisbursementPage | Response:
     filters = service.LedgerFilters(
         project_id=project_id,
         budget_line_id=budget_line_id,
@@ -119,12 +129,19 @@ def list_disbursements(
         since=since,
         until=until,
     )
+    order = parse_sort(sort, service.SORTS, default="paid_on")
+    if fmt is not ExportFormat.json:
+        return exports.export_ledger(
+            factory=request.app.state.session_factory,
+            actor=actor,
+            filters=filters,
+            sort=order,
+            fmt=fmt,
+            lang=lang,
+            today=today,
+        )
     items, total, amount = service.list_entries(
-        session=session,
-        actor=actor,
-        filters=filters,
-        sort=parse_sort(sort, service.SORTS, default="paid_on"),
-        page=page,
+        session=session, actor=actor, filters=filters, sort=order, page=page
     )
     return DisbursementPage(
         items=items, total=total, limit=page.limit, offset=page.offset, sum=amount

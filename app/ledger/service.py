@@ -544,7 +544,9 @@ class LedgerFilters:
     until: date | None = None
 
 
-def _clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
+def ledger_clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
+    """WHERE clauses of a ledger query: the caller's scope, then the filters. The list and
+    its exports use the same ones, so an export holds exactly what the list pages through."""
     clauses: list[Any] = [visible_to(actor), *_entry_scope(actor)]
     for name in ("project_id", "budget_line_id", "contract_id", "voucher_no", "kind"):
         value = getattr(filters, name)
@@ -568,6 +570,12 @@ def _clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
     return clauses
 
 
+def ledger_order(sort: Sequence[tuple[str, bool]]) -> list[Any]:
+    """ORDER BY for parsed `sort` keys, ending with the id so that equal keys keep one order."""
+    order = [getattr(Disbursement, n).desc() if d else getattr(Disbursement, n) for n, d in sort]
+    return [*order, col(Disbursement.id)]
+
+
 def list_entries(
     *,
     session: Session,
@@ -577,7 +585,7 @@ def list_entries(
     page: Pagination,
 ) -> tuple[list[DisbursementRead], int, Decimal]:
     """A page of entries, how many match, and their exact sum (computed in SQL)."""
-    clauses = _clauses(actor, filters)
+    clauses = ledger_clauses(actor, filters)
     base = select(Disbursement).join(Project, col(Project.id) == Disbursement.project_id)
     total, amount = session.execute(
         select(func.count(), money_sum(Disbursement.amount))
@@ -585,13 +593,9 @@ def list_entries(
         .join(Project, col(Project.id) == Disbursement.project_id)
         .where(*clauses)
     ).one()
-    order = [getattr(Disbursement, n).desc() if d else getattr(Disbursement, n) for n, d in sort]
     rows = list(
         session.exec(
-            base.where(*clauses)
-            .order_by(*order, col(Disbursement.id))
-            .limit(page.limit)
-            .offset(page.offset)
+            base.where(*clauses).order_by(*ledger_order(sort)).limit(page.limit).offset(page.offset)
         )
     )
     return entry_reads(session=session, entries=rows), total, Decimal(amount)

@@ -1,14 +1,17 @@
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.dependencies import AnyRoleDep, StaffReaderDep
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.exports.dependencies import EXPORT_RESPONSES, ExportFormat, FormatDep, Lang, LangDep
+from app.exports.service import render
 from app.inputs import IsoDate, SafeText
 from app.params import TodayDep
 from app.projects.dependencies import ProjectDep
-from app.reports import service
+from app.reports import exports, service
 from app.reports.dependencies import IfNoneMatch, ReportCacheDep, ThresholdsDep
 from app.reports.schemas import (
     AlertsReport,
@@ -24,19 +27,56 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"], route_class=Exact
 project_router = APIRouter(prefix="/api/v1/projects", tags=["reports"], route_class=ExactRoute)
 
 AsOf = Annotated[IsoDate | None, Query(description="Default: today")]
+
+
+def _filename(report: PortfolioReport | TimeseriesReport | AlertsReport) -> str:
+    """The export's file name (without extension): what, for which scope, as of when."""
+    if isinstance(report, PortfolioReport):
+        return f"portfolio-{report.programme or 'all'}-{report.group_by}-{report.as_of}"
+    if isinstance(report, TimeseriesReport):
+        return f"timeseries-{report.interval}-{report.as_of}"
+    return f"alerts-{report.as_of}"
+
+
 CACHED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: the ETag sent in If-None-Match is current"}
 }
 
 
-def _answer(report: Any, etag: str, response: Response, if_none_match: str | None) -> Any:
-    """The report with its ETag, or 304 when the caller already holds this version."""
-    if if_none_match and (
-        if_none_match.strip() == "*" or etag in (tag.strip() for tag in if_none_match.split(","))
-    ):
+@dataclass(frozen=True)
+class Exported:
+    """How the caller wants a report: format, language, and the ETag it already holds."""
+
+    fmt: ExportFormat
+    lang: Lang
+    if_none_match: str | None
+    response: Response
+
+
+def exported(
+    fmt: FormatDep, lang: LangDep, response: Response, if_none_match: IfNoneMatch = None
+) -> Exported:
+    return Exported(fmt=fmt, lang=lang, if_none_match=if_none_match, response=response)
+
+
+ExportedDep = Annotated[Exported, Depends(exported)]
+
+
+def _answer(report: Any, etag: str, asked: Exported, filename: str) -> Any:
+    """The report as asked for (JSON, CSV or XLSX) with its ETag, or 304 when the caller
+    already holds this version of this representation."""
+    if asked.fmt is not ExportFormat.json:
+        etag = f'{etag[:-1]}-{asked.fmt.value}-{asked.lang.value}"'
+    sent = asked.if_none_match
+    if sent and (sent.strip() == "*" or etag in (tag.strip() for tag in sent.split(","))):
         return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    return report
+    if asked.fmt is ExportFormat.json:
+        asked.response.headers["ETag"] = etag
+        return report
+    sheets = exports.sheets_for(report, asked.fmt)
+    exported = render(sheets, fmt=asked.fmt, lang=asked.lang, filename=filename)
+    exported.headers["ETag"] = etag
+    return exported
 
 
 Ref = Annotated[SafeText | None, Query(max_length=64, description="Id or code")]
@@ -49,7 +89,7 @@ Ref = Annotated[SafeText | None, Query(max_length=64, description="Id or code")]
     description="Definitions: PRODUCT.md, Reports. Entries, revisions, commitments and progress "
     "dated after `as_of` don't count. A ratio whose denominator is zero is null. With "
     "breakdowns per budget line, funding source (planned vs disbursed) and contract.",
-    responses=problem_responses(401, 403, 404, 422),
+    responses={**problem_responses(401, 403, 404, 422), **CACHED, **EXPORT_RESPONSES},
 )
 def project_report(
     actor: AnyRoleDep,
@@ -57,11 +97,22 @@ def project_report(
     session: SessionDep,
     today: TodayDep,
     thresholds: ThresholdsDep,
+    cache: ReportCacheDep,
+    asked: ExportedDep,
     as_of: AsOf = None,
-) -> ProjectReport:
-    return service.project_report(
-        session=session, project=project, as_of=as_of or today, today=today, thresholds=thresholds
+) -> Any:
+    report, etag = cache.fetch(
+        session,
+        ("project", project.id, actor.role, actor.contractor_id, as_of, today, thresholds),
+        lambda: service.project_report(
+            session=session,
+            project=project,
+            as_of=as_of or today,
+            today=today,
+            thresholds=thresholds,
+        ),
     )
+    return _answer(report, etag, asked, f"project-{report.code}-{report.as_of}")
 
 
 @router.get(
@@ -71,7 +122,7 @@ def project_report(
     description="The project figures summed per group, counts of projects and of each flag, and "
     "a totals row over distinct projects. Ratios of a group are the same formulas applied to "
     "the group's sums (cpi = Σev / Σac). `notes` says how the grouping counts.",
-    responses={**problem_responses(401, 403, 422), **CACHED},
+    responses={**problem_responses(401, 403, 422), **CACHED, **EXPORT_RESPONSES},
 )
 def portfolio(
     actor: StaffReaderDep,
@@ -79,8 +130,7 @@ def portfolio(
     today: TodayDep,
     thresholds: ThresholdsDep,
     cache: ReportCacheDep,
-    response: Response,
-    if_none_match: IfNoneMatch = None,
+    asked: ExportedDep,
     programme: Ref = None,
     group_by: GroupBy = GroupBy.plan_item,
     as_of: AsOf = None,
@@ -99,7 +149,7 @@ def portfolio(
             thresholds=thresholds,
         ),
     )
-    return _answer(report, etag, response, if_none_match)
+    return _answer(report, etag, asked, _filename(report))
 
 
 @router.get(
@@ -109,7 +159,7 @@ def portfolio(
     description="Name a project or a programme (neither: every project you can see). Periods "
     "run from the earliest payment, planned start or milestone to `as_of`; each point's "
     "figures are as of the period's end.",
-    responses={**problem_responses(401, 403, 422), **CACHED},
+    responses={**problem_responses(401, 403, 422), **CACHED, **EXPORT_RESPONSES},
 )
 def timeseries(
     actor: AnyRoleDep,
@@ -117,8 +167,7 @@ def timeseries(
     today: TodayDep,
     thresholds: ThresholdsDep,
     cache: ReportCacheDep,
-    response: Response,
-    if_none_match: IfNoneMatch = None,
+    asked: ExportedDep,
     project: Ref = None,
     programme: Ref = None,
     interval: Interval = Interval.month,
@@ -139,7 +188,7 @@ def timeseries(
             thresholds=thresholds,
         ),
     )
-    return _answer(report, etag, response, if_none_match)
+    return _answer(report, etag, asked, _filename(report))
 
 
 @router.get(
@@ -149,7 +198,7 @@ def timeseries(
     description="over_budget, payments_overdue, forecast_over, needs_revision, "
     "final_accounts_due (竣工财务决算, three months after 竣工验收), behind_schedule, "
     "retention_due; each with the figures that raised it.",
-    responses={**problem_responses(401, 403, 422), **CACHED},
+    responses={**problem_responses(401, 403, 422), **CACHED, **EXPORT_RESPONSES},
 )
 def alerts(
     actor: StaffReaderDep,
@@ -157,8 +206,7 @@ def alerts(
     today: TodayDep,
     thresholds: ThresholdsDep,
     cache: ReportCacheDep,
-    response: Response,
-    if_none_match: IfNoneMatch = None,
+    asked: ExportedDep,
     as_of: AsOf = None,
 ) -> Any:
     report, etag = cache.fetch(
@@ -168,7 +216,7 @@ def alerts(
             session=session, actor=actor, as_of=as_of or today, today=today, thresholds=thresholds
         ),
     )
-    return _answer(report, etag, response, if_none_match)
+    return _answer(report, etag, asked, _filename(report))
 
 
 @router.get(
@@ -176,13 +224,19 @@ def alerts(
     response_model=DuesReport,
     summary="Certified amounts not yet paid (overdue first) and retention falling due",
     description="保障中小企业款项支付条例 第9条: pay within the contract's term after "
-    "certification. A contractor sees its own contracts only.",
-    responses=problem_responses(401, 403, 422),
+    "certification. A contractor sees its own contracts only. `?format=csv|xlsx` exports the "
+    "two lists (certified dues, retention) as two sections or worksheets.",
+    responses={**problem_responses(401, 403, 422), **EXPORT_RESPONSES},
 )
 def dues(
     actor: AnyRoleDep,
     session: SessionDep,
     today: TodayDep,
+    fmt: FormatDep,
+    lang: LangDep,
     as_of: AsOf = None,
-) -> DuesReport:
-    return service.dues(session=session, actor=actor, as_of=as_of or today)
+) -> DuesReport | Response:
+    report = service.dues(session=session, actor=actor, as_of=as_of or today)
+    if fmt is ExportFormat.json:
+        return report
+    return render(exports.dues_sheets(report), fmt=fmt, lang=lang, filename=f"dues-{report.as_of}")

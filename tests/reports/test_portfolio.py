@@ -1,12 +1,15 @@
 """The portfolio: project figures summed per group, counted flags, totals over distinct projects,
 and the same numbers as the project reports they roll up."""
 
+import csv
+import io
 from collections import Counter
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlmodel import Session
 
 from app.auth.actor import CLI_ACTOR
@@ -291,3 +294,131 @@ def test_who_may_ask_and_what_is_refused(
     assert laxer["totals"]["flags"]["behind_schedule"] == 0
     p1 = _get(client, keys, f"/api/v1/projects/{world['projects'][0]}/report", as_of="2023-12-31")
     assert (p1["ev"], p1["pv"], p1["spi"]) == ("550000.00", "749454.15", "0.7339")
+
+
+def _csv_rows(response: Any) -> list[list[str]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the text as UTF-8
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def test_the_portfolio_as_csv_matches_the_json(
+    client: TestClient, keys: Keys, world: dict[str, Any], session: Session
+) -> None:
+    site = client.post(
+        "/api/v1/sites",
+        json={"region": "测试县", "name": '=HYPERLINK("http://x","点此")'},
+        headers=keys.admin,
+    ).json()
+    client.patch(
+        f"/api/v1/projects/{world['projects'][2]}",
+        json={"site_ids": [site["id"]]},
+        headers={**keys.admin, "If-Match": "*"},
+    )
+    for group_by in ("plan_item", "site"):
+        params = {"programme": world["programme"], "group_by": group_by}
+        report = _get(client, keys, "/api/v1/reports/portfolio", **params)
+        rows = _csv_rows(
+            client.get(
+                "/api/v1/reports/portfolio", params={**params, "format": "csv"}, headers=keys.viewer
+            )
+        )
+        header, body = rows[0], rows[1:]
+        assert header[:3] == [group_by, "label", "projects"]
+        assert len(body) == len(report["groups"]) + 1  # the groups, then the totals
+        for row, group in zip(body, [*report["groups"], report["totals"]], strict=True):
+            cells = dict(zip(header, row, strict=True))
+            for field in MONEY:
+                assert cells[field] == group[field], field  # plain two-decimal strings
+            assert cells["projects"] == str(group["projects"])
+            assert cells["over_budget"] == str(group["flags"]["over_budget"])
+    labels = [row[1] for row in body]
+    assert '\'=HYPERLINK("http://x","点此")' in labels  # a formula arrives as inert text
+    assert "青铜峡市第一小学（测试）" in labels  # Chinese intact
+
+    chinese = _csv_rows(
+        client.get(
+            "/api/v1/reports/portfolio",
+            params={"group_by": "plan_item", "lang": "zh"},
+            headers={**keys.viewer, "Accept": "text/csv"},
+        )
+    )
+    assert chinese[0][:3] == ["专栏", "名称", "项目数"]
+    assert "已拨付（元）" in chinese[0]
+
+
+def test_the_portfolio_as_xlsx_has_numbers_that_add_up(
+    client: TestClient, keys: Keys, world: dict[str, Any]
+) -> None:
+    params = {"programme": world["programme"], "group_by": "category", "as_of": "2024-03-01"}
+    report = _get(client, keys, "/api/v1/reports/portfolio", **params)
+    response = client.get(
+        "/api/v1/reports/portfolio", params={**params, "format": "xlsx"}, headers=keys.viewer
+    )
+    assert response.status_code == 200
+    assert "attachment" in response.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    assert sheet.freeze_panes == "A2"
+    header = [cell.value for cell in sheet[1]]
+    column = header.index("disbursed") + 1
+    cells = [sheet.cell(row=r, column=column) for r in range(2, sheet.max_row + 1)]
+    assert all(isinstance(cell.value, int | float) for cell in cells)
+    assert all(cell.number_format == "#,##0.00" for cell in cells)
+
+    def amount(cell: Any) -> Decimal:
+        return Decimal(str(cell.value)).quantize(Decimal("0.01"))
+
+    groups, totals = cells[:-1], cells[-1]
+    assert [amount(c) for c in groups] == [Decimal(g["disbursed"]) for g in report["groups"]]
+    assert (
+        sum(amount(c) for c in groups) == amount(totals) == Decimal(report["totals"]["disbursed"])
+    )
+
+
+def test_every_report_exports_and_each_representation_has_its_own_etag(
+    client: TestClient, keys: Keys, world: dict[str, Any]
+) -> None:
+    project = world["projects"][0]
+    for path, params in [
+        (f"/api/v1/projects/{project}/report", {"as_of": "2024-03-01"}),
+        ("/api/v1/reports/timeseries", {"programme": world["programme"], "interval": "quarter"}),
+        ("/api/v1/reports/alerts", {"as_of": "2023-12-31"}),
+    ]:
+        as_json = client.get(path, params=params, headers=keys.finance)
+        as_csv = client.get(path, params={**params, "format": "csv"}, headers=keys.finance)
+        as_xlsx = client.get(path, params={**params, "format": "xlsx"}, headers=keys.finance)
+        assert as_json.status_code == as_csv.status_code == as_xlsx.status_code == 200, path
+        etags = {r.headers["ETag"] for r in (as_json, as_csv, as_xlsx)}
+        assert len(etags) == 3, path
+        workbook = load_workbook(io.BytesIO(as_xlsx.content))
+        assert all(ws.freeze_panes == "A2" for ws in workbook.worksheets), path
+        again = client.get(
+            path,
+            params={**params, "format": "csv"},
+            headers={**keys.finance, "If-None-Match": as_csv.headers["ETag"]},
+        )
+        assert again.status_code == 304, path
+
+    report = client.get(
+        f"/api/v1/projects/{project}/report", params={"format": "xlsx"}, headers=keys.finance
+    )
+    workbook = load_workbook(io.BytesIO(report.content))
+    assert workbook.sheetnames == ["Report", "Budget lines", "Funding", "Contracts"]
+    summary = workbook["Report"]
+    values = dict(zip([c.value for c in summary[1]], [c.value for c in summary[2]], strict=True))
+    as_json = client.get(f"/api/v1/projects/{project}/report", headers=keys.finance).json()
+    assert Decimal(str(values["ev"])).quantize(Decimal("0.01")) == Decimal(as_json["ev"])
+    assert values["code"] == "PF-1"
+    funding = workbook["Funding"]
+    assert [row[0].value for row in funding.iter_rows(min_row=2)] == ["central_budget", "county"]
+
+    series = _csv_rows(
+        client.get(
+            "/api/v1/reports/timeseries",
+            params={"programme": world["programme"], "interval": "year", "format": "csv"},
+            headers=keys.viewer,
+        )
+    )
+    assert series[0] == ["period", "start", "end", "disbursed", "ac", "pv", "ev", "bac"]
+    assert [row[0] for row in series[1:]] == ["2023", "2024", "2025", "2026"][: len(series) - 1]

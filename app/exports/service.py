@@ -1,0 +1,413 @@
+"""Writing sheets as CSV or XLSX.
+
+CSV: UTF-8 with a BOM (so Excel reads Chinese right), `\\r\\n` lines, minimal quoting, money as
+plain two-decimal strings (`1234.50`, `-5.00`), shares with four decimals, ISO dates, and text
+that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return)
+prefixed with `'`.
+
+XLSX (openpyxl, write-only): one worksheet per sheet, bold frozen heading row, column widths,
+money as number cells formatted `#,##0.00`, shares as number cells formatted `0.00%` (the
+ratio 0.5 shows as 50.00%, the four decimals of the JSON figure), dates as date cells
+`yyyy-mm-dd`, booleans as TRUE/FALSE, text always as text (never a formula).
+
+Amounts are Decimal throughout: numbers go into the XLSX file as their exact decimal text.
+"""
+
+import csv
+import io
+import re
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Context as DecimalContext
+from decimal import Decimal, Inexact
+from itertools import chain, islice
+from typing import IO, Any
+from urllib.parse import quote
+
+import anyio
+from fastapi import Response
+from fastapi.responses import StreamingResponse
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from starlette.concurrency import run_in_threadpool
+
+from app.exports.dependencies import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, Lang
+from app.exports.tables import Column, Kind, Rows, Sheet
+
+BOM = "\ufeff"
+FEN = Decimal("0.01")
+SHARE_PLACES = Decimal("0.0001")
+# Quantizing money must never round: an amount with a third decimal is a bug, not a rounding.
+_EXACT = DecimalContext(traps=[Inexact])
+ROWS_PER_CHUNK = 1000
+CHUNK_BYTES = 64 * 1024
+# Excel's limit is 1,048,576 rows a worksheet: the heading plus this many; more continue on
+# another worksheet.
+XLSX_MAX_DATA_ROWS = 1_048_575
+XLSX_SPOOL_BYTES = 16 * 1024 * 1024
+XLSX_TEXT_LIMIT = 32_767
+MONEY_FORMAT = "#,##0.00"
+SHARE_FORMAT = "0.00%"
+DATE_FORMAT = "yyyy-mm-dd"
+CSV_UNSAFE_START = "=+-@\t\r"
+
+Row = Mapping[str, Any] | Sequence[Any]
+
+
+def money_text(value: Decimal) -> str:
+    """`1234.5` → `"1234.50"`; decimal.Inexact for an amount with more than two decimals."""
+    quantized = value.quantize(FEN, context=_EXACT)
+    return format(quantized, "f") if quantized else "0.00"
+
+
+def share_text(value: Decimal) -> str:
+    """A ratio with four decimals, as the JSON reports write it: `"0.5000"`."""
+    return format(value.quantize(SHARE_PLACES), "f")
+
+
+def text_of(value: Any) -> str:
+    """A TEXT cell's value as text: datetimes in ISO 8601 (UTC as `Z`), decimals in full."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _inert(value: Any) -> str | None:
+    """A CSV text cell that no spreadsheet will run as a formula (OWASP CSV injection)."""
+    if value is None:
+        return None
+    text = value if type(value) is str else text_of(value)
+    if text and text[0] in CSV_UNSAFE_START:
+        return "'" + text
+    return text
+
+
+def _csv_money(value: Decimal | None) -> str | None:
+    return None if value is None else money_text(value)
+
+
+def _csv_share(value: Decimal | None) -> str | None:
+    return None if value is None else share_text(value)
+
+
+def _csv_bool(value: bool | None) -> str | None:
+    return None if value is None else ("TRUE" if value else "FALSE")
+
+
+# The csv module writes None as an empty field, and ints and dates through str() (ISO dates).
+_CSV_CELL: dict[Kind, Callable[[Any], Any] | None] = {
+    Kind.TEXT: _inert,
+    Kind.MONEY: _csv_money,
+    Kind.SHARE: _csv_share,
+    Kind.INT: None,
+    Kind.DATE: None,
+    Kind.BOOL: _csv_bool,
+}
+
+
+def _in_column_order(columns: Sequence[Column]) -> Callable[[Row], Sequence[Any]]:
+    keys = [c.key for c in columns]
+    width = len(keys)
+
+    def values(row: Row) -> Sequence[Any]:
+        if isinstance(row, Mapping):
+            return [row.get(key) for key in keys]
+        if len(row) != width:
+            raise ValueError(f"a row has {len(row)} values for {width} columns")
+        return row
+
+    return values
+
+
+def _plain_rows(batch: Sequence[Row], width: int) -> bool:
+    """Whether every row of a batch is a sequence of `width` values (checked per type and
+    length at C speed, not per row in Python)."""
+    if any(issubclass(kind, Mapping) for kind in set(map(type, batch))):
+        return False
+    lengths = set(map(len, batch))
+    if lengths != {width}:
+        raise ValueError(f"rows have {sorted(lengths)} values for {width} columns")
+    return True
+
+
+def _csv_batch_writer(columns: Sequence[Column]) -> Callable[[Sequence[Row]], Iterable[Any]]:
+    """Formats a batch of rows column by column: each column's formatting is looked up once,
+    and columns that need none (ints, dates) are never touched in Python."""
+    cells = [_CSV_CELL[c.kind] for c in columns]
+    values = _in_column_order(columns)
+    width = len(columns)
+
+    def convert(batch: Sequence[Row]) -> Iterable[Any]:
+        rows = batch if _plain_rows(batch, width) else [values(row) for row in batch]
+        by_column: list[Iterable[Any]] = list(zip(*rows, strict=True))
+        for number, cell in enumerate(cells):
+            if cell is not None:
+                by_column[number] = map(cell, by_column[number])
+        return zip(*by_column, strict=True)
+
+    return convert
+
+
+def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:
+    """The CSV file in chunks of about CHUNK_BYTES: BOM, then each sheet's heading and rows.
+    Several sheets: each preceded by its title on a line of its own, one blank line between."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(BOM)
+    titled = len(sheets) > 1
+    for number, sheet in enumerate(sheets):
+        if titled:
+            if number:
+                writer.writerow([])
+            writer.writerow([_inert(sheet.title(lang))])
+        writer.writerow([c.title(lang) for c in sheet.columns])
+        convert = _csv_batch_writer(sheet.columns)
+        rows = iter(sheet.rows)
+        while batch := list(islice(rows, ROWS_PER_CHUNK)):
+            writer.writerows(convert(batch))
+            if buffer.tell() >= CHUNK_BYTES:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+_SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
+def worksheet_title(name: str, taken: set[str]) -> str:
+    """A title Excel accepts (≤ 31 characters, none of []:*?/\\, no quote at either end),
+    unique in the workbook (case-insensitively, as Excel compares them)."""
+    base = _SHEET_TITLE_FORBIDDEN.sub("_", name).strip("'").strip() or "Sheet"
+    title, number = base[:31], 1
+    while title.lower() in taken:
+        number += 1
+        suffix = f" ({number})"
+        title = base[: 31 - len(suffix)] + suffix
+    taken.add(title.lower())
+    return title
+
+
+def _clean_text(value: Any) -> str:
+    text = value if type(value) is str else text_of(value)
+    if ILLEGAL_CHARACTERS_RE.search(text):
+        # Control characters can't be stored in XLSX at all; inputs refuse them anyway.
+        text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    return text[:XLSX_TEXT_LIMIT]
+
+
+class _Cells:
+    """How one column's values become cells in a write-only worksheet.
+
+    A styled cell is one reusable WriteOnlyCell per column (append() writes it out at once),
+    given its value directly: numbers as their exact decimal text (openpyxl would otherwise
+    write a Decimal through "%.16g", i.e. a float), text as text even when it starts with `=`.
+    """
+
+    def __init__(self, worksheet: WriteOnlyWorksheet, column: Column) -> None:
+        self.kind = column.kind
+        self.template = WriteOnlyCell(worksheet)
+        number_format = {
+            Kind.MONEY: MONEY_FORMAT,
+            Kind.SHARE: SHARE_FORMAT,
+            Kind.INT: "0",
+            Kind.DATE: DATE_FORMAT,
+            Kind.TEXT: "@",
+        }.get(self.kind)
+        if number_format is not None:
+            # Every template has a style: append() replaces a styled cell after writing it
+            # instead of reusing it for the next value.
+            self.template.number_format = number_format
+        self.template.data_type = {Kind.TEXT: "s", Kind.DATE: "d"}.get(self.kind, "n")
+
+    def __call__(self, value: Any) -> Any:
+        if value is None:
+            return None
+        kind = self.kind
+        if kind is Kind.TEXT:
+            text = _clean_text(value)
+            if text.startswith("=") or text in ERROR_CODES:
+                return self._set(text)
+            return text
+        if kind is Kind.MONEY:
+            return self._set(money_text(value))
+        if kind is Kind.SHARE:
+            return self._set(share_text(value))
+        if kind is Kind.INT:
+            return self._set(str(int(value)))
+        if kind is Kind.DATE:
+            return self._set(value)
+        return bool(value)
+
+    def _set(self, value: object) -> Cell:
+        self.template._value = value  # type: ignore[attr-defined]
+        return self.template
+
+
+class _XlsxBook:
+    def __init__(self, lang: Lang) -> None:
+        self.lang = lang
+        self.book = Workbook(write_only=True)
+        self._titles: set[str] = set()
+
+    def _worksheet(self, title: str, columns: Sequence[Column]) -> WriteOnlyWorksheet:
+        worksheet: WriteOnlyWorksheet = self.book.create_sheet(worksheet_title(title, self._titles))
+        # Write-only worksheets have column_dimensions at run time; the stubs don't say so.
+        dimensions = worksheet.column_dimensions  # type: ignore[attr-defined]
+        for number, column in enumerate(columns, 1):
+            dimensions[get_column_letter(number)].width = column.width_for(self.lang)
+        worksheet.freeze_panes = "A2"
+        bold = Font(bold=True)
+        heading = []
+        for column in columns:
+            cell = WriteOnlyCell(worksheet, value=column.title(self.lang))
+            cell.font = bold
+            heading.append(cell)
+        worksheet.append(heading)
+        return worksheet
+
+    def add(self, sheet: Sheet) -> None:
+        """The sheet's rows on one worksheet, or on as many as Excel's row limit needs."""
+        values = _in_column_order(sheet.columns)
+        title = sheet.title(self.lang)
+        rows = iter(sheet.rows)
+        part = 1
+        while True:
+            worksheet = self._worksheet(title if part == 1 else f"{title} ({part})", sheet.columns)
+            cells = [_Cells(worksheet, column) for column in sheet.columns]
+            for row in islice(rows, XLSX_MAX_DATA_ROWS):
+                worksheet.append(
+                    [cell(value) for cell, value in zip(cells, values(row), strict=True)]
+                )
+            following = next(rows, None)
+            if following is None:
+                return
+            rows = chain([following], rows)
+            part += 1
+
+    def save(self, target: IO[bytes]) -> None:
+        if not self.book.worksheets:
+            self.book.create_sheet("Sheet")
+        self.book.save(target)
+
+
+def xlsx_write(sheets: Sequence[Sheet], *, lang: Lang, target: IO[bytes]) -> None:
+    book = _XlsxBook(lang)
+    for sheet in sheets:
+        book.add(sheet)
+    book.save(target)
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the exact one in RFC 5987 form."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _headers(filename: str, fmt: ExportFormat) -> dict[str, str]:
+    return {"Content-Disposition": content_disposition(f"{filename}.{fmt.value}")}
+
+
+def render(sheets: Sequence[Sheet], *, fmt: ExportFormat, lang: Lang, filename: str) -> Response:
+    """Sheets as a whole CSV or XLSX file (for reports: rows held in memory).
+
+    `filename` is the base name without extension, e.g. `portfolio-2026-11-30`.
+    """
+    if fmt is ExportFormat.csv:
+        return Response(
+            b"".join(csv_chunks(sheets, lang=lang)),
+            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+            headers=_headers(filename, fmt),
+        )
+    if fmt is ExportFormat.xlsx:
+        target = io.BytesIO()
+        xlsx_write(sheets, lang=lang, target=target)
+        return Response(
+            target.getvalue(), media_type=XLSX_MEDIA_TYPE, headers=_headers(filename, fmt)
+        )
+    raise ValueError(f"render() writes csv or xlsx, not {fmt}: JSON is the route's own")
+
+
+async def _in_threadpool(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Pull a blocking iterator from worker threads, and close it (releasing its database
+    connection or file) however the response ends, the client hanging up included."""
+    try:
+        while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(close)
+
+
+def stream_csv(
+    columns: Sequence[Column], rows: Rows, *, lang: Lang, filename: str
+) -> StreamingResponse:
+    """One table as CSV, written while the rows are read: `rows` may be a generator over a
+    database cursor (it runs in worker threads, after the route has returned)."""
+    sheet = Sheet(name="", name_zh="", columns=columns, rows=rows)
+    return StreamingResponse(
+        _in_threadpool(csv_chunks([sheet], lang=lang)),
+        media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+        headers=_headers(filename, ExportFormat.csv),
+    )
+
+
+def _file_chunks(spool: IO[bytes]) -> Iterator[bytes]:
+    with spool:
+        while chunk := spool.read(CHUNK_BYTES):
+            yield chunk
+
+
+def stream_xlsx(
+    columns: Sequence[Column],
+    rows: Rows,
+    *,
+    lang: Lang,
+    filename: str,
+    sheet_name: str = "Sheet1",
+    sheet_name_zh: str = "工作表1",
+) -> StreamingResponse:
+    """One table as XLSX: the rows are written now (call it from a sync route: it blocks)
+    into a write-only workbook spooled to a temporary file, which is then streamed."""
+    spool = tempfile.SpooledTemporaryFile(max_size=XLSX_SPOOL_BYTES)
+    try:
+        sheet = Sheet(name=sheet_name, name_zh=sheet_name_zh, columns=columns, rows=rows)
+        xlsx_write([sheet], lang=lang, target=spool)
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    headers = _headers(filename, ExportFormat.xlsx) | {"Content-Length": str(size)}
+    return StreamingResponse(
+        _in_threadpool(_file_chunks(spool)), media_type=XLSX_MEDIA_TYPE, headers=headers
+    )
+
+
+def stream(sheet: Sheet, *, fmt: ExportFormat, lang: Lang, filename: str) -> StreamingResponse:
+    """A large table as CSV (streamed as read) or XLSX (written, then streamed)."""
+    if fmt is ExportFormat.csv:
+        return stream_csv(sheet.columns, sheet.rows, lang=lang, filename=filename)
+    if fmt is ExportFormat.xlsx:
+        return stream_xlsx(
+            sheet.columns,
+            sheet.rows,
+            lang=lang,
+            filename=filename,
+            sheet_name=sheet.name,
+            sheet_name_zh=sheet.name_zh,
+        )
+    raise ValueError(f"stream() writes csv or xlsx, not {fmt}")

@@ -1,0 +1,75 @@
+"""The shape of an export: named sheets of typed columns, rows as dicts or tuples."""
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from app.exports.dependencies import Lang
+
+
+class Kind(StrEnum):
+    """How a column's values are written.
+
+    TEXT: str (other values as text; datetimes as ISO 8601). MONEY: Decimal 元 with at most two
+    places. SHARE: Decimal ratio, written with four places. INT: int. DATE: datetime.date.
+    BOOL: bool. None is an empty cell in every kind.
+    """
+
+    TEXT = "text"
+    MONEY = "money"
+    SHARE = "share"
+    INT = "int"
+    DATE = "date"
+    BOOL = "bool"
+
+
+_BASE_WIDTH = {
+    Kind.TEXT: 14,
+    Kind.MONEY: 18,
+    Kind.SHARE: 10,
+    Kind.INT: 9,
+    Kind.DATE: 12,
+    Kind.BOOL: 8,
+}
+MAX_WIDTH = 60
+
+
+def display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: wide (CJK) characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    en: str
+    zh: str
+    kind: Kind = Kind.TEXT
+    width: int | None = None  # XLSX width in characters; None: from the kind and the heading
+
+    def title(self, lang: Lang) -> str:
+        return self.zh if lang is Lang.zh else self.en
+
+    def width_for(self, lang: Lang) -> int:
+        if self.width is not None:
+            return self.width
+        return min(MAX_WIDTH, max(_BASE_WIDTH[self.kind], display_width(self.title(lang)) + 2))
+
+
+Rows = Iterable[Mapping[str, Any] | Sequence[Any]]
+
+
+@dataclass
+class Sheet:
+    """One table. Rows are dicts keyed by Column.key (missing keys are empty cells) or
+    sequences in column order; they are read once, so a generator streams."""
+
+    name: str
+    name_zh: str
+    columns: Sequence[Column]
+    rows: Rows
+
+    def title(self, lang: Lang) -> str:
+        return self.name_zh if lang is Lang.zh else self.name

@@ -1,0 +1,226 @@
+"""render() and its rules, on sheets made here: what a report route hands it."""
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, Inexact
+from typing import Any
+
+import anyio
+import pytest
+from fastapi.responses import StreamingResponse
+from openpyxl import load_workbook
+
+from app.exports import service
+from app.exports.dependencies import XLSX_MEDIA_TYPE, ExportFormat, Lang, negotiate
+from app.exports.service import content_disposition, money_text, render, worksheet_title
+from app.exports.tables import Column, Kind, Sheet
+
+COLUMNS = [
+    Column("id", "id", "编号", Kind.INT),
+    Column("name", "name", "名称"),
+    Column("amount", "amount", "金额（元）", Kind.MONEY),
+    Column("share", "share", "占比", Kind.SHARE),
+    Column("on", "paid_on", "支付日期", Kind.DATE),
+    Column("due", "due", "到期", Kind.BOOL),
+]
+ROWS: list[Mapping[str, Any] | Sequence[Any]] = [
+    {
+        "id": 1,
+        "name": "青铜峡市第二中学",
+        "amount": Decimal("1234.5"),
+        "share": Decimal("0.5"),
+        "on": date(2023, 6, 30),
+        "due": True,
+    },
+    (2, "-2", Decimal("-5.00"), None, None, False),
+    (3, "@SUM(A1)", Decimal("0.07"), Decimal("1"), date(2024, 2, 29), None),
+    (4, "\r=x", None, None, None, None),
+    {"id": 5, "name": datetime(2026, 11, 30, 8, 0, tzinfo=UTC)},
+]
+
+
+def _csv(sheets: list[Sheet], lang: Lang = Lang.en) -> str:
+    response = render(sheets, fmt=ExportFormat.csv, lang=lang, filename="t")
+    body = bytes(response.body)
+    assert body.startswith(b"\xef\xbb\xbf")
+    return body.decode("utf-8-sig")
+
+
+def test_csv_cells() -> None:
+    text = _csv([Sheet("T", "表", COLUMNS, ROWS)])
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        ["id", "name", "amount", "share", "paid_on", "due"],
+        ["1", "青铜峡市第二中学", "1234.50", "0.5000", "2023-06-30", "TRUE"],
+        ["2", "'-2", "-5.00", "", "", "FALSE"],
+        ["3", "'@SUM(A1)", "0.07", "1.0000", "2024-02-29", ""],
+        ["4", "'\r=x", "", "", "", ""],
+        ["5", "2026-11-30T08:00:00Z", "", "", "", ""],
+    ]
+    assert text.count("\r\n") == 6
+
+
+def test_csv_of_several_sheets_titles_each_and_separates_them() -> None:
+    first = Sheet("Certified", "已确认", COLUMNS[:2], [(1, "a")])
+    second = Sheet("Retention", "质保金", COLUMNS[:1], [])
+    assert _csv([first, second], Lang.zh) == (
+        "已确认\r\n编号,名称\r\n1,a\r\n\r\n质保金\r\n编号\r\n"
+    )
+
+
+def test_money_is_never_rounded() -> None:
+    assert money_text(Decimal("-0.00")) == "0.00"
+    assert money_text(Decimal("10")) == "10.00"
+    with pytest.raises(Inexact):
+        money_text(Decimal("1.005"))
+    with pytest.raises(Inexact):
+        _csv([Sheet("T", "表", COLUMNS[2:3], [(Decimal("0.001"),)])])
+
+
+def test_rows_must_fit_the_columns() -> None:
+    with pytest.raises(ValueError, match="values for 6 columns"):
+        _csv([Sheet("T", "表", COLUMNS, [(1, "short")])])
+
+
+def test_xlsx_cells() -> None:
+    response = render(
+        [Sheet("T", "表", COLUMNS, ROWS)], fmt=ExportFormat.xlsx, lang=Lang.zh, filename="t"
+    )
+    body = bytes(response.body)
+    sheet = load_workbook(io.BytesIO(body)).worksheets[0]
+    assert sheet.title == "表"
+    assert [c.value for c in sheet[1]] == ["编号", "名称", "金额（元）", "占比", "支付日期", "到期"]
+    first, second, third, _, fifth = sheet.iter_rows(min_row=2)
+    assert [c.number_format for c in first] == [
+        "0",
+        "General",
+        "#,##0.00",
+        "0.00%",
+        "yyyy-mm-dd",
+        "General",
+    ]
+    assert [c.value for c in first] == [
+        1,
+        "青铜峡市第二中学",
+        1234.5,
+        0.5,
+        datetime(2023, 6, 30),
+        True,
+    ]
+    assert [c.value for c in second] == [2, "-2", -5, None, None, False]
+    assert (third[1].value, third[1].data_type) == ("@SUM(A1)", "s")
+    assert fifth[1].value == "2026-11-30T08:00:00Z"
+    # The exact decimal text is in the file, not a float's 16 digits (0.07000000000000001).
+    xml = zipfile.ZipFile(io.BytesIO(body)).read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>0.07</v>" in xml and "<v>1234.50</v>" in xml and "<v>-5.00</v>" in xml
+    # Heading widths count Chinese characters double: "金额（元）" is 10 wide.
+    assert sheet.column_dimensions["C"].width == 18
+    assert sheet.column_dimensions["B"].width == 14
+
+
+def test_xlsx_text_that_looks_like_a_formula_or_error_stays_text() -> None:
+    rows = [('=HYPERLINK("x")',), ("#N/A",), ("bell\x07",), ("+1",)]
+    response = render(
+        [Sheet("T", "表", COLUMNS[1:2], rows)], fmt=ExportFormat.xlsx, lang=Lang.en, filename="t"
+    )
+    sheet = load_workbook(io.BytesIO(bytes(response.body))).worksheets[0]
+    cells = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert [(c.value, c.data_type) for c in cells] == [
+        ('=HYPERLINK("x")', "s"),
+        ("#N/A", "s"),
+        ("bell\ufffd", "s"),
+        ("+1", "s"),
+    ]
+
+
+def test_worksheet_titles() -> None:
+    taken: set[str] = set()
+    assert worksheet_title("Dues: [2023/24]?", taken) == "Dues_ _2023_24__"
+    assert worksheet_title("'x'", taken) == "x"
+    long = "项目" * 20
+    assert worksheet_title(long, taken) == long[:31]
+    assert worksheet_title(long, taken) == long[:27] + " (2)"
+    assert worksheet_title("X", taken) == "X (2)"  # Excel compares titles case-insensitively
+    assert worksheet_title("", taken) == "Sheet"
+
+
+def test_xlsx_continues_on_another_worksheet_past_excels_row_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(service, "XLSX_MAX_DATA_ROWS", 2)
+    rows = ((n, Decimal(n)) for n in range(5))
+    response = service.stream_xlsx(
+        [COLUMNS[0], COLUMNS[2]], rows, lang=Lang.en, filename="t", sheet_name="Ledger"
+    )
+    assert response.headers["content-type"].startswith(XLSX_MEDIA_TYPE)
+    book = load_workbook(io.BytesIO(_drain(response)))
+    assert book.sheetnames == ["Ledger", "Ledger (2)", "Ledger (3)"]
+    assert [[c.value for c in row] for row in book["Ledger (3)"].iter_rows()] == [
+        ["id", "amount"],
+        [4, 4],
+    ]
+    exactly_full = service.stream_xlsx(
+        [COLUMNS[0]], [(n,) for n in range(4)], lang=Lang.en, filename="t", sheet_name="Ledger"
+    )
+    assert load_workbook(io.BytesIO(_drain(exactly_full))).sheetnames == ["Ledger", "Ledger (2)"]
+
+
+def _drain(response: StreamingResponse) -> bytes:
+    async def read() -> bytes:
+        chunks = [chunk async for chunk in response.body_iterator]
+        assert all(isinstance(chunk, bytes) for chunk in chunks)
+        return b"".join(chunk for chunk in chunks if isinstance(chunk, bytes))
+
+    return anyio.run(read)
+
+
+def test_stream_csv_reads_rows_as_the_body_is_sent() -> None:
+    pulled: list[int] = []
+
+    def rows() -> Iterator[tuple[int, str]]:
+        for n in range(2500):
+            pulled.append(n)
+            yield (n, f"收款单位{n}")
+
+    response = service.stream_csv(COLUMNS[:2], rows(), lang=Lang.zh, filename="台账")
+    assert pulled == []
+    lines = _drain(response).decode("utf-8-sig").split("\r\n")
+    assert lines[0] == "编号,名称" and lines[2500] == "2499,收款单位2499"
+    assert len(pulled) == 2500
+
+
+def test_render_is_for_files_only() -> None:
+    with pytest.raises(ValueError):
+        render([], fmt=ExportFormat.json, lang=Lang.en, filename="t")
+
+
+def test_content_disposition() -> None:
+    assert content_disposition("进度报表 2026-11-30.xlsx") == (
+        'attachment; filename="_____2026-11-30.xlsx"; '
+        "filename*=UTF-8''%E8%BF%9B%E5%BA%A6%E6%8A%A5%E8%A1%A8%202026-11-30.xlsx"
+    )
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, ExportFormat.json),
+        ("*/*", ExportFormat.json),
+        ("text/csv", ExportFormat.csv),
+        ("Text/CSV; charset=utf-8", ExportFormat.csv),
+        (XLSX_MEDIA_TYPE, ExportFormat.xlsx),
+        ("application/json, text/csv", ExportFormat.json),
+        ("application/json;q=0.5, text/csv", ExportFormat.csv),
+        (
+            f"text/csv;q=0.2, {XLSX_MEDIA_TYPE};q=0.9",
+            ExportFormat.xlsx,
+        ),
+        ("text/csv;q=0", ExportFormat.json),
+        ("text/csv;q=bogus", ExportFormat.json),
+        ("text/html, */*;q=0.8", ExportFormat.json),
+    ],
+)
+def test_negotiation(accept: str | None, expected: ExportFormat) -> None:
+    assert negotiate(accept) is expected
