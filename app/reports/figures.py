@@ -160,11 +160,18 @@ def _planned(ing: Ingredients, as_of: date) -> tuple[int, int] | None:
 
 
 def gather(
-    session: Session, *, scope: Select[Any], as_of: date, current: bool, disbursed: bool = True
+    session: Session,
+    *,
+    scope: Select[Any],
+    as_of: date,
+    current: bool,
+    disbursed: bool = True,
+    committed: bool = True,
 ) -> dict[int, Ingredients]:
     """Ingredients by project id for the projects whose ids `scope` selects: six or seven
     aggregate statements (each a plain GROUP BY the engines do well), merged by project id.
-    Without `disbursed`, the ledger is not read and disbursed is 0."""
+    Without `disbursed` (or `committed`), the ledger (or the contracts) are not read and the
+    figure is 0."""
     m = Milestone.__table__  # type: ignore[attr-defined]
     c = Contract.__table__  # type: ignore[attr-defined]
     co = ChangeOrder.__table__  # type: ignore[attr-defined]
@@ -271,20 +278,23 @@ def gather(
         ).all()
     }
 
-    signed = c.c.signed_on <= as_of
-    contracts = _pairs(
-        session,
-        select(c.c.project_id, func.sum(fen(c.c.amount)))
-        .where(signed, c.c.project_id.in_(scope))
-        .group_by(c.c.project_id),
-    )
-    changes = _pairs(
-        session,
-        select(c.c.project_id, func.sum(fen(co.c.delta)))
-        .select_from(co.join(c, c.c.id == co.c.contract_id))
-        .where(co.c.approved_on <= as_of, signed, c.c.project_id.in_(scope))
-        .group_by(c.c.project_id),
-    )
+    contracts: dict[int, int] = {}
+    changes: dict[int, int] = {}
+    if committed:
+        signed = c.c.signed_on <= as_of
+        contracts = _pairs(
+            session,
+            select(c.c.project_id, func.sum(fen(c.c.amount)))
+            .where(signed, c.c.project_id.in_(scope))
+            .group_by(c.c.project_id),
+        )
+        changes = _pairs(
+            session,
+            select(c.c.project_id, func.sum(fen(co.c.delta)))
+            .select_from(co.join(c, c.c.id == co.c.contract_id))
+            .where(co.c.approved_on <= as_of, signed, c.c.project_id.in_(scope))
+            .group_by(c.c.project_id),
+        )
 
     found = {}
     none: tuple[Any, ...] = (0, 0, 0, None)

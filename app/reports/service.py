@@ -754,8 +754,8 @@ def timeseries(
 ) -> TimeseriesReport:
     """Per period: disbursed, and at the period's end (or the as-of date) the cumulative AC,
     PV and EV — the S-curve of a project, a programme, or (naming neither) every project the
-    caller can see. One statement per period plus two, whatever the number of
-    projects and payments."""
+    caller can see. A few aggregate statements per period (the as-of figures at its end) plus
+    three, whatever the number of projects and payments."""
     from app.projects.service import get_project
 
     if project is not None and programme is not None:
@@ -809,7 +809,14 @@ def timeseries(
             amount for (y, mo), amount in paid_by_month.items() if first <= date(y, mo, 1) <= last
         )
         cumulative += paid
-        gathered = gather(session, scope=scope, as_of=end, current=end >= today, disbursed=False)
+        gathered = gather(
+            session,
+            scope=scope,
+            as_of=end,
+            current=end >= today,
+            disbursed=False,
+            committed=False,
+        )
         derived = [derive(i, end, thresholds) for i in gathered.values()]
         points.append(
             TimeseriesPoint(
