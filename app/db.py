@@ -171,6 +171,13 @@ class SessionFactory:
             else None
         )
         self._gate_waiters = ThreadPoolExecutor(max_workers=64, thread_name_prefix="write-gate")
+        # PostgreSQL reads see one snapshot, so a report's statements agree with each other
+        # (a SQLite read transaction is a snapshot already).
+        self._read_bind = (
+            bind.execution_options(isolation_level="REPEATABLE READ")
+            if isinstance(bind, Engine) and not is_sqlite(bind)
+            else bind
+        )
 
     @asynccontextmanager
     async def write_gate(self) -> AsyncIterator[bool]:
@@ -214,6 +221,8 @@ class SessionFactory:
         if turn is not None:
             assert isinstance(bind, Engine)
             bind = bind.execution_options(**{SQLITE_WRITE_TURN: turn})
+        elif not write:
+            bind = self._read_bind
         session = Session(
             bind,
             expire_on_commit=False,

@@ -62,9 +62,13 @@ def list_milestones(
     responses=problem_responses(401, 403, 409, 422),
 )
 def create_milestone(
-    actor: AdminDep, data: MilestoneCreate, session: SessionDep, response: Response
+    actor: AdminDep,
+    data: MilestoneCreate,
+    session: SessionDep,
+    response: Response,
+    today: TodayDep,
 ) -> MilestoneRead:
-    milestone = service.create_milestone(session=session, actor=actor, data=data)
+    milestone = service.create_milestone(session=session, actor=actor, data=data, today=today)
     response.headers["Location"] = f"/api/v1/milestones/{milestone.id}"
     return MilestoneRead.model_validate(milestone)
 

@@ -69,7 +69,11 @@ def get_milestone(
     return milestone
 
 
-def create_milestone(*, session: Session, actor: Actor, data: MilestoneCreate) -> Milestone:
+def create_milestone(
+    *, session: Session, actor: Actor, data: MilestoneCreate, today: date
+) -> Milestone:
+    if data.certified_on is not None and data.certified_on > today:
+        raise InvalidInput(f"{data.certified_on} is after today ({today})", field="certified_on")
     project = session.exec(
         select(Project).where(Project.id == data.project_id, visible_to(actor))
     ).first()

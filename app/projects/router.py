@@ -6,7 +6,7 @@ from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.inputs import SafeText
-from app.params import IdPath, IfMatchHeader, Page, PaginationDep, parse_sort
+from app.params import IdPath, IfMatchHeader, Page, PaginationDep, TodayDep, parse_sort
 from app.projects import service
 from app.projects.dependencies import ProjectDep, ProjectForUpdateDep
 from app.projects.models import Category, ProjectStatus, Stage
@@ -119,10 +119,11 @@ def update_project(
     data: ProjectUpdate,
     session: SessionDep,
     response: Response,
+    today: TodayDep,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
     project = service.update_project(
-        session=session, actor=actor, project=project, data=data, if_match=if_match
+        session=session, actor=actor, project=project, data=data, if_match=if_match, today=today
     )
     response.headers["ETag"] = service.project_etag(project)
     return service.read_project(session=session, project=project)

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -341,10 +342,20 @@ def create_project(*, session: Session, actor: Actor, data: ProjectCreate) -> Pr
 
 
 def update_project(
-    *, session: Session, actor: Actor, project: Project, data: ProjectUpdate, if_match: str | None
+    *,
+    session: Session,
+    actor: Actor,
+    project: Project,
+    data: ProjectUpdate,
+    if_match: str | None,
+    today: date,
 ) -> Project:
     """Apply a PATCH based on the version named by If-Match (412 if it has moved on)."""
     check_if_match(if_match, project_etag(project))
+    if data.final_accounts_on is not None and data.final_accounts_on > today:
+        raise InvalidInput(
+            f"{data.final_accounts_on} is after today ({today})", field="final_accounts_on"
+        )
     assert project.id is not None
     before = _snapshot(session, project)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"stages", "site_ids"})

@@ -29,7 +29,7 @@ class ReportCache:
     def __init__(self, entries: int) -> None:
         self._entries = entries
         self._lock = threading.Lock()
-        self._reports: OrderedDict[tuple[int, Hashable], object] = OrderedDict()
+        self._reports: OrderedDict[tuple[int, str], object] = OrderedDict()
 
     def fetch(
         self, session: Session, question: Hashable, compute: Callable[[], T]
@@ -38,9 +38,11 @@ class ReportCache:
         version = (
             session.execute(select(col(AuditHead.seq)).where(col(AuditHead.id) == 1)).scalar() or 0
         )
-        digest = hashlib.sha256(repr(question).encode()).hexdigest()[:16]
+        # By its text: 0.1 and 0.10 are equal decimals but the report shows what was asked.
+        asked = repr(question)
+        digest = hashlib.sha256(asked.encode()).hexdigest()[:16]
         etag = f'W/"r{version}-{digest}"'
-        key = (version, question)
+        key = (version, asked)
         with self._lock:
             if key in self._reports:
                 self._reports.move_to_end(key)

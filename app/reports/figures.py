@@ -326,9 +326,20 @@ def project_ids(*clauses: ColumnElement[bool]) -> Select[Any]:
     return select(P.c.id).where(and_(True, *clauses))
 
 
+def _weighed(figures: list[Figures], fraction: str, value: str) -> tuple[int, int] | None:
+    """A group's physical (or planned) completion: Σ EV (or PV) / Σ BAC over the projects
+    that have milestones, so a project without any doesn't read as 0% done."""
+    measured = [f for f in figures if getattr(f, fraction) is not None]
+    budget = sum(f.revised for f in measured)
+    if not measured or not budget:
+        return None
+    return sum(getattr(f, value) for f in measured), budget
+
+
 def add(figures: list[Figures], thresholds: Thresholds) -> Figures:
     """A group's figures: money summed, each project's flags counted by the caller; the
-    group's ratios are the same formulas applied to the sums (e.g. CPI = ΣEV / ΣAC)."""
+    group's ratios are the same formulas applied to the sums (e.g. CPI = ΣEV / ΣAC), and its
+    completion shares weigh the projects that have milestones by their budgets."""
     revised = sum(f.revised for f in figures)
     disbursed = sum(f.disbursed for f in figures)
     ev = sum(f.ev for f in figures)
@@ -342,8 +353,8 @@ def add(figures: list[Figures], thresholds: Thresholds) -> Figures:
         disbursed=disbursed,
         ev=ev,
         pv=pv,
-        physical=(ev, revised) if revised and any(f.physical for f in figures) else None,
-        planned=(pv, revised) if revised and any(f.planned for f in figures) else None,
+        physical=_weighed(figures, "physical", "ev"),
+        planned=_weighed(figures, "planned", "pv"),
         eac=eac,
         over_budget=disbursed > revised,
         forecast_over=eac is not None and eac > revised,

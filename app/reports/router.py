@@ -67,16 +67,23 @@ def _answer(report: Any, etag: str, asked: Exported, filename: str) -> Any:
     already holds this version of this representation."""
     if asked.fmt is not ExportFormat.json:
         etag = f'{etag[:-1]}-{asked.fmt.value}-{asked.lang.value}"'
+    # The representation depends on Accept; If-None-Match compares weakly (RFC 9110 13.1.2).
+    headers = {"ETag": etag, "Vary": "Accept"}
     sent = asked.if_none_match
-    if sent and (sent.strip() == "*" or etag in (tag.strip() for tag in sent.split(","))):
-        return Response(status_code=304, headers={"ETag": etag})
+    if sent and (sent.strip() == "*" or _opaque(etag) in (_opaque(tag) for tag in sent.split(","))):
+        return Response(status_code=304, headers=headers)
     if asked.fmt is ExportFormat.json:
-        asked.response.headers["ETag"] = etag
+        asked.response.headers.update(headers)
         return report
     sheets = exports.sheets_for(report, asked.fmt)
     exported = render(sheets, fmt=asked.fmt, lang=asked.lang, filename=filename)
-    exported.headers["ETag"] = etag
+    exported.headers.update(headers)
     return exported
+
+
+def _opaque(tag: str) -> str:
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
 
 
 Ref = Annotated[SafeText | None, Query(max_length=64, description="Id or code")]
@@ -88,11 +95,12 @@ Ref = Annotated[SafeText | None, Query(max_length=64, description="Id or code")]
     summary="A project's variance and completion report, earned value included, as of a date",
     description="Definitions: PRODUCT.md, Reports. Entries, revisions, commitments and progress "
     "dated after `as_of` don't count. A ratio whose denominator is zero is null. With "
-    "breakdowns per budget line, funding source (planned vs disbursed) and contract.",
+    "breakdowns per budget line, funding source (planned vs disbursed) and contract. Staff "
+    "only: a contractor sees its own contracts (`/contracts`) and dues (`/reports/dues`).",
     responses={**problem_responses(401, 403, 404, 422), **CACHED, **EXPORT_RESPONSES},
 )
 def project_report(
-    actor: AnyRoleDep,
+    actor: StaffReaderDep,
     project: ProjectDep,
     session: SessionDep,
     today: TodayDep,
@@ -157,35 +165,37 @@ def portfolio(
     response_model=TimeseriesReport,
     summary="The S-curve: per period disbursed, cumulative AC, PV and EV",
     description="Name a project or a programme (neither: every project you can see). Periods "
-    "run from the earliest payment, planned start or milestone to `as_of`; each point's "
-    "figures are as of the period's end.",
+    "run from `from` (default: the earliest payment, planned start or milestone) to `as_of`, "
+    f"at most {service.MAX_PERIODS}; each point's figures are as of the period's end.",
     responses={**problem_responses(401, 403, 422), **CACHED, **EXPORT_RESPONSES},
 )
 def timeseries(
-    actor: AnyRoleDep,
+    actor: StaffReaderDep,
     session: SessionDep,
     today: TodayDep,
-    thresholds: ThresholdsDep,
     cache: ReportCacheDep,
     asked: ExportedDep,
     project: Ref = None,
     programme: Ref = None,
     interval: Interval = Interval.month,
+    since: Annotated[
+        IsoDate | None,
+        Query(alias="from", description="First day to cover (default: the earliest fact)"),
+    ] = None,
     as_of: AsOf = None,
 ) -> Any:
     question = ("timeseries", actor.role, actor.contractor_id, project, programme, interval)
     report, etag = cache.fetch(
         session,
-        (*question, as_of, today, thresholds),
+        (*question, since, as_of, today),
         lambda: service.timeseries(
             session=session,
             actor=actor,
             project=project,
             programme=programme,
             interval=interval,
+            since=since,
             as_of=as_of or today,
-            today=today,
-            thresholds=thresholds,
         ),
     )
     return _answer(report, etag, asked, _filename(report))
@@ -236,7 +246,7 @@ def dues(
     lang: LangDep,
     as_of: AsOf = None,
 ) -> DuesReport | Response:
-    report = service.dues(session=session, actor=actor, as_of=as_of or today)
+    report = service.dues(session=session, actor=actor, as_of=as_of or today, today=today)
     if fmt is ExportFormat.json:
         return report
     return render(exports.dues_sheets(report), fmt=fmt, lang=lang, filename=f"dues-{report.as_of}")

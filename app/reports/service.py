@@ -2,6 +2,7 @@
 contract's term, at most 60 days) and retention falling due when defects periods end."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -25,8 +26,8 @@ from app.contracts.service import add_months, contract_scope, figures
 from app.errors import InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import Disbursement
-from app.milestones.models import Milestone
-from app.programmes.models import PlanItem
+from app.milestones.models import Milestone, MilestoneProgress
+from app.programmes.models import PlanItem, Programme
 from app.programmes.service import get_programme
 from app.projects.models import BudgetLine, Project, ProjectSite
 from app.projects.service import visible_to
@@ -38,6 +39,7 @@ from app.reports.figures import (
     derive,
     fen,
     gather,
+    half_even,
     money,
     project_ids,
     ratio,
@@ -59,15 +61,41 @@ from app.reports.schemas import (
     TimeseriesPoint,
     TimeseriesReport,
 )
+from app.revisions.models import ProjectRevision
 from app.sites.models import Site
 
 FEN = Decimal("0.01")
 
 
-def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
+def _paid_by_contract(as_of: date, today: date) -> Any:
+    """(contract_id, paid) as a subquery: today's from the balance rows, an earlier date's
+    from the entries dated up to it."""
+    if as_of >= today:
+        cb = ContractBalance.__table__  # type: ignore[attr-defined]
+        return select(cb.c.contract_id, fen(cb.c.paid).label("paid")).subquery()
+    d = Disbursement.__table__  # type: ignore[attr-defined]
+    return (
+        select(d.c.contract_id, func.sum(fen(d.c.amount)).label("paid"))
+        .where(d.c.paid_on <= as_of, d.c.contract_id.is_not(None))
+        .group_by(d.c.contract_id)
+        .subquery()
+    )
+
+
+def later(day: date, *, days: int = 0, months: int = 0) -> date:
+    """A date some days or months on, or the last representable date (no overflow)."""
+    try:
+        return add_months(day, months) + timedelta(days=days)
+    except (OverflowError, ValueError):
+        return date.max
+
+
+def dues(*, session: Session, actor: Actor, as_of: date, today: date) -> DuesReport:
+    """What is certified and unpaid, and retention falling due, as of a date: payments,
+    change orders and 竣工验收 dated later don't count."""
     m = Milestone.__table__  # type: ignore[attr-defined]
     c = Contract.__table__  # type: ignore[attr-defined]
-    cb = ContractBalance.__table__  # type: ignore[attr-defined]
+    cb = _paid_by_contract(as_of, today)
     p = Project.__table__  # type: ignore[attr-defined]
     k = Contractor.__table__  # type: ignore[attr-defined]
     # Payments on a contract cover its certifications oldest first: each certification's
@@ -90,7 +118,7 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
         )
         .subquery()
     )
-    paid = func.coalesce(fen(cb.c.paid), literal(0))
+    paid = func.coalesce(cb.c.paid, literal(0))
     left = certified.c.running - paid
     unpaid = case((left <= 0, 0), (left >= certified.c.amount, certified.c.amount), else_=left)
     rows = session.execute(
@@ -117,7 +145,7 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
     ).all()
     items = []
     for row in rows:
-        due_on = row.certified_on + timedelta(days=row.payment_term_days)
+        due_on = later(row.certified_on, days=row.payment_term_days)
         items.append(
             CertifiedDue(
                 milestone_id=row.id,
@@ -139,6 +167,7 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
     co = ChangeOrder.__table__  # type: ignore[attr-defined]
     changes = (
         select(co.c.contract_id, func.sum(fen(co.c.delta)).label("delta"))
+        .where(co.c.approved_on <= as_of)
         .group_by(co.c.contract_id)
         .subquery()
     )
@@ -151,7 +180,7 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
             c.c.accepted_on,
             c.c.defects_months,
             func.coalesce(changes.c.delta, 0).label("delta"),
-            func.coalesce(fen(cb.c.paid), 0).label("paid"),
+            func.coalesce(cb.c.paid, 0).label("paid"),
             p.c.id.label("project_id"),
             p.c.code,
             k.c.name.label("contractor"),
@@ -162,7 +191,7 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
             .join(p, p.c.id == c.c.project_id)
             .join(k, k.c.id == c.c.contractor_id)
         )
-        .where(c.c.accepted_on.is_not(None), visible_to(actor), *contract_scope(actor))
+        .where(c.c.accepted_on <= as_of, visible_to(actor), *contract_scope(actor))
         .order_by(c.c.accepted_on, c.c.id)
     ).all():
         terms = figures(
@@ -178,7 +207,7 @@ def dues(*, session: Session, actor: Actor, as_of: date) -> DuesReport:
         )
         if held <= 0:
             continue
-        due_on = add_months(row.accepted_on, row.defects_months)
+        due_on = later(row.accepted_on, months=row.defects_months)
         retention.append(
             RetentionDue(
                 contract_id=row.id,
@@ -405,7 +434,7 @@ NOTES = {
     "projects' funding plans and disbursed what was paid from it; remaining = funding_planned "
     "− disbursed. Estimates, commitments and earned value belong to projects, not sources, "
     "and are null here (see the totals). A project drawing on several sources counts under "
-    "each.",
+    "each; a project with no funding plan and no payments counts in the totals only.",
     GroupBy.year: "Money paid is grouped by the year it was paid; estimates, commitments, "
     "earned and planned value, project counts and flags by the year of the project's planned "
     "finish. Figures that would mix the two (remaining, variance, completion shares, ac, cv, "
@@ -460,15 +489,21 @@ def _group(
 
 
 def _memberships(
-    *, session: Session, group_by: GroupBy, scope: Select[Any]
+    *, session: Session, group_by: GroupBy, scope: Select[Any], one_programme: bool
 ) -> list[tuple[int, str | None, str]]:
-    """(project id, group key, group label) for every project of the scope; one statement."""
+    """(project id, group key, group label) for every project of the scope; one statement.
+    Plan items are keyed by their code within one programme, else by programme/code (two
+    programmes may both have a 专栏7)."""
     if group_by is GroupBy.plan_item:
         pi = PlanItem.__table__  # type: ignore[attr-defined]
+        pg = Programme.__table__  # type: ignore[attr-defined]
+        code = pi.c.code if one_programme else pg.c.code + literal("/") + pi.c.code
         query = (
-            select(P.c.id, pi.c.code, pi.c.name)
-            .select_from(P.join(pi, pi.c.id == P.c.plan_item_id))
-            .order_by(pi.c.programme_id, pi.c.code)
+            select(P.c.id, code, pi.c.name)
+            .select_from(
+                P.join(pi, pi.c.id == P.c.plan_item_id).join(pg, pg.c.id == pi.c.programme_id)
+            )
+            .order_by(pg.c.code, pi.c.code)
         )
     elif group_by is GroupBy.site:
         ps = ProjectSite.__table__  # type: ignore[attr-defined]
@@ -602,7 +637,9 @@ def portfolio(
 
     members: dict[str | None, list[int]] = {}
     labels: dict[str | None, str] = {}
-    for pid, key, label in _memberships(session=session, group_by=group_by, scope=scope):
+    for pid, key, label in _memberships(
+        session=session, group_by=group_by, scope=scope, one_programme=code is not None
+    ):
         members.setdefault(key, []).append(pid)
         labels[key] = label or (key or NO_GROUP.get(group_by, "(none)"))
 
@@ -610,7 +647,7 @@ def portfolio(
         return _group(
             key=key,
             label=labels.get(key) or key or NO_GROUP.get(group_by, "(none)"),
-            members=[by_project[pid] for pid in pids],
+            members=[by_project[pid] for pid in pids if pid in by_project],
             funding_planned=sum(planned_by_project[pid] for pid in pids),
             thresholds=thresholds,
         )
@@ -719,24 +756,35 @@ class Interval(StrEnum):
 
 
 MAX_PERIODS = 600
+STEP_MONTHS = {Interval.month: 1, Interval.quarter: 3, Interval.year: 12}
 
 
 def periods(start: date, end: date, interval: Interval) -> list[tuple[str, date, date]]:
     """(label, first day, last day) of each period from the one holding `start` to the one
-    holding `end`."""
-    step = {Interval.month: 1, Interval.quarter: 3, Interval.year: 12}[interval]
-    month = start.month - (start.month - 1) % step
-    first = date(start.year, month, 1)
+    holding `end`, at most MAX_PERIODS of them (422 beyond: ask for a longer interval or a
+    later `from`)."""
+    step = STEP_MONTHS[interval]
+    first_month = start.month - (start.month - 1) % step
+    count = ((end.year - start.year) * 12 + end.month - first_month) // step + 1
+    if count > MAX_PERIODS:
+        raise InvalidInput(
+            f"{count} periods from {start} to {end}; at most {MAX_PERIODS}: choose a longer "
+            "interval or a later `from`",
+            field="interval",
+            location="query",
+        )
+    first = date(start.year, first_month, 1)
     found = []
-    while first <= end:
-        following = add_months(first, step)
+    for _ in range(count):
+        following = later(first, months=step)
+        last = date.max if following == date.max else following - timedelta(days=1)
         if interval is Interval.month:
             label = f"{first.year}-{first.month:02d}"
         elif interval is Interval.quarter:
             label = f"{first.year}-Q{(first.month - 1) // 3 + 1}"
         else:
             label = str(first.year)
-        found.append((label, first, following - timedelta(days=1)))
+        found.append((label, first, last))
         first = following
     return found
 
@@ -748,14 +796,14 @@ def timeseries(
     project: str | None,
     programme: str | None,
     interval: Interval,
+    since: date | None,
     as_of: date,
-    today: date,
-    thresholds: Thresholds,
 ) -> TimeseriesReport:
     """Per period: disbursed, and at the period's end (or the as-of date) the cumulative AC,
-    PV and EV — the S-curve of a project, a programme, or (naming neither) every project the
-    caller can see. A few aggregate statements per period (the as-of figures at its end) plus
-    three, whatever the number of projects and payments."""
+    PV, EV and BAC — the S-curve of a project, a programme, or (naming neither) every project
+    the caller can see. Periods run from `since` (default: the earliest payment, planned start
+    or milestone) to `as_of`. Six statements whatever the number of projects, payments and
+    periods: the dated facts are read once and swept through the periods in order."""
     from app.projects.service import get_project
 
     if project is not None and programme is not None:
@@ -771,53 +819,22 @@ def timeseries(
     else:
         scope, code = portfolio_scope(session=session, actor=actor, programme=programme)
         label = "all projects" if code is None else f"programme {code}"
-    d = Disbursement.__table__  # type: ignore[attr-defined]
-    m = Milestone.__table__  # type: ignore[attr-defined]
-    first_day = session.execute(
-        select(
-            select(func.min(d.c.paid_on)).where(d.c.project_id.in_(scope)).scalar_subquery(),
-            select(func.min(P.c.planned_start)).where(P.c.id.in_(scope)).scalar_subquery(),
-            select(func.min(m.c.planned_date)).where(m.c.project_id.in_(scope)).scalar_subquery(),
-        )
-    ).one()
-    starts = [day for day in first_day if day is not None and day <= as_of]
+    history = _History.read(session, scope=scope, as_of=as_of)
+    starts = [day for day in history.first_days() if day <= as_of]
+    if since is not None:
+        starts = [since] if since <= as_of else []
     spans = periods(min(starts), as_of, interval) if starts else []
-    if len(spans) > MAX_PERIODS:
-        raise InvalidInput(
-            f"{len(spans)} periods; at most {MAX_PERIODS}: choose a longer interval",
-            field="interval",
-            location="query",
-        )
-    year, month = extract("year", d.c.paid_on), extract("month", d.c.paid_on)
-    paid_by_month = {
-        (int(y), int(mo)): int(amount)
-        for y, mo, amount in session.execute(
-            select(year, month, func.sum(fen(d.c.amount)))
-            .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
-            .group_by(year, month)
-        ).all()
-    }
     points = []
     cumulative = sum(
-        amount
-        for (y, mo), amount in paid_by_month.items()
-        if spans and date(y, mo, 1) < spans[0][1]
+        amount for month, amount in history.paid_by_month.items() if spans and month < spans[0][1]
     )
     for period, first, last in spans:
         end = min(last, as_of)
         paid = sum(
-            amount for (y, mo), amount in paid_by_month.items() if first <= date(y, mo, 1) <= last
+            amount for month, amount in history.paid_by_month.items() if first <= month <= last
         )
         cumulative += paid
-        gathered = gather(
-            session,
-            scope=scope,
-            as_of=end,
-            current=end >= today,
-            disbursed=False,
-            committed=False,
-        )
-        derived = [derive(i, end, thresholds) for i in gathered.values()]
+        bac, pv, ev = history.values_at(end)
         points.append(
             TimeseriesPoint(
                 period=period,
@@ -825,12 +842,156 @@ def timeseries(
                 end=end,
                 disbursed=money(paid),
                 ac=money(cumulative),
-                pv=money(sum(f.pv for f in derived)),
-                ev=money(sum(f.ev for f in derived)),
-                bac=money(sum(f.revised for f in derived)),
+                pv=money(pv),
+                ev=money(ev),
+                bac=money(bac),
             )
         )
     return TimeseriesReport(scope=label, interval=interval.value, as_of=as_of, points=points)
+
+
+@dataclass
+class _Plan:
+    """One project's state in the sweep: its estimate in force, its milestones in planned
+    order, and Σ weight × percent of the progress reported so far."""
+
+    revised: int
+    start: date | None
+    dates: list[date]
+    weights: list[int]
+    due: list[int]  # due[k] = Σ weights of the first k milestones
+    percent: dict[int, int]
+    weight_of: dict[int, int]
+    weighted: int = 0
+    passed: int = 0  # milestones planned on or before the sweep's date
+
+    def ev(self) -> int:
+        total = self.due[-1]
+        return half_even(self.revised * self.weighted, total * 10_000) if total else 0
+
+    def pv(self, day: date) -> int:
+        """Planned value at `day`, exactly as derive() computes it (the sweep only moves on)."""
+        total = self.due[-1]
+        if not total:
+            return 0
+        while self.passed < len(self.dates) and self.dates[self.passed] <= day:
+            self.passed += 1
+        k = self.passed
+        previous = self.dates[k - 1] if k else self.start
+        if previous is not None and k < len(self.dates) and previous < day:
+            span = (self.dates[k] - previous).days
+            numerator = self.due[k] * span + self.weights[k] * (day - previous).days
+            return half_even(self.revised * numerator, total * span)
+        return half_even(self.revised * self.due[k], total)
+
+
+@dataclass
+class _History:
+    """The dated facts of the projects in scope, read once, replayed in date order."""
+
+    plans: dict[int, _Plan]
+    revisions: list[tuple[date, int, int, int]]  # approved_on, id, project, estimate
+    reports: list[tuple[date, int, int, int]]  # as_of, id, milestone, percent
+    milestone_project: dict[int, int]
+    paid_by_month: dict[date, int]
+    first_planned: list[date]
+    applied_revisions: int = 0
+    applied_reports: int = 0
+
+    @classmethod
+    def read(cls, session: Session, *, scope: Select[Any], as_of: date) -> "_History":
+        m = Milestone.__table__  # type: ignore[attr-defined]
+        mp = MilestoneProgress.__table__  # type: ignore[attr-defined]
+        r = ProjectRevision.__table__  # type: ignore[attr-defined]
+        d = Disbursement.__table__  # type: ignore[attr-defined]
+        projects = session.execute(
+            select(P.c.id, fen(P.c.original_estimate), P.c.planned_start).where(P.c.id.in_(scope))
+        ).all()
+        milestones = session.execute(
+            select(m.c.id, m.c.project_id, fen(m.c.weight), m.c.planned_date)
+            .where(m.c.project_id.in_(scope))
+            .order_by(m.c.project_id, m.c.planned_date, m.c.id)
+        ).all()
+        revisions = session.execute(
+            select(r.c.approved_on, r.c.id, r.c.project_id, fen(r.c.new_estimate))
+            .where(r.c.project_id.in_(scope), r.c.approved_on <= as_of)
+            .order_by(r.c.approved_on, r.c.id)
+        ).all()
+        reports = session.execute(
+            select(mp.c.as_of, mp.c.id, mp.c.milestone_id, fen(mp.c.percent_complete))
+            .select_from(mp.join(m, m.c.id == mp.c.milestone_id))
+            .where(m.c.project_id.in_(scope), mp.c.as_of <= as_of)
+            .order_by(mp.c.as_of, mp.c.id)
+        ).all()
+        year, month = extract("year", d.c.paid_on), extract("month", d.c.paid_on)
+        paid = session.execute(
+            select(year, month, func.sum(fen(d.c.amount)))
+            .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
+            .group_by(year, month)
+        ).all()
+        plans = {
+            pid: _Plan(
+                revised=int(original),
+                start=start,
+                dates=[],
+                weights=[],
+                due=[0],
+                percent={},
+                weight_of={},
+            )
+            for pid, original, start in projects
+        }
+        milestone_project = {}
+        for mid, pid, weight, planned in milestones:
+            plan = plans.get(pid)
+            if plan is None:
+                continue
+            plan.dates.append(planned)
+            plan.weights.append(int(weight))
+            plan.due.append(plan.due[-1] + int(weight))
+            plan.weight_of[mid] = int(weight)
+            milestone_project[mid] = pid
+        first_planned = [plan.start for plan in plans.values() if plan.start is not None]
+        first_planned += [plan.dates[0] for plan in plans.values() if plan.dates]
+        return cls(
+            plans=plans,
+            revisions=[tuple(row) for row in revisions],
+            reports=[tuple(row) for row in reports],
+            milestone_project=milestone_project,
+            paid_by_month={date(int(y), int(mo), 1): int(amount) for y, mo, amount in paid},
+            first_planned=first_planned,
+        )
+
+    def first_days(self) -> list[date]:
+        """The planned starts, the first planned milestones, and the first month paid."""
+        paid = [min(self.paid_by_month)] if self.paid_by_month else []
+        return [*self.first_planned, *paid]
+
+    def values_at(self, day: date) -> tuple[int, int, int]:
+        """(BAC, PV, EV) summed over the projects as of `day`; days must not go back."""
+        while self.applied_revisions < len(self.revisions):
+            approved_on, _id, pid, estimate = self.revisions[self.applied_revisions]
+            if approved_on > day:
+                break
+            if pid in self.plans:
+                self.plans[pid].revised = estimate
+            self.applied_revisions += 1
+        while self.applied_reports < len(self.reports):
+            reported_on, _id, mid, percent = self.reports[self.applied_reports]
+            if reported_on > day:
+                break
+            plan = self.plans.get(self.milestone_project.get(mid, -1))
+            if plan is not None:
+                weight = plan.weight_of[mid]
+                plan.weighted += weight * (percent - plan.percent.get(mid, 0))
+                plan.percent[mid] = percent
+            self.applied_reports += 1
+        bac = pv = ev = 0
+        for plan in self.plans.values():
+            bac += plan.revised
+            pv += plan.pv(day)
+            ev += plan.ev()
+        return bac, pv, ev
 
 
 FINAL_ACCOUNTS_MONTHS = 3
@@ -847,23 +1008,50 @@ def alerts(
         session=session, scope=scope, as_of=as_of, today=today, thresholds=thresholds
     )
     m = Milestone.__table__  # type: ignore[attr-defined]
-    accepted = (
-        select(m.c.project_id, func.max(m.c.actual_date).label("accepted_on"))
+    c = Contract.__table__  # type: ignore[attr-defined]
+    # 竣工验收: the project's milestone of that code reached, else every contract accepted.
+    reached = (
+        select(m.c.project_id, func.max(m.c.actual_date).label("on"))
         .where(m.c.code == ACCEPTANCE_CODE, m.c.actual_date <= as_of)
         .group_by(m.c.project_id)
         .subquery()
     )
+    accepted_contract = c.c.accepted_on <= as_of
+    contracts = (
+        select(
+            c.c.project_id,
+            func.max(case((accepted_contract, c.c.accepted_on))).label("on"),
+            func.count().label("signed"),
+            func.count(case((accepted_contract, 1))).label("accepted"),
+        )
+        .where(c.c.signed_on <= as_of)
+        .group_by(c.c.project_id)
+        .subquery()
+    )
+    all_accepted = case((contracts.c.signed == contracts.c.accepted, contracts.c.on), else_=None)
     projects = session.execute(
-        select(P.c.id, P.c.code, P.c.name, P.c.final_accounts_on, accepted.c.accepted_on)
-        .select_from(P.outerjoin(accepted, accepted.c.project_id == P.c.id))
+        select(
+            P.c.id,
+            P.c.code,
+            P.c.name,
+            P.c.final_accounts_on,
+            func.coalesce(reached.c.on, all_accepted).label("accepted_on"),
+        )
+        .select_from(
+            P.outerjoin(reached, reached.c.project_id == P.c.id).outerjoin(
+                contracts, contracts.c.project_id == P.c.id
+            )
+        )
         .where(P.c.id.in_(scope))
     ).all()
+    # A project created after the figures were read (READ COMMITTED) waits for the next ask.
     found = [
         alert
         for row in projects
+        if row.id in by_project
         for alert in _project_alerts(row, by_project[row.id], as_of, thresholds)
     ]
-    owed = dues(session=session, actor=actor, as_of=as_of)
+    owed = dues(session=session, actor=actor, as_of=as_of, today=today)
     by_contract: dict[int, list[CertifiedDue]] = defaultdict(list)
     for due in owed.certified:
         if due.overdue_days > 0:
@@ -966,8 +1154,9 @@ def _project_alerts(row: Any, f: Figures, as_of: date, thresholds: Thresholds) -
                 None,
             )
         )
-    if row.accepted_on is not None and row.final_accounts_on is None:
-        due_on = add_months(row.accepted_on, FINAL_ACCOUNTS_MONTHS)
+    approved = row.final_accounts_on is not None and row.final_accounts_on <= as_of
+    if row.accepted_on is not None and not approved:
+        due_on = later(row.accepted_on, months=FINAL_ACCOUNTS_MONTHS)
         late = due_on < as_of
         raised.append(
             (

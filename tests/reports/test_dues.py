@@ -7,7 +7,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import Keys, make_programme, make_project, payment
+from tests.factories import (
+    Keys,
+    make_contract,
+    make_milestone,
+    make_programme,
+    make_project,
+    payment,
+)
 
 
 def test_dues_and_retention(client: TestClient, keys: Keys, session: Session) -> None:
@@ -94,3 +101,54 @@ def test_dues_and_retention(client: TestClient, keys: Keys, session: Session) ->
         "/api/v1/reports/dues", params={"as_of": "2024-07-01"}, headers=keys.viewer
     ).json()
     assert len(other_view["certified"]) == 1
+
+
+def test_dues_as_of_a_date_ignore_later_payments_and_future_certifications(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("2000000.00"), code="DUE-2")
+    contract = make_contract(client, keys, project.id, "SG-D2", "1000000.00")
+    milestone = make_milestone(
+        client, keys, project.id, "主体完工", "1", "2023-12-01", contract_id=contract["id"]
+    )
+    certified = client.post(
+        f"/api/v1/milestones/{milestone['id']}/certification",
+        json={"certified_amount": "400000.00", "certified_on": "2023-12-15"},
+        headers=keys.finance,
+    )
+    assert certified.status_code == 200, certified.text
+
+    def unpaid() -> list[str]:
+        report = client.get(
+            "/api/v1/reports/dues", params={"as_of": "2024-03-01"}, headers=keys.finance
+        ).json()
+        return [d["unpaid"] for d in report["certified"] if d["contract_no"] == "SG-D2"]
+
+    assert unpaid() == ["400000.00"]
+    paid_later = client.post(
+        "/api/v1/disbursements",
+        json={
+            **payment(project.id, "150000.00", "D2-V1", paid_on="2024-06-01"),
+            "contract_id": contract["id"],
+        },
+        headers=keys.finance,
+    )
+    assert paid_later.status_code == 201, paid_later.text
+    assert unpaid() == ["400000.00"]  # paid after 2024-03-01: not yet, as of then
+    now = client.get("/api/v1/reports/dues", headers=keys.finance).json()
+    assert [d["unpaid"] for d in now["certified"] if d["contract_no"] == "SG-D2"] == ["250000.00"]
+    future = client.post(
+        "/api/v1/milestones",
+        json={
+            "project_id": project.id,
+            "code": "竣工验收",
+            "name": "竣工验收",
+            "weight": "1",
+            "planned_date": "2030-01-01",
+            "certified_amount": "1.00",
+            "certified_on": "9999-12-30",
+        },
+        headers=keys.admin,
+    )
+    assert future.status_code == 422 and future.json()["errors"][0]["field"] == "certified_on"

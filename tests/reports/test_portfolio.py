@@ -286,6 +286,10 @@ def test_who_may_ask_and_what_is_refused(
     assert contractor.status_code == 403
     everything = _get(client, keys, "/api/v1/reports/portfolio")
     assert everything["totals"]["projects"] == 4 and everything["programme"] is None
+    # Both programmes have a 专栏1: across programmes a plan item is programme/code.
+    keys_seen = sorted(group["key"] for group in everything["groups"])
+    assert len(keys_seen) == 3 and len({k.split("/")[0] for k in keys_seen}) == 2
+    assert f"{world['programme']}/专栏1" in keys_seen
     # PF-1 at the end of 2023: EV 55% of BAC against PV 1373/1832 of it, SPI 0.7339.
     usual = _portfolio(client, keys, world, as_of="2023-12-31")
     assert usual["totals"]["flags"]["behind_schedule"] == 1
@@ -422,3 +426,48 @@ def test_every_report_exports_and_each_representation_has_its_own_etag(
     )
     assert series[0] == ["period", "start", "end", "disbursed", "ac", "pv", "ev", "bac"]
     assert [row[0] for row in series[1:]] == ["2023", "2024", "2025", "2026"][: len(series) - 1]
+
+
+def test_the_programme_s_curve_is_the_portfolio_totals_at_each_period_end(
+    client: TestClient, keys: Keys, world: dict[str, Any]
+) -> None:
+    series = _get(
+        client,
+        keys,
+        "/api/v1/reports/timeseries",
+        programme=world["programme"],
+        interval="quarter",
+        as_of="2024-09-30",
+    )
+    assert series["points"][0]["period"] == "2023-Q1"  # PF-1's planned start
+    for point in series["points"]:
+        totals = _portfolio(client, keys, world, as_of=point["end"])["totals"]
+        assert (point["bac"], point["pv"], point["ev"], point["ac"]) == (
+            totals["bac"],
+            totals["pv"],
+            totals["ev"],
+            totals["disbursed"],
+        ), point["period"]
+    later = _get(
+        client,
+        keys,
+        "/api/v1/reports/timeseries",
+        programme=world["programme"],
+        interval="year",
+        **{"from": "2024-01-01"},
+    )
+    assert later["points"][0]["period"] == "2024"
+    assert later["points"][0]["ac"] == "1050000.00"  # what was paid before counts in AC
+    far = client.get(
+        "/api/v1/reports/timeseries",
+        params={"interval": "month", "from": "1900-01-01"},
+        headers=keys.viewer,
+    )
+    assert far.status_code == 422 and far.json()["errors"][0]["field"] == "interval"
+    end_of_time = client.get(
+        "/api/v1/reports/timeseries",
+        params={"interval": "year", "as_of": "9999-12-31", "from": "9990-01-01"},
+        headers=keys.viewer,
+    )
+    assert end_of_time.status_code == 200
+    assert end_of_time.json()["points"][-1]["end"] == "9999-12-31"

@@ -244,6 +244,19 @@ def test_statements_do_not_grow_with_the_programme(
     assert portfolio["totals"]["disbursed"] == "300003000.00"
     assert large == small
 
+    def timeseries_statements(as_of: str) -> int:
+        counted.clear()
+        response = client.get(
+            "/api/v1/reports/timeseries",
+            params={"interval": "month", "as_of": as_of},
+            headers=keys.viewer,
+        )
+        assert response.status_code == 200, response.text
+        return len(counted)
+
+    # 4 monthly periods, then 42: the S-curve reads its facts once, whatever the periods.
+    assert timeseries_statements("2023-04-30") == timeseries_statements("2026-06-30")
+
 
 def test_a_report_asked_again_is_served_until_a_write_changes_the_data(
     client: TestClient, keys: Keys, session: Session, counted: list[str]

@@ -110,10 +110,13 @@ def test_monthly_s_curve_matches_the_project_report_at_each_month_end(
         headers=keys.viewer,
     )
     assert both.status_code == 422 and both.json()["errors"][0]["field"] == "programme"
-    other = client.get(
-        "/api/v1/reports/timeseries", params={"project": project.id}, headers=keys.contractor
+    unknown = client.get(
+        "/api/v1/reports/timeseries", params={"project": "NO-SUCH"}, headers=keys.viewer
     )
-    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "project"
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "project"
+    # A contractor's figures are its own contracts and dues, not a project's or a programme's.
+    for path in ("/api/v1/reports/timeseries", f"/api/v1/projects/{project.id}/report"):
+        assert client.get(path, headers=keys.contractor).status_code == 403
 
 
 def _alerts(client: TestClient, keys: Keys, **params: Any) -> list[Any]:
@@ -192,3 +195,24 @@ def test_alerts_most_severe_first_with_their_figures(
         a for a in _alerts(client, keys, as_of="2023-10-01") if a["kind"] == "final_accounts_due"
     ]
     assert client.get("/api/v1/reports/alerts", headers=keys.contractor).status_code == 403
+    future = client.patch(
+        f"/api/v1/projects/{over.id}",
+        json={"final_accounts_on": "2099-01-01"},
+        headers={**keys.admin, "If-Match": "*"},
+    )
+    assert future.status_code == 422
+    assert future.json()["errors"][0]["field"] == "final_accounts_on"
+
+    # 竣工验收 recorded on the contract (every contract of the project accepted) counts too.
+    accepted = client.post(
+        f"/api/v1/contracts/{contract['id']}/acceptance",
+        json={"accepted_on": "2023-07-01"},
+        headers=keys.admin,
+    )
+    assert accepted.status_code == 200, accepted.text
+    due = [
+        a
+        for a in _alerts(client, keys, as_of="2023-11-01")
+        if a["kind"] == "final_accounts_due" and a["project_code"] == "AL-LATE"
+    ]
+    assert [(a["severity"], a["due_on"]) for a in due] == [("high", "2023-10-01")]
