@@ -233,14 +233,19 @@ class SessionFactory:
                 turn.give_back()
 
     @contextmanager
-    def lookup(self) -> Iterator[Connection]:
+    def lookup(self, *, snapshot: bool = False) -> Iterator[Connection]:
         """A connection for reads outside the request's own transaction: the API key, read
         before it (so that a write transaction starts, and takes SQLite's write turn, only when
-        the request's work begins), and a streamed export, read after it has ended."""
+        the request's work begins), and a streamed export, read after it has ended.
+
+        `snapshot`: every statement sees the database as the first one did (REPEATABLE READ on
+        PostgreSQL; a SQLite transaction always does)."""
         if isinstance(self.bind, Connection):
             yield self.bind
             return
         with self.bind.connect() as connection:
+            if snapshot and not is_sqlite(connection):
+                connection.execution_options(isolation_level="REPEATABLE READ")
             yield connection
 
 

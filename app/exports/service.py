@@ -10,7 +10,8 @@ money as number cells formatted `#,##0.00`, shares as number cells formatted `0.
 ratio 0.5 shows as 50.00%, the four decimals of the JSON figure), dates as date cells
 `yyyy-mm-dd`, booleans as TRUE/FALSE, text always as text (never a formula).
 
-Amounts are Decimal throughout: numbers go into the XLSX file as their exact decimal text.
+Amounts are Decimal or integer fen throughout: numbers go into the XLSX file as their exact
+decimal text.
 """
 
 import csv
@@ -38,6 +39,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.exports.dependencies import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, Lang
 from app.exports.tables import Column, Kind, Rows, Sheet
+from app.money import fen_text
+from app.timeutil import as_utc
 
 BOM = "\ufeff"
 FEN = Decimal("0.01")
@@ -83,6 +86,16 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
+def utc_text_iso(stored: str) -> str:
+    """A UTC time in the text SQLite stores (timeutil.UtcText) as text_of writes that time:
+    `2026-11-30 08:00:00.250000` → `2026-11-30T08:00:00.250000Z`; a whole second has no
+    fraction (`2026-11-30T08:00:00Z`), as in datetime.isoformat()."""
+    if len(stored) == 26 and stored[10] == " " and stored[19] == ".":
+        fraction = "" if stored.endswith(".000000") else stored[19:]
+        return f"{stored[:10]}T{stored[11:19]}{fraction}Z"
+    return text_of(as_utc(datetime.fromisoformat(stored)))
+
+
 def _inert(value: Any) -> str | None:
     """A CSV text cell that no spreadsheet will run as a formula (OWASP CSV injection)."""
     if value is None:
@@ -97,6 +110,10 @@ def _csv_money(value: Decimal | None) -> str | None:
     return None if value is None else money_text(value)
 
 
+def _csv_fen(value: int | None) -> str | None:
+    return None if value is None else fen_text(value)
+
+
 def _csv_share(value: Decimal | None) -> str | None:
     return None if value is None else share_text(value)
 
@@ -109,6 +126,7 @@ def _csv_bool(value: bool | None) -> str | None:
 _CSV_CELL: dict[Kind, Callable[[Any], Any] | None] = {
     Kind.TEXT: _inert,
     Kind.MONEY: _csv_money,
+    Kind.FEN: _csv_fen,
     Kind.SHARE: _csv_share,
     Kind.INT: None,
     Kind.DATE: None,
@@ -220,6 +238,7 @@ class _Cells:
         self.template = WriteOnlyCell(worksheet)
         number_format = {
             Kind.MONEY: MONEY_FORMAT,
+            Kind.FEN: MONEY_FORMAT,
             Kind.SHARE: SHARE_FORMAT,
             Kind.INT: "0",
             Kind.DATE: DATE_FORMAT,
@@ -242,6 +261,8 @@ class _Cells:
             return text
         if kind is Kind.MONEY:
             return self._set(money_text(value))
+        if kind is Kind.FEN:
+            return self._set(fen_text(value))
         if kind is Kind.SHARE:
             return self._set(share_text(value))
         if kind is Kind.INT:

@@ -26,6 +26,7 @@ from app.errors import InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import Disbursement
 from app.milestones.models import Milestone
+from app.money import fen
 from app.programmes.models import PlanItem
 from app.programmes.service import get_programme
 from app.projects.models import BudgetLine, Project, ProjectSite
@@ -36,7 +37,6 @@ from app.reports.figures import (
     Thresholds,
     add,
     derive,
-    fen,
     gather,
     money,
     project_ids,

@@ -8,12 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from app.auth.dependencies import AdminDep
 from app.auth.models import Role
-from app.db import SessionDep
+from app.db import SessionDep, SessionFactory
 from app.errors import Conflict
 from app.sites.models import Site
 from tests.factories import make_key
@@ -66,3 +66,19 @@ def test_concurrent_requests_never_share_a_transaction(
     with Session(engine) as s:
         stored = set(s.exec(select(Site.name).where(col(Site.region) == REGION)))
     assert stored == ok
+
+
+def test_a_snapshot_lookup_reads_as_of_its_first_statement(engine: Engine) -> None:
+    """What a streamed export relies on to read names and entries in separate statements: a
+    row committed after its first read is not seen by the later ones."""
+    factory = SessionFactory(engine)
+    region = f"snapshot-probe-{uuid.uuid4().hex[:8]}"
+    in_region = select(func.count()).select_from(Site).where(col(Site.region) == region)
+    with factory.lookup(snapshot=True) as connection:
+        assert connection.execute(in_region).scalar_one() == 0
+        with Session(engine) as other:
+            other.add(Site(region=region, name="新校区（测试）", kind="other"))
+            other.commit()
+        assert connection.execute(in_region).scalar_one() == 0
+    with factory.lookup() as connection:
+        assert connection.execute(in_region).scalar_one() == 1

@@ -11,12 +11,23 @@ from typing import Any
 import anyio
 import pytest
 from fastapi.responses import StreamingResponse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
+from sqlalchemy.dialects import sqlite
 
 from app.exports import service
 from app.exports.dependencies import XLSX_MEDIA_TYPE, ExportFormat, Lang, negotiate
-from app.exports.service import content_disposition, money_text, render, worksheet_title
+from app.exports.service import (
+    content_disposition,
+    money_text,
+    render,
+    text_of,
+    utc_text_iso,
+    worksheet_title,
+)
 from app.exports.tables import Column, Kind, Sheet
+from app.money import fen_text
 
 COLUMNS = [
     Column("id", "id", "编号", Kind.INT),
@@ -77,6 +88,23 @@ def test_money_is_never_rounded() -> None:
         money_text(Decimal("1.005"))
     with pytest.raises(Inexact):
         _csv([Sheet("T", "表", COLUMNS[2:3], [(Decimal("0.001"),)])])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.integers(min_value=-99_999_999_999_999, max_value=99_999_999_999_999))
+def test_fen_are_written_as_money_is(fen: int) -> None:
+    assert fen_text(fen) == money_text(Decimal(fen).scaleb(-2))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.datetimes(min_value=datetime(1000, 1, 1)))
+def test_a_stored_utc_time_is_written_as_text_of_writes_it(moment: datetime) -> None:
+    keep = sqlite.DATETIME().bind_processor(sqlite.dialect())  # type: ignore[no-untyped-call]
+    assert keep is not None
+    stored = keep(moment)  # the text SQLite keeps
+    assert utc_text_iso(stored) == text_of(moment.replace(tzinfo=UTC))
+    whole_second = moment.replace(microsecond=0, tzinfo=UTC)
+    assert utc_text_iso(stored[:19]) == utc_text_iso(stored[:19] + "Z") == text_of(whole_second)
 
 
 def test_rows_must_fit_the_columns() -> None:
