@@ -107,6 +107,57 @@ def test_a_stored_utc_time_is_written_as_text_of_writes_it(moment: datetime) -> 
     assert utc_text_iso(stored[:19]) == utc_text_iso(stored[:19] + "Z") == text_of(whole_second)
 
 
+_CELL_TEXT = st.one_of(
+    st.none(),
+    st.text(),
+    st.sampled_from(
+        ["", "=1+1", "+86", "-2", "@SUM(A1)", "\tx", "\r=x", "'=x", "a,b", 'a"b', "\n"]
+    ),
+)
+
+
+def _as_the_csv_module_writes(rows: list[tuple[Any, ...]], kinds: list[Kind]) -> str:
+    """The rule stated once more, the slow way: each cell formatted, then csv.writer."""
+
+    def cell(value: Any, kind: Kind) -> Any:
+        if value is None:
+            return None
+        if kind is Kind.TEXT:
+            return "'" + value if value[:1] and value[0] in "=+-@\t\r" else value
+        if kind is Kind.FEN:
+            return money_text(Decimal(value).scaleb(-2))
+        return value
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([kind.value for kind in kinds])
+    writer.writerows([cell(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows)
+    return buffer.getvalue()
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers()),
+            _CELL_TEXT,
+            _CELL_TEXT,
+            st.one_of(st.none(), st.integers(min_value=-(10**14), max_value=10**14)),
+            st.one_of(st.none(), st.dates()),
+        ),
+        max_size=40,
+    ),
+    st.integers(min_value=1, max_value=5),
+)
+def test_csv_fields_are_those_the_csv_module_writes(
+    rows: list[tuple[Any, ...]], width: int
+) -> None:
+    kinds = [Kind.INT, Kind.TEXT, Kind.TEXT, Kind.FEN, Kind.DATE][:width]
+    columns = [Column(kind.value, kind.value, kind.value, kind) for kind in kinds]
+    narrow = [row[:width] for row in rows]
+    assert _csv([Sheet("T", "表", columns, narrow)]) == _as_the_csv_module_writes(narrow, kinds)
+
+
 def test_rows_must_fit_the_columns() -> None:
     with pytest.raises(ValueError, match="values for 6 columns"):
         _csv([Sheet("T", "表", COLUMNS, [(1, "short")])])
