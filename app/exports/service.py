@@ -19,7 +19,7 @@ import io
 import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Context as DecimalContext
 from decimal import Decimal, Inexact
 from itertools import chain, islice
@@ -306,7 +306,7 @@ class _Cells:
         if kind is Kind.INT:
             return self._set(str(int(value)))
         if kind is Kind.DATE:
-            return self._set(value)
+            return self._set(date.fromisoformat(value) if isinstance(value, str) else value)
         return bool(value)
 
     def _set(self, value: object) -> Cell:

@@ -14,8 +14,8 @@ class Kind(StrEnum):
 
     TEXT: str (other values as text; datetimes as ISO 8601). MONEY: Decimal 元 with at most two
     places. FEN: int, money in fen as stored, written as MONEY is. SHARE: Decimal ratio, written
-    with four places. INT: int. DATE: datetime.date. BOOL: bool. None is an empty cell in every
-    kind.
+    with four places. INT: int. DATE: datetime.date, or its ISO text (as SQLite stores it).
+    BOOL: bool. None is an empty cell in every kind.
     """
 
     TEXT = "text"

@@ -17,12 +17,12 @@ from datetime import date
 from typing import Any
 
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Connection, Row, Select
+from sqlalchemy import Connection, Select
 from sqlmodel import col, select
 
 from app.auth.actor import Actor
 from app.contracts.models import Contract
-from app.db import SessionFactory
+from app.db import SessionFactory, driver_batches
 from app.exports.dependencies import ExportFormat, Lang
 from app.exports.service import stream, utc_text_iso
 from app.exports.tables import Column, Kind, Sheet
@@ -122,7 +122,7 @@ class _Names:
             source_name={id_: name for id_, _, name in sources},
         )
 
-    def rows(self, batch: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
+    def rows(self, batch: Sequence[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
         """A batch of the query's rows as rows of LEDGER_COLUMNS, built column by column."""
         (
             ids,
@@ -167,11 +167,8 @@ def _rows(factory: SessionFactory, query: Select[Any]) -> Iterator[tuple[Any, ..
     the names read in the same snapshot."""
     with factory.lookup(snapshot=True) as connection:
         names = _Names.read(connection)
-        with connection.execute(
-            query.execution_options(stream_results=True, yield_per=BATCH_ROWS)
-        ) as result:
-            for batch in result.partitions():
-                yield from names.rows(batch)
+        for batch in driver_batches(connection, query, size=BATCH_ROWS):
+            yield from names.rows(batch)
 
 
 def export_ledger(

@@ -352,6 +352,8 @@ def test_filters_and_sort_apply_and_the_page_does_not(
     assert vouchers(**{"from": "2023-03-01", "to": "2023-05-31"}) == ["L-3", "L-4", "L-5"]
     assert vouchers(kind="reversal") == [""]
     assert vouchers(voucher_no="L-2") == ["L-2"]
+    assert len(vouchers(funding_source="县级财政")) == 8
+    assert vouchers(funding_source="central_budget", kind="payment") == []
     assert vouchers(sort="-amount", project_id=ledger["own"].id)[:2] == ["L-6", "L-5"]
     assert len(vouchers(limit=1, offset=3)) == 8
     refused = client.get("/api/v1/disbursements?format=csv&sort=payee", headers=keys.finance)
