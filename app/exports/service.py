@@ -47,7 +47,7 @@ FEN = Decimal("0.01")
 SHARE_PLACES = Decimal("0.0001")
 # Quantizing money must never round: an amount with a third decimal is a bug, not a rounding.
 _EXACT = DecimalContext(traps=[Inexact])
-ROWS_PER_CHUNK = 1000
+ROWS_PER_CHUNK = 500
 CHUNK_BYTES = 64 * 1024
 # Excel's limit is 1,048,576 rows a worksheet: the heading plus this many; more continue on
 # another worksheet.

@@ -33,7 +33,7 @@ from app.money import fen
 from app.projects.models import BudgetLine, Project
 from app.timeutil import UtcText
 
-BATCH_ROWS = 5000
+BATCH_ROWS = 500
 
 # Headings, in either language, are those the CSV import reads (a re-imported export posts
 # nothing twice).

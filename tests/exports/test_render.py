@@ -3,7 +3,7 @@
 import csv
 import io
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, Inexact
 from typing import Any
@@ -268,6 +268,30 @@ def test_stream_csv_reads_rows_as_the_body_is_sent() -> None:
     lines = _drain(response).decode("utf-8-sig").split("\r\n")
     assert lines[0] == "编号,名称" and lines[2500] == "2499,收款单位2499"
     assert len(pulled) == 2500
+
+
+def test_a_stream_cut_short_closes_its_rows() -> None:
+    """A client that hangs up: the rows' generator (holding a database connection) is closed."""
+    closed: list[bool] = []
+
+    def rows() -> Iterator[tuple[int, str]]:
+        try:
+            for n in range(1_000_000):
+                yield (n, "收款单位")
+        finally:
+            closed.append(True)
+
+    # Nothing else holds the generator, as in a route: closing the body lets it go.
+    response = service.stream_csv(COLUMNS[:2], rows(), lang=Lang.en, filename="t")
+
+    async def first_chunk_only() -> None:
+        body = response.body_iterator
+        assert isinstance(body, AsyncIterator)
+        await anext(body)
+        await body.aclose()  # type: ignore[attr-defined]
+
+    anyio.run(first_chunk_only)
+    assert closed == [True]
 
 
 def test_render_is_for_files_only() -> None:
