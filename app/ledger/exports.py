@@ -1,10 +1,12 @@
 """The ledger as CSV or XLSX: every entry that the list's filters match, streamed.
 
-One Core SELECT of the entries' own columns as plain tuples (no ORM objects, no pydantic per
-row), read in batches: a server-side cursor on PostgreSQL, fetchmany on SQLite. Amounts are
-read as their stored integer fen and timestamps as their stored UTC text, so no Decimal or
-datetime is made per row; the names of projects, budget lines, contracts and funding sources
-come from dictionaries read once, in the same snapshot, instead of four joins per row.
+One Core SELECT of the entries' own columns, read in batches as the database driver returns
+them (db.driver_batches: no ORM objects, no SQLAlchemy Row, no pydantic per row): a
+server-side cursor on PostgreSQL, fetchmany on SQLite. Amounts are read as their stored
+integer fen and timestamps as their stored UTC text, so no Decimal or datetime is made per
+row (paid_on is a date on PostgreSQL and its ISO text on SQLite: the CSV has the same text
+either way); the names of projects, budget lines, contracts and funding sources come from
+dictionaries read once, in the same snapshot, instead of four joins per row.
 
 The request's session has committed and closed before the body is sent, so the rows are read
 through a connection of their own, opened when the first row is wanted and closed when the
@@ -108,7 +110,7 @@ class _Names:
     def read(cls, connection: Connection) -> "_Names":
         projects = connection.execute(select(Project.id, Project.code, Project.name)).all()
         lines = connection.execute(select(BudgetLine.id, BudgetLine.code, BudgetLine.name)).all()
-        contracts = connection.execute(select(Contract.id, Contract.contract_no))
+        contracts = connection.execute(select(Contract.id, Contract.contract_no)).all()
         sources = connection.execute(
             select(FundingSource.id, FundingSource.code, FundingSource.name)
         ).all()
@@ -117,7 +119,7 @@ class _Names:
             project_name={id_: name for id_, _, name in projects},
             line_code={id_: code for id_, code, _ in lines},
             line_name={id_: name for id_, _, name in lines},
-            contract_no=dict(contracts.all()),
+            contract_no=dict(contracts),
             source_code={id_: code for id_, code, _ in sources},
             source_name={id_: name for id_, _, name in sources},
         )
