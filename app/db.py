@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
@@ -242,15 +242,52 @@ class SessionFactory:
                 turn.give_back()
 
     @contextmanager
-    def lookup(self) -> Iterator[Connection]:
+    def lookup(self, *, snapshot: bool = False) -> Iterator[Connection]:
         """A connection for reads outside the request's own transaction: the API key, read
         before it (so that a write transaction starts, and takes SQLite's write turn, only when
-        the request's work begins), and a streamed export, read after it has ended."""
+        the request's work begins), and a streamed export, read after it has ended.
+
+        `snapshot`: every statement sees the database as the first one did (REPEATABLE READ on
+        PostgreSQL; a SQLite transaction always does)."""
         if isinstance(self.bind, Connection):
             yield self.bind
             return
         with self.bind.connect() as connection:
+            if snapshot and not is_sqlite(connection):
+                connection.execution_options(isolation_level="REPEATABLE READ")
             yield connection
+
+
+def driver_batches(
+    connection: Connection, query: Select[Any], *, size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """A SELECT's rows as the database driver returns them, `size` at a time, in the
+    connection's transaction: through a server-side cursor on PostgreSQL, fetchmany on SQLite.
+
+    For reading very many rows: SQLAlchemy makes no Row and converts no value, so the values
+    are the driver's own (on SQLite, dates and timestamps are text; a TypeDecorator's result
+    processing doesn't run). Parameters are bound as SQLAlchemy binds them."""
+    dialect = connection.dialect
+    compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    values = compiled.construct_params()
+    for name, value in values.items():
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            values[name] = process(value)
+    parameters: Any = (
+        [values[name] for name in compiled.positiontup or ()] if compiled.positional else values
+    )
+    if not connection.in_transaction():
+        connection.begin()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor() if is_sqlite(connection) else driver.cursor(name="driver_batches")
+    try:
+        cursor.execute(compiled.string, parameters)
+        while batch := cursor.fetchmany(size):
+            yield batch
+    finally:
+        cursor.close()
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -71,6 +71,12 @@ def format_money(amount: Decimal) -> str:
     return format(amount.quantize(FEN), "f")
 
 
+def fen_text(fen: int) -> str:
+    """An amount in integer fen as money is written: 123450 → `"1234.50"`, -5 → `"-0.05"`."""
+    yuan, cents = divmod(abs(fen), 100)
+    return f"-{yuan}.{cents:02d}" if fen < 0 else f"{yuan}.{cents:02d}"
+
+
 def wan_to_yuan(wan: str) -> Decimal:
     """Convert an amount the plan writes in 万元 to 元, exactly (5741.36 → 57413600.00)."""
     yuan = parse_decimal_text(wan, places=6) * WAN
@@ -245,6 +251,12 @@ Ratio = Annotated[
         {"type": "string", "pattern": RATIO_PATTERN, "examples": ["0.90"]}, mode="serialization"
     ),
 ]
+
+
+def fen(column: Any) -> Any:
+    """A money (or hundredths) column as its raw stored integer, for exact SQL arithmetic or to
+    read without making a Decimal of every value."""
+    return type_coerce(column, BigInteger)
 
 
 def money_sum(column: Any) -> ColumnElement[Decimal]:

@@ -10,15 +10,16 @@ money as number cells formatted `#,##0.00`, shares as number cells formatted `0.
 ratio 0.5 shows as 50.00%, the four decimals of the JSON figure), dates as date cells
 `yyyy-mm-dd`, booleans as TRUE/FALSE, text always as text (never a formula).
 
-Amounts are Decimal throughout: numbers go into the XLSX file as their exact decimal text.
+Amounts are Decimal or integer fen throughout: numbers go into the XLSX file as their exact
+decimal text.
 """
 
 import csv
 import io
 import re
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Context as DecimalContext
 from decimal import Decimal, Inexact
 from itertools import chain, islice
@@ -38,13 +39,15 @@ from starlette.concurrency import run_in_threadpool
 
 from app.exports.dependencies import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, Lang
 from app.exports.tables import Column, Kind, Rows, Sheet
+from app.money import fen_text
+from app.timeutil import as_utc
 
 BOM = "\ufeff"
 FEN = Decimal("0.01")
 SHARE_PLACES = Decimal("0.0001")
 # Quantizing money must never round: an amount with a third decimal is a bug, not a rounding.
 _EXACT = DecimalContext(traps=[Inexact])
-ROWS_PER_CHUNK = 1000
+ROWS_PER_CHUNK = 500
 CHUNK_BYTES = 64 * 1024
 # Excel's limit is 1,048,576 rows a worksheet: the heading plus this many; more continue on
 # another worksheet.
@@ -83,6 +86,16 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
+def utc_text_iso(stored: str) -> str:
+    """A UTC time in the text SQLite stores (timeutil.UtcText) as text_of writes that time:
+    `2026-11-30 08:00:00.250000` → `2026-11-30T08:00:00.250000Z`; a whole second has no
+    fraction (`2026-11-30T08:00:00Z`), as in datetime.isoformat()."""
+    if len(stored) == 26 and stored[10] == " " and stored[19] == ".":
+        fraction = "" if stored.endswith(".000000") else stored[19:]
+        return f"{stored[:10]}T{stored[11:19]}{fraction}Z"
+    return text_of(as_utc(datetime.fromisoformat(stored)))
+
+
 def _inert(value: Any) -> str | None:
     """A CSV text cell that no spreadsheet will run as a formula (OWASP CSV injection)."""
     if value is None:
@@ -93,26 +106,65 @@ def _inert(value: Any) -> str | None:
     return text
 
 
-def _csv_money(value: Decimal | None) -> str | None:
-    return None if value is None else money_text(value)
+# A column's values as CSV fields (text, quoted where needed), formatted a whole column of a
+# batch at a time. The csv module's rules for its minimal quoting: a field with a comma, a
+# quote or a line break is quoted, its quotes doubled; None is an empty field.
+_NEEDS_QUOTES = re.compile('[,"\r\n]')
+# Separated by NULs, a value's first character is the one after a NUL (or the very first).
+_FORMULA_AFTER_NUL = re.compile("\x00[=+\\-@\t\r]")
+_FORMULA_STARTS = tuple(CSV_UNSAFE_START)
 
 
-def _csv_share(value: Decimal | None) -> str | None:
-    return None if value is None else share_text(value)
+def _quoted(fields: list[str], joined: str) -> list[str]:
+    """Fields quoted as the csv module quotes them; `joined` is the fields joined by NULs."""
+    if not _NEEDS_QUOTES.search(joined):
+        return fields
+    return [
+        '"' + field.replace('"', '""') + '"' if _NEEDS_QUOTES.search(field) else field
+        for field in fields
+    ]
 
 
-def _csv_bool(value: bool | None) -> str | None:
-    return None if value is None else ("TRUE" if value else "FALSE")
+def _text_fields(values: Sequence[Any]) -> list[str]:
+    """TEXT cells, neutralised as _inert does. Searching the column's text joined by NULs
+    finds the few values that need a prefix or quotes without a Python call per value."""
+    fields = ["" if value is None else value for value in values]
+    try:
+        joined = "\x00".join(fields)
+    except TypeError:  # not all text (datetimes, decimals): cell by cell
+        fields = [_inert(value) or "" for value in values]
+        return _quoted(fields, "\x00".join(fields))
+    if joined.startswith(_FORMULA_STARTS) or _FORMULA_AFTER_NUL.search(joined):
+        # The prefix adds no character that needs quotes: `joined` still tells.
+        fields = [
+            "'" + field if field and field[0] in CSV_UNSAFE_START else field for field in fields
+        ]
+    return _quoted(fields, joined)
 
 
-# The csv module writes None as an empty field, and ints and dates through str() (ISO dates).
-_CSV_CELL: dict[Kind, Callable[[Any], Any] | None] = {
-    Kind.TEXT: _inert,
-    Kind.MONEY: _csv_money,
-    Kind.SHARE: _csv_share,
-    Kind.INT: None,
-    Kind.DATE: None,
-    Kind.BOOL: _csv_bool,
+def _each(write: Callable[[Any], str], *, plain: bool) -> Callable[[Sequence[Any]], list[str]]:
+    """Fields written value by value; `plain`: what `write` writes never needs quotes."""
+
+    def fields(values: Sequence[Any]) -> list[str]:
+        if None in values:
+            written = ["" if value is None else write(value) for value in values]
+        else:
+            written = list(map(write, values))
+        return written if plain else _quoted(written, "\x00".join(written))
+
+    return fields
+
+
+# The csv module wrote ints and dates through str() (ISO dates); so does this, and quotes the
+# result should a value of another type be there.
+_CSV_FIELDS: dict[Kind, Callable[[Sequence[Any]], list[str]]] = {
+    Kind.TEXT: _text_fields,
+    Kind.MONEY: _each(money_text, plain=True),
+    Kind.FEN: _each(fen_text, plain=True),
+    Kind.SHARE: _each(share_text, plain=True),
+    Kind.INT: _each(str, plain=False),
+    Kind.DATE: _each(str, plain=False),
+    Kind.BOOL: _each(lambda value: "TRUE" if value else "FALSE", plain=True),
 }
 
 
@@ -141,22 +193,26 @@ def _plain_rows(batch: Sequence[Row], width: int) -> bool:
     return True
 
 
-def _csv_batch_writer(columns: Sequence[Column]) -> Callable[[Sequence[Row]], Iterable[Any]]:
-    """Formats a batch of rows column by column: each column's formatting is looked up once,
-    and columns that need none (ints, dates) are never touched in Python."""
-    cells = [_CSV_CELL[c.kind] for c in columns]
+def _csv_lines(columns: Sequence[Column]) -> Callable[[Sequence[Row]], str]:
+    """Writes a batch of rows as CSV lines, column by column: each column's formatting is
+    looked up once and applied to all its values together."""
+    formats = [_CSV_FIELDS[c.kind] for c in columns]
     values = _in_column_order(columns)
     width = len(columns)
 
-    def convert(batch: Sequence[Row]) -> Iterable[Any]:
+    def lines(batch: Sequence[Row]) -> str:
+        if width == 0:
+            return "\r\n" * len(batch)
         rows = batch if _plain_rows(batch, width) else [values(row) for row in batch]
-        by_column: list[Iterable[Any]] = list(zip(*rows, strict=True))
-        for number, cell in enumerate(cells):
-            if cell is not None:
-                by_column[number] = map(cell, by_column[number])
-        return zip(*by_column, strict=True)
+        fields = [
+            write(column) for write, column in zip(formats, zip(*rows, strict=True), strict=True)
+        ]
+        if width == 1:
+            # A line of one empty field is `""`, so that it isn't a blank line.
+            fields[0] = [field or '""' for field in fields[0]]
+        return "\r\n".join(map(",".join, zip(*fields, strict=True))) + "\r\n"
 
-    return convert
+    return lines
 
 
 def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:
@@ -172,10 +228,10 @@ def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:
                 writer.writerow([])
             writer.writerow([_inert(sheet.title(lang))])
         writer.writerow([c.title(lang) for c in sheet.columns])
-        convert = _csv_batch_writer(sheet.columns)
+        lines = _csv_lines(sheet.columns)
         rows = iter(sheet.rows)
         while batch := list(islice(rows, ROWS_PER_CHUNK)):
-            writer.writerows(convert(batch))
+            buffer.write(lines(batch))
             if buffer.tell() >= CHUNK_BYTES:
                 yield buffer.getvalue().encode("utf-8")
                 buffer.seek(0)
@@ -220,6 +276,7 @@ class _Cells:
         self.template = WriteOnlyCell(worksheet)
         number_format = {
             Kind.MONEY: MONEY_FORMAT,
+            Kind.FEN: MONEY_FORMAT,
             Kind.SHARE: SHARE_FORMAT,
             Kind.INT: "0",
             Kind.DATE: DATE_FORMAT,
@@ -242,12 +299,14 @@ class _Cells:
             return text
         if kind is Kind.MONEY:
             return self._set(money_text(value))
+        if kind is Kind.FEN:
+            return self._set(fen_text(value))
         if kind is Kind.SHARE:
             return self._set(share_text(value))
         if kind is Kind.INT:
             return self._set(str(int(value)))
         if kind is Kind.DATE:
-            return self._set(value)
+            return self._set(date.fromisoformat(value) if isinstance(value, str) else value)
         return bool(value)
 
     def _set(self, value: object) -> Cell:

@@ -13,12 +13,14 @@ class Kind(StrEnum):
     """How a column's values are written.
 
     TEXT: str (other values as text; datetimes as ISO 8601). MONEY: Decimal 元 with at most two
-    places. SHARE: Decimal ratio, written with four places. INT: int. DATE: datetime.date.
+    places. FEN: int, money in fen as stored, written as MONEY is. SHARE: Decimal ratio, written
+    with four places. INT: int. DATE: datetime.date, or its ISO text (as SQLite stores it).
     BOOL: bool. None is an empty cell in every kind.
     """
 
     TEXT = "text"
     MONEY = "money"
+    FEN = "fen"
     SHARE = "share"
     INT = "int"
     DATE = "date"
@@ -28,6 +30,7 @@ class Kind(StrEnum):
 _BASE_WIDTH = {
     Kind.TEXT: 14,
     Kind.MONEY: 18,
+    Kind.FEN: 18,
     Kind.SHARE: 10,
     Kind.INT: 9,
     Kind.DATE: 12,

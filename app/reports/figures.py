@@ -16,12 +16,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, func, select, type_coerce
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlmodel import Session
 
 from app.contracts.models import ChangeOrder, Contract
 from app.ledger.models import Disbursement, ProjectBalance
 from app.milestones.models import Milestone, MilestoneProgress
+from app.money import fen
 from app.projects.models import Project
 from app.revisions.models import ProjectRevision
 
@@ -29,11 +30,6 @@ HUNDREDTHS_SQUARED = 10_000
 SHARE_SCALE = 10_000  # shares are shown with four decimals
 
 P = Project.__table__  # type: ignore[attr-defined]
-
-
-def fen(column: Any) -> Any:
-    """A money (or hundredths) column as its raw stored integer, for exact SQL arithmetic."""
-    return type_coerce(column, BigInteger)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from app.errors import InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import Disbursement
 from app.milestones.models import Milestone, MilestoneProgress
+from app.money import fen
 from app.programmes.models import PlanItem, Programme
 from app.programmes.service import get_programme
 from app.projects.models import BudgetLine, Project, ProjectSite
@@ -37,7 +38,6 @@ from app.reports.figures import (
     Thresholds,
     add,
     derive,
-    fen,
     gather,
     half_even,
     money,

@@ -4,17 +4,21 @@ before it commits, and a failed request leaves nothing behind."""
 import threading
 import time
 import uuid
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, func
 from sqlmodel import Session, col, select
 
 from app.auth.dependencies import AdminDep
 from app.auth.models import Role
-from app.db import SessionDep
+from app.db import SessionDep, SessionFactory, driver_batches
 from app.errors import Conflict
+from app.money import MoneyType, fen
 from app.sites.models import Site
 from tests.factories import make_key
 
@@ -66,3 +70,50 @@ def test_concurrent_requests_never_share_a_transaction(
     with Session(engine) as s:
         stored = set(s.exec(select(Site.name).where(col(Site.region) == REGION)))
     assert stored == ok
+
+
+def test_a_snapshot_lookup_reads_as_of_its_first_statement(engine: Engine) -> None:
+    """What a streamed export relies on to read names and entries in separate statements: a
+    row committed after its first read is not seen by the later ones."""
+    factory = SessionFactory(engine)
+    region = f"snapshot-probe-{uuid.uuid4().hex[:8]}"
+    in_region = select(func.count()).select_from(Site).where(col(Site.region) == region)
+    with factory.lookup(snapshot=True) as connection:
+        assert connection.execute(in_region).scalar_one() == 0
+        with Session(engine) as other:
+            other.add(Site(region=region, name="新校区（测试）", kind="other"))
+            other.commit()
+        assert connection.execute(in_region).scalar_one() == 0
+    with factory.lookup() as connection:
+        assert connection.execute(in_region).scalar_one() == 1
+
+
+def test_driver_batches_bind_parameters_as_sqlalchemy_does(connection: Connection) -> None:
+    """Money and dates in the WHERE clause go through their column types' bind processing;
+    the rows come back as the driver gives them, a batch at a time."""
+    table = sa.Table(
+        "batch_probe", sa.MetaData(), sa.Column("amount", MoneyType()), sa.Column("on", sa.Date())
+    )
+    savepoint = connection.begin_nested()
+    try:
+        table.create(connection)
+        connection.execute(
+            table.insert(),
+            [{"amount": Decimal(n) / 4, "on": date(2023, 1, n)} for n in range(1, 9)],
+        )
+        query = (
+            sa.select(fen(table.c.amount), table.c.on)
+            .where(table.c.amount >= Decimal("0.75"), table.c.on <= date(2023, 1, 7))
+            .order_by(table.c.amount.desc())
+        )
+        batches = list(driver_batches(connection, query, size=2))
+        assert [len(batch) for batch in batches] == [2, 2, 1]
+        assert [(fen, str(on)) for batch in batches for fen, on in batch] == [
+            (175, "2023-01-07"),
+            (150, "2023-01-06"),
+            (125, "2023-01-05"),
+            (100, "2023-01-04"),
+            (75, "2023-01-03"),
+        ]
+    finally:
+        savepoint.rollback()

@@ -3,7 +3,7 @@
 import csv
 import io
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, Inexact
 from typing import Any
@@ -11,12 +11,23 @@ from typing import Any
 import anyio
 import pytest
 from fastapi.responses import StreamingResponse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
+from sqlalchemy.dialects import sqlite
 
 from app.exports import service
 from app.exports.dependencies import XLSX_MEDIA_TYPE, ExportFormat, Lang, negotiate
-from app.exports.service import content_disposition, money_text, render, worksheet_title
+from app.exports.service import (
+    content_disposition,
+    money_text,
+    render,
+    text_of,
+    utc_text_iso,
+    worksheet_title,
+)
 from app.exports.tables import Column, Kind, Sheet
+from app.money import fen_text
 
 COLUMNS = [
     Column("id", "id", "编号", Kind.INT),
@@ -77,6 +88,74 @@ def test_money_is_never_rounded() -> None:
         money_text(Decimal("1.005"))
     with pytest.raises(Inexact):
         _csv([Sheet("T", "表", COLUMNS[2:3], [(Decimal("0.001"),)])])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.integers(min_value=-99_999_999_999_999, max_value=99_999_999_999_999))
+def test_fen_are_written_as_money_is(fen: int) -> None:
+    assert fen_text(fen) == money_text(Decimal(fen).scaleb(-2))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.datetimes(min_value=datetime(1000, 1, 1)))
+def test_a_stored_utc_time_is_written_as_text_of_writes_it(moment: datetime) -> None:
+    keep = sqlite.DATETIME().bind_processor(sqlite.dialect())  # type: ignore[no-untyped-call]
+    assert keep is not None
+    stored = keep(moment)  # the text SQLite keeps
+    assert utc_text_iso(stored) == text_of(moment.replace(tzinfo=UTC))
+    whole_second = moment.replace(microsecond=0, tzinfo=UTC)
+    assert utc_text_iso(stored[:19]) == utc_text_iso(stored[:19] + "Z") == text_of(whole_second)
+
+
+_CELL_TEXT = st.one_of(
+    st.none(),
+    st.text(),
+    st.sampled_from(
+        ["", "=1+1", "+86", "-2", "@SUM(A1)", "\tx", "\r=x", "'=x", "a,b", 'a"b', "\n"]
+    ),
+)
+
+
+def _as_the_csv_module_writes(rows: list[tuple[Any, ...]], kinds: list[Kind]) -> str:
+    """The rule stated once more, the slow way: each cell formatted, then csv.writer."""
+
+    def cell(value: Any, kind: Kind) -> Any:
+        if value is None:
+            return None
+        if kind is Kind.TEXT:
+            return "'" + value if value[:1] and value[0] in "=+-@\t\r" else value
+        if kind is Kind.FEN:
+            return money_text(Decimal(value).scaleb(-2))
+        return value
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([kind.value for kind in kinds])
+    writer.writerows([cell(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows)
+    return buffer.getvalue()
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers()),
+            _CELL_TEXT,
+            _CELL_TEXT,
+            st.one_of(st.none(), st.integers(min_value=-(10**14), max_value=10**14)),
+            st.one_of(st.none(), st.dates()),
+        ),
+        max_size=40,
+    ),
+    st.integers(min_value=1, max_value=5),
+)
+def test_csv_fields_are_those_the_csv_module_writes(
+    rows: list[tuple[Any, ...]], width: int
+) -> None:
+    kinds = [Kind.INT, Kind.TEXT, Kind.TEXT, Kind.FEN, Kind.DATE][:width]
+    columns = [Column(kind.value, kind.value, kind.value, kind) for kind in kinds]
+    narrow = [row[:width] for row in rows]
+    assert _csv([Sheet("T", "表", columns, narrow)]) == _as_the_csv_module_writes(narrow, kinds)
 
 
 def test_rows_must_fit_the_columns() -> None:
@@ -189,6 +268,30 @@ def test_stream_csv_reads_rows_as_the_body_is_sent() -> None:
     lines = _drain(response).decode("utf-8-sig").split("\r\n")
     assert lines[0] == "编号,名称" and lines[2500] == "2499,收款单位2499"
     assert len(pulled) == 2500
+
+
+def test_a_stream_cut_short_closes_its_rows() -> None:
+    """A client that hangs up: the rows' generator (holding a database connection) is closed."""
+    closed: list[bool] = []
+
+    def rows() -> Iterator[tuple[int, str]]:
+        try:
+            for n in range(1_000_000):
+                yield (n, "收款单位")
+        finally:
+            closed.append(True)
+
+    # Nothing else holds the generator, as in a route: closing the body lets it go.
+    response = service.stream_csv(COLUMNS[:2], rows(), lang=Lang.en, filename="t")
+
+    async def first_chunk_only() -> None:
+        body = response.body_iterator
+        assert isinstance(body, AsyncIterator)
+        await anext(body)
+        await body.aclose()  # type: ignore[attr-defined]
+
+    anyio.run(first_chunk_only)
+    assert closed == [True]
 
 
 def test_render_is_for_files_only() -> None:

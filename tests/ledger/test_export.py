@@ -8,7 +8,7 @@ test_streams_through_its_own_connection reads committed data through a pooled co
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,15 @@ from app.auth.models import Role
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import Disbursement, ProjectBalance
 from app.timeutil import utcnow
-from tests.factories import Keys, make_contractor, make_key, make_programme, make_project, payment
+from tests.factories import (
+    Keys,
+    make_contract,
+    make_contractor,
+    make_key,
+    make_programme,
+    make_project,
+    payment,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAYEES = {
@@ -150,6 +158,109 @@ def test_csv_bom_chinese_injection_and_the_json_figures(
     assert reversal["created_at"].endswith("Z")
 
 
+def _inert(text: str) -> str:
+    """The CSV rule for text a spreadsheet would run as a formula."""
+    return "'" + text if text[:1] and text[0] in "=+-@\t\r" else text
+
+
+def test_every_cell_matches_the_json_list(client: TestClient, keys: Keys, session: Session) -> None:
+    """Amounts to the fen (reversals of a few fen included), dates, timestamps and text as the
+    JSON list has them; empty cells where there is no budget line, contract, memo or reason;
+    formula-like text neutralised in every text column, the project's and budget line's names
+    included; commas, quotes and line breaks quoted."""
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("2000000000.00"), code="EXP-CELLS")
+    project.name = "@城关第九小学改扩建（测试）"
+    session.add(project)
+    unplanned = make_project(session, item, estimate=Decimal("1000.00"), code="EXP-NO-LINES")
+    line = client.post(
+        f"/api/v1/projects/{project.id}/budget-lines",
+        json={
+            "code": "ZL-01",
+            "name": '-其他费用, 含"监理"',
+            "cost_category": "other",
+            "estimate": "1500000000.00",
+        },
+        headers=keys.admin,
+    )
+    assert line.status_code == 201, line.text
+    contract = make_contract(client, keys, project.id, "+HT-2023,01", "1500000000.00")
+    posted = {}
+    for voucher, body in {
+        "C-1": {
+            **payment(project.id, "1234.50", "C-1", paid_on="2023-01-15", payee="青铜峡市第二中学"),
+            "budget_line_id": line.json()["id"],
+            "contract_id": contract["id"],
+            "memo": '主体工程进度款, 第"2"期',
+        },
+        "C-2": payment(unplanned.id, "0.05", "C-2", paid_on="2023-02-01", payee='=HYPERLINK("x")'),
+        "=C-3": {
+            **payment(project.id, "999999999.99", "=C-3", payee="宁夏某公司\n第二行"),
+            "budget_line_id": line.json()["id"],
+            "memo": "\t缩进的摘要",
+        },
+        "C-4": payment(unplanned.id, "100.00", "C-4", paid_on="2023-06-30", payee="-2"),
+    }.items():
+        response = client.post("/api/v1/disbursements", json=body, headers=keys.finance)
+        assert response.status_code == 201, response.text
+        posted[voucher] = response.json()["id"]
+    for voucher, reversal in {
+        "C-2": {"reason": "=全额冲回", "reversed_on": "2023-07-01"},
+        "C-1": {"amount": "5.00", "reason": "多付，冲回", "reversed_on": "2023-07-02"},
+    }.items():
+        response = client.post(
+            f"/api/v1/disbursements/{posted[voucher]}/reversals",
+            json=reversal,
+            headers=keys.finance,
+        )
+        assert response.status_code == 201, response.text
+    # A timestamp on a whole second is written without a fraction, as the JSON list writes it.
+    session.execute(
+        sa.update(Disbursement)
+        .where(col(Disbursement.id) == posted["C-4"])
+        .values(created_at=datetime(2023, 6, 30, 8, 0, tzinfo=UTC))
+    )
+    session.commit()
+
+    response = client.get("/api/v1/disbursements?format=csv", headers=keys.finance)
+    assert response.status_code == 200, response.text
+    rows = _rows(response)
+    listed = _json_list(client, keys.finance)["items"]
+    assert [int(r["id"]) for r in rows] == [e["id"] for e in listed]
+    assert len(rows) == 6
+    lines = {line.json()["id"]: ("ZL-01", '\'-其他费用, 含"监理"')}
+    contracts = {contract["id"]: "'+HT-2023,01"}
+    projects = {
+        project.id: ("EXP-CELLS", "'@城关第九小学改扩建（测试）"),
+        unplanned.id: ("EXP-NO-LINES", "测试项目"),
+    }
+    for row, entry in zip(rows, listed, strict=True):
+        assert row == {
+            "id": str(entry["id"]),
+            "kind": entry["kind"],
+            "paid_on": entry["paid_on"],
+            "project_code": projects[entry["project_id"]][0],
+            "project_name": projects[entry["project_id"]][1],
+            "budget_line_code": lines.get(entry["budget_line_id"], ("", ""))[0],
+            "budget_line_name": lines.get(entry["budget_line_id"], ("", ""))[1],
+            "contract_no": contracts.get(entry["contract_id"], ""),
+            "amount": entry["amount"],
+            "payee": _inert(entry["payee"]),
+            "voucher_no": _inert(entry["voucher_no"] or ""),
+            "funding_source": entry["funding_source"],
+            "funding_source_name": "县级财政",
+            "memo": _inert(entry["memo"] or ""),
+            "reverses_id": str(entry["reverses_id"] or ""),
+            "reason": _inert(entry["reason"] or ""),
+            "created_at": entry["created_at"],
+        }
+    amounts = [r["amount"] for r in rows]
+    assert amounts == ["1234.50", "0.05", "999999999.99", "100.00", "-0.05", "-5.00"]
+    assert rows[3]["created_at"] == "2023-06-30T08:00:00Z"
+    assert all(r["created_at"].endswith("Z") for r in rows)
+    assert '"宁夏某公司\n第二行"' in response.content.decode("utf-8-sig")
+
+
 def test_xlsx_number_cells_sum_to_the_json_sum(
     client: TestClient, keys: Keys, ledger: dict[str, Any]
 ) -> None:
@@ -241,6 +352,8 @@ def test_filters_and_sort_apply_and_the_page_does_not(
     assert vouchers(**{"from": "2023-03-01", "to": "2023-05-31"}) == ["L-3", "L-4", "L-5"]
     assert vouchers(kind="reversal") == [""]
     assert vouchers(voucher_no="L-2") == ["L-2"]
+    assert len(vouchers(funding_source="县级财政")) == 8
+    assert vouchers(funding_source="central_budget", kind="payment") == []
     assert vouchers(sort="-amount", project_id=ledger["own"].id)[:2] == ["L-6", "L-5"]
     assert len(vouchers(limit=1, offset=3)) == 8
     refused = client.get("/api/v1/disbursements?format=csv&sort=payee", headers=keys.finance)
