@@ -7,6 +7,7 @@ PostgreSQL: psycopg 3.
 
 import asyncio
 import fcntl
+import hashlib
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -85,6 +86,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
+        # The audit chain hashes in SQL (app/audit/service.py); PostgreSQL has sha256().
+        dbapi_connection.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
@@ -94,6 +97,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             return
         turn.take()
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sha256_hex(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class WriteQueue:
