@@ -263,16 +263,30 @@ class Verification:
     detail: str
 
 
-def _stream(session: Session) -> Iterator[AuditEntry]:
+def _stream(session: Session, *, up_to: int) -> Iterator[AuditEntry]:
     yield from session.exec(
-        select(AuditEntry).order_by(col(AuditEntry.seq)).execution_options(yield_per=1000)
+        select(AuditEntry)
+        .where(col(AuditEntry.seq) <= up_to)
+        .order_by(col(AuditEntry.seq))
+        .execution_options(yield_per=1000)
     )
 
 
+_HEAD = sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)
+# In one statement, so both are read as of the same moment.
+_LAST_AND_HEAD = sa.select(
+    sa.select(sa.func.max(_entries.c.seq)).scalar_subquery(),
+    sa.select(_head.c.seq).where(_head.c.id == 1).scalar_subquery(),
+)
+
+
 def verify(*, session: Session) -> Verification:
-    """Recompute the chain from the first entry; name the first entry that doesn't match."""
+    """Recompute the chain from the first entry; name the first entry that doesn't match.
+    The head is read first and the chain up to it, so that writes committed meanwhile can't
+    make an intact chain look broken (PostgreSQL reads each statement as of its own start)."""
+    head_seq, head_hash = session.execute(_HEAD).one()
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
-    for entry in _stream(session):
+    for entry in _stream(session, up_to=head_seq):
         count += 1
         if entry.seq != expected_seq:
             return Verification(
@@ -290,14 +304,21 @@ def verify(*, session: Session) -> Verification:
                 False, count, entry.id, f"entry seq {entry.seq}: content does not match its hash"
             )
         prev_hash, expected_seq = entry.hash, expected_seq + 1
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
-    if head.seq != expected_seq - 1 or head.hash != prev_hash:
+    if head_seq != expected_seq - 1 or head_hash != prev_hash:
         return Verification(
             False,
             count,
             None,
-            f"the chain should end at seq {head.seq}; "
+            f"the chain should end at seq {head_seq}; "
             f"entries after seq {expected_seq - 1} are missing",
+        )
+    last, head_now = session.execute(_LAST_AND_HEAD).one()
+    if last is not None and last > head_now:
+        return Verification(
+            False,
+            count,
+            None,
+            f"entries after seq {head_now} are not on the chain: its head is at seq {head_now}",
         )
     return Verification(
         True, count, None, "every entry matches its hash and follows the one before"

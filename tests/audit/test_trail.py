@@ -283,3 +283,20 @@ def test_the_hash_template_is_the_canonical_encoding(request_id: str | None) -> 
     prev, seq = "ab" * 32, 123456789
     whole = canonical({**fields, "prev_hash": prev, "seq": seq})
     assert before_prev + prev + before_seq + str(seq) + "}" == whole
+
+
+def test_an_entry_past_the_head_is_found(
+    client: TestClient, keys: Keys, session: Session, trail: list[Any]
+) -> None:
+    last = trail[-1]
+    session.connection().execute(
+        text(
+            "INSERT INTO audit_entry (seq, at, actor_name, actor_role, action, entity, "
+            "entity_id, prev_hash, hash) SELECT seq + 1, at, actor_name, actor_role, action, "
+            "entity, entity_id, hash, :h FROM audit_entry WHERE id = :id"
+        ),
+        {"h": "e" * 64, "id": last["id"]},
+    )
+    result = client.get("/api/v1/audit/verify", headers=keys.admin).json()
+    assert result["ok"] is False
+    assert "not on the chain" in result["detail"]
