@@ -7,14 +7,19 @@ PostgreSQL: psycopg 3.
 
 import asyncio
 import fcntl
+import hashlib
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import make_url
@@ -85,6 +90,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
+        # The audit chain hashes in SQL (app/audit/service.py); PostgreSQL has sha256().
+        dbapi_connection.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
@@ -94,6 +101,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             return
         turn.take()
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sha256_hex(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class WriteQueue:
@@ -150,6 +161,34 @@ class WriteTurn:
 
 class WriteBusy(DomainError):
     status, slug, title = 503, "write-busy", "Too many writes waiting"
+
+
+class UnitOfWork:
+    """One session and its one transaction, ended exactly once: committed, or rolled back if
+    anything failed; then the session is closed and SQLite's write turn given back."""
+
+    def __init__(self, session: Session, turn: WriteTurn | None) -> None:
+        self.session = session
+        self._turn = turn
+        self.finished = False
+
+    def finish(self, *, failed: bool = False) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            if failed:
+                self.session.rollback()
+            else:
+                try:
+                    self.session.commit()
+                except BaseException:
+                    self.session.rollback()
+                    raise
+        finally:
+            self.session.close()
+            if self._turn is not None:
+                self._turn.give_back()
 
 
 class SessionFactory:
@@ -209,9 +248,9 @@ class SessionFactory:
         finally:
             lock.release()
 
-    @contextmanager
-    def begin(self, *, write: bool, gated: bool = False) -> Iterator[Session]:
-        """One session, one transaction: commit on success, roll back on any error."""
+    def open(self, *, write: bool, gated: bool = False) -> "UnitOfWork":
+        """A new session and the transaction it will begin. Opening does no I/O: the
+        connection (and on SQLite the write turn) is taken by the first statement."""
         turn = (
             WriteTurn(self._write_queue, gated=gated)
             if write and self._write_queue is not None
@@ -230,16 +269,18 @@ class SessionFactory:
             if self.join_savepoint
             else "conditional_savepoint",
         )
+        return UnitOfWork(session, turn)
+
+    @contextmanager
+    def begin(self, *, write: bool, gated: bool = False) -> Iterator[Session]:
+        """One session, one transaction: commit on success, roll back on any error."""
+        work = self.open(write=write, gated=gated)
         try:
-            yield session
-            session.commit()
+            yield work.session
         except BaseException:
-            session.rollback()
+            work.finish(failed=True)
             raise
-        finally:
-            session.close()
-            if turn is not None:
-                turn.give_back()
+        work.finish()
 
     @contextmanager
     def lookup(self, *, snapshot: bool = False) -> Iterator[Connection]:
@@ -302,12 +343,47 @@ async def write_gate(request: Request) -> AsyncIterator[bool]:
         yield gated
 
 
-def get_session(
+# The request's unit of work, for the route to end in the endpoint's own thread.
+_request_work: ContextVar[UnitOfWork | None] = ContextVar("request_work", default=None)
+
+
+def finish_request_work(*, failed: bool) -> None:
+    """End the request's unit of work here and now: called by the route (app.routing) in the
+    endpoint's worker thread, so that a write commits, and gives SQLite's write turn back,
+    without a second trip through the thread pool. The dependency still ends what this
+    doesn't."""
+    work = _request_work.get()
+    if work is not None:
+        work.finish(failed=failed)
+
+
+async def _finish(work: UnitOfWork, *, failed: bool) -> None:
+    if work.finished:
+        return
+    if failed and not work.session.in_transaction():
+        work.finish(failed=True)  # nothing was begun (refused before any work): no I/O
+        return
+    # Shielded, and not waiting for a free worker thread (as FastAPI ends sync dependencies).
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(
+            partial(work.finish, failed=failed), limiter=anyio.CapacityLimiter(1)
+        )
+
+
+async def get_session(
     request: Request, gated: Annotated[bool, Depends(write_gate, scope="function")]
-) -> Iterator[Session]:
+) -> AsyncIterator[Session]:
+    """The request's session. Its transaction commits once the endpoint has succeeded, and
+    rolls back on any error; the route may end it earlier, in the endpoint's thread."""
     factory: SessionFactory = request.app.state.session_factory
-    with factory.begin(write=request.method not in READ_METHODS, gated=gated) as session:
-        yield session
+    work = factory.open(write=request.method not in READ_METHODS, gated=gated)
+    _request_work.set(work)
+    try:
+        yield work.session
+    except BaseException:
+        await _finish(work, failed=True)
+        raise
+    await _finish(work, failed=False)
 
 
 # scope="function": commit before the response is sent, so a 2xx means the data is durable.

@@ -1,5 +1,8 @@
-"""The route class every router uses: JSON bodies parsed with exact decimals."""
+"""The route class every router uses: JSON bodies parsed with exact decimals, and the
+request's transaction ended in the endpoint's own worker thread."""
 
+import functools
+import inspect
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -7,6 +10,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from app.db import finish_request_work
 from app.money import parse_json_constant, parse_json_float
 
 
@@ -29,7 +33,36 @@ class ExactJSONRequest(Request):
         return self._json
 
 
+def _ending_its_work(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A sync endpoint that ends the request's unit of work in the same worker thread: rolled
+    back if it raised; committed if it returned a finished Response, as nothing that could
+    still fail is left. Anything else (a model still to be validated and serialised) is
+    committed by the session dependency afterwards."""
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = endpoint(*args, **kwargs)
+        except BaseException:
+            finish_request_work(failed=True)
+            raise
+        if isinstance(result, Response):
+            finish_request_work(failed=False)
+        return result
+
+    return run
+
+
 class ExactRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if inspect.isfunction(endpoint) and not (
+            inspect.iscoroutinefunction(endpoint)
+            or inspect.isgeneratorfunction(endpoint)
+            or inspect.isasyncgenfunction(endpoint)
+        ):
+            endpoint = _ending_its_work(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

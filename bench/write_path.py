@@ -345,6 +345,10 @@ def run(
                 seconds=seconds,
                 projects=",".join(str(p) for p in projects),
             )
+            # The load must leave the audit chain whole: gapless, unforked, every hash right.
+            audit = httpx.get(
+                server.base_url + "/api/v1/audit/verify", headers=headers, timeout=300
+            ).json()
         finally:
             server.stop()
         floors = _floors(
@@ -359,6 +363,7 @@ def run(
         "concurrency": concurrency,
         "workers": workers,
         "api": api,
+        "audit_chain_ok": audit["ok"],
         "bare_endpoint": bare,
         "framework_without_database": noop,
         "raw_driver": raw,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -117,25 +118,106 @@ def _hashed_fields(entry: AuditEntry | dict[str, Any]) -> dict[str, Any]:
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _head = AuditHead.__table__  # type: ignore[attr-defined]
-_LOCK_HEAD = sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
-_INSERT_ENTRIES = sa.insert(_entries)
-_MOVE_HEAD = (
-    sa.update(_head)
-    .where(_head.c.id == 1)
-    .values(seq=sa.bindparam("b_seq"), hash=sa.bindparam("b_hash"))
+# The fields an entry is hashed over that the database fills in from the chain's head.
+# Sorted, the keys put these three last, in this order: hash_template relies on it.
+_FROM_HEAD = ("prev_hash", "request_id", "seq")
+_CONTENT = (
+    *("at", "actor_key_id", "actor_name", "actor_role", "action", "entity", "entity_id"),
+    *("before", "after", "request_id"),
 )
 
 
+def hash_template(fields: dict[str, Any]) -> tuple[str, str]:
+    """An entry's canonical encoding split around the two values only the chain's head knows:
+    the text before the previous hash, and the text between it and the seq (then "}")."""
+    rest = {k: v for k, v in _hashed_fields(fields).items() if k not in _FROM_HEAD}
+    before_prev = canonical(rest)[:-1] + ',"prev_hash":"'
+    before_seq = '","request_id":' + canonical(fields["request_id"]) + ',"seq":'
+    return before_prev, before_seq
+
+
+def _chained(seq: Any, prev_hash: Any) -> Any:
+    """The entry's canonical text, assembled in SQL from the template and the head."""
+    return (
+        sa.bindparam("before_prev", type_=sa.Text)
+        + prev_hash
+        + sa.bindparam("before_seq", type_=sa.Text)
+        + sa.cast(seq, sa.Text)
+        + sa.literal_column("'}'", sa.Text)
+    )
+
+
+def _content(head_seq: Any, head_hash: Any, digest: Any) -> Any:
+    return sa.select(
+        head_seq + 1,
+        *(sa.bindparam(name, type_=_entries.c[name].type) for name in _CONTENT),
+        head_hash,
+        digest,
+    )
+
+
+_COLUMNS = ["seq", *_CONTENT, "prev_hash", "hash"]
+
+
+@cache
+def _append_statements(dialect: str) -> tuple[Any, ...]:
+    """Chain one entry onto the head and move the head to it, hashing in the database: the
+    head's lock is held while the database works, not across round trips to Python.
+    PostgreSQL: one statement. SQLite (whose writers are exclusive anyway): two."""
+    if dialect == "postgresql":
+        head = (
+            sa.select(_head.c.seq, _head.c.hash)
+            .where(_head.c.id == 1)
+            .with_for_update()
+            .cte("head")
+        )
+        text = _chained(head.c.seq + 1, head.c.hash)
+        digest = sa.func.encode(
+            sa.func.sha256(sa.func.convert_to(text, sa.literal_column("'UTF8'"))),
+            sa.literal_column("'hex'"),
+        )
+        appended = (
+            sa.insert(_entries)
+            .from_select(_COLUMNS, _content(head.c.seq, head.c.hash, digest))
+            .returning(_entries.c.seq, _entries.c.hash)
+            .cte("appended")
+        )
+        # Only `id = 1` here: after waiting for the lock, PostgreSQL re-finds the head's
+        # latest version by that condition alone (a condition on the head's old values
+        # would skip it, leaving the head behind its new entry).
+        move = (
+            sa.update(_head)
+            .where(_head.c.id == 1)
+            .values(
+                seq=sa.select(appended.c.seq).scalar_subquery(),
+                hash=sa.select(appended.c.hash).scalar_subquery(),
+            )
+        )
+        return (move,)
+    digest = sa.func.sha256_hex(_chained(_head.c.seq + 1, _head.c.hash))
+    append = sa.insert(_entries).from_select(
+        _COLUMNS, _content(_head.c.seq, _head.c.hash, digest).where(_head.c.id == 1)
+    )
+    new = _entries.alias("new")
+    move = (
+        sa.update(_head)
+        .where(_head.c.id == 1)
+        .values(
+            seq=_head.c.seq + 1,
+            hash=sa.select(new.c.hash).where(new.c.seq == _head.c.seq + 1).scalar_subquery(),
+        )
+    )
+    return append, move
+
+
 def _append(session: OrmSession, changes: list[Change]) -> None:
-    """Chain the queued entries onto the head, holding the head's row lock until commit."""
+    """Chain the queued entries onto the head, which stays locked until commit."""
     conn = session.connection()
-    seq, prev_hash = conn.execute(_LOCK_HEAD).one()
+    statements = _append_statements(conn.dialect.name)
     at = utcnow()
     rows = []
     for change in changes:
-        seq += 1
-        fields = {
-            "seq": seq,
+        content = {
             "at": at,
             "actor_key_id": change.actor.key_id,
             "actor_name": change.actor.name,
@@ -146,12 +228,16 @@ def _append(session: OrmSession, changes: list[Change]) -> None:
             "before": change.before,
             "after": change.after,
             "request_id": change.request_id,
-            "prev_hash": prev_hash,
         }
-        prev_hash = entry_hash(fields)
-        rows.append({**fields, "hash": prev_hash})
-    conn.execute(_INSERT_ENTRIES, rows)
-    conn.execute(_MOVE_HEAD, {"b_seq": seq, "b_hash": prev_hash})
+        before_prev, before_seq = hash_template(content)
+        rows.append({**content, "before_prev": before_prev, "before_seq": before_seq})
+    if len(statements) == 1:
+        # One execution per entry, each chained onto the one before (pipelined by psycopg).
+        conn.execute(statements[0], rows)
+        return
+    for row in rows:
+        for statement in statements:
+            conn.execute(statement, row)
 
 
 @event.listens_for(OrmSession, "before_commit")
@@ -177,16 +263,30 @@ class Verification:
     detail: str
 
 
-def _stream(session: Session) -> Iterator[AuditEntry]:
+def _stream(session: Session, *, up_to: int) -> Iterator[AuditEntry]:
     yield from session.exec(
-        select(AuditEntry).order_by(col(AuditEntry.seq)).execution_options(yield_per=1000)
+        select(AuditEntry)
+        .where(col(AuditEntry.seq) <= up_to)
+        .order_by(col(AuditEntry.seq))
+        .execution_options(yield_per=1000)
     )
 
 
+_HEAD = sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)
+# In one statement, so both are read as of the same moment.
+_LAST_AND_HEAD = sa.select(
+    sa.select(sa.func.max(_entries.c.seq)).scalar_subquery(),
+    sa.select(_head.c.seq).where(_head.c.id == 1).scalar_subquery(),
+)
+
+
 def verify(*, session: Session) -> Verification:
-    """Recompute the chain from the first entry; name the first entry that doesn't match."""
+    """Recompute the chain from the first entry; name the first entry that doesn't match.
+    The head is read first and the chain up to it, so that writes committed meanwhile can't
+    make an intact chain look broken (PostgreSQL reads each statement as of its own start)."""
+    head_seq, head_hash = session.execute(_HEAD).one()
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
-    for entry in _stream(session):
+    for entry in _stream(session, up_to=head_seq):
         count += 1
         if entry.seq != expected_seq:
             return Verification(
@@ -204,14 +304,21 @@ def verify(*, session: Session) -> Verification:
                 False, count, entry.id, f"entry seq {entry.seq}: content does not match its hash"
             )
         prev_hash, expected_seq = entry.hash, expected_seq + 1
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
-    if head.seq != expected_seq - 1 or head.hash != prev_hash:
+    if head_seq != expected_seq - 1 or head_hash != prev_hash:
         return Verification(
             False,
             count,
             None,
-            f"the chain should end at seq {head.seq}; "
+            f"the chain should end at seq {head_seq}; "
             f"entries after seq {expected_seq - 1} are missing",
+        )
+    last, head_now = session.execute(_LAST_AND_HEAD).one()
+    if last is not None and last > head_now:
+        return Verification(
+            False,
+            count,
+            None,
+            f"entries after seq {head_now} are not on the chain: its head is at seq {head_now}",
         )
     return Verification(
         True, count, None, "every entry matches its hash and follows the one before"

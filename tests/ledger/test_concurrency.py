@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
+from app.audit.service import verify
 from app.auth.models import Role
 from app.ledger.models import Disbursement
 from app.ledger.service import reconcile
@@ -76,6 +77,7 @@ def test_two_payments_that_together_exceed_a_blocking_budget(
             assert paid == 1
     with Session(engine, expire_on_commit=False) as s:
         assert reconcile(session=s) == []
+        assert verify(session=s).ok
 
 
 def test_concurrent_payments_on_one_project_all_count(
@@ -98,6 +100,25 @@ def test_concurrent_payments_on_one_project_all_count(
     assert read["disbursed"] == "24.24"
     with Session(engine, expire_on_commit=False) as s:
         assert reconcile(session=s) == []
+        # 24 writers chained onto one audit head: no gap, no fork.
+        assert verify(session=s).ok
+
+
+def test_concurrent_payments_on_many_projects_keep_one_audit_chain(
+    world: dict[str, Any], engine: Engine
+) -> None:
+    """Payments on different projects don't wait for each other's project lock: they meet
+    only at the audit chain's head, which must still come out gapless and unforked."""
+    app, headers = world["app"], world["headers"]
+    with Session(engine, expire_on_commit=False) as s:
+        projects = [make_project(s, world["item"], estimate=Decimal("1000.00")) for _ in range(8)]
+        ids = [p.id for p in projects]
+    bodies = [payment(ids[i % 8], "1.00", f"M-{i}") for i in range(32)]
+    results = concurrently([partial(_post, app, headers, body) for body in bodies])
+    assert [status for status, _ in results] == [201] * 32
+    with Session(engine, expire_on_commit=False) as s:
+        assert reconcile(session=s) == []
+        assert verify(session=s).ok
 
 
 def test_one_idempotency_key_fifty_concurrent_posts(world: dict[str, Any], engine: Engine) -> None:
