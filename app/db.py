@@ -185,10 +185,22 @@ class UnitOfWork:
                 except BaseException:
                     self.session.rollback()
                     raise
-        finally:
+        except BaseException:
+            self._close()
+            raise
+        # The transaction is over: SQLite's next writer needn't wait for the session to close.
+        self._give_back()
+        self._close()
+
+    def _give_back(self) -> None:
+        if self._turn is not None:
+            self._turn.give_back()
+
+    def _close(self) -> None:
+        try:
             self.session.close()
-            if self._turn is not None:
-                self._turn.give_back()
+        finally:
+            self._give_back()
 
 
 class SessionFactory:
@@ -286,7 +298,8 @@ class SessionFactory:
     def lookup(self, *, snapshot: bool = False) -> Iterator[Connection]:
         """A connection for reads outside the request's own transaction: the API key, read
         before it (so that a write transaction starts, and takes SQLite's write turn, only when
-        the request's work begins), and a streamed export, read after it has ended.
+        the request's work begins; on PostgreSQL in autocommit: no BEGIN and ROLLBACK round
+        trips around one SELECT), and a streamed export, read after it has ended.
 
         `snapshot`: every statement sees the database as the first one did (REPEATABLE READ on
         PostgreSQL; a SQLite transaction always does)."""
@@ -294,8 +307,9 @@ class SessionFactory:
             yield self.bind
             return
         with self.bind.connect() as connection:
-            if snapshot and not is_sqlite(connection):
-                connection.execution_options(isolation_level="REPEATABLE READ")
+            if not is_sqlite(connection):
+                level = "REPEATABLE READ" if snapshot else "AUTOCOMMIT"
+                connection.execution_options(isolation_level=level)
             yield connection
 
 
