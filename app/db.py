@@ -10,13 +10,15 @@ import fcntl
 import hashlib
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
 import anyio
 import anyio.to_thread
@@ -37,7 +39,8 @@ NAMING_CONVENTION = {
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
-# Execution option that asks the SQLite "begin" hook to take the write turn first.
+# Execution option of a write session's bind: the SQLite "begin" hook takes the write turn
+# that the session's unit of work put in _write_turn, then begins with BEGIN IMMEDIATE.
 SQLITE_WRITE_TURN = "sqlite_write_turn"
 
 
@@ -95,12 +98,12 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
-        turn: WriteTurn | None = connection.get_execution_options().get(SQLITE_WRITE_TURN)
-        if turn is None:
-            connection.exec_driver_sql("BEGIN")
-            return
-        turn.take()
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(SQLITE_WRITE_TURN):
+            turn = _write_turn.get()
+            if turn is not None and turn.take():
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+        connection.exec_driver_sql("BEGIN")
 
 
 def _sha256_hex(text: str | None) -> str | None:
@@ -130,17 +133,22 @@ class WriteQueue:
 
 class WriteTurn:
     """One write transaction's turn in the WriteQueue, taken when the transaction issues its
-    first statement and given back after commit or rollback. A request that passed the
-    write gate already holds the process's turn and only takes the cross-process one."""
+    first statement and given back after commit or rollback; used once. A request that
+    passed the write gate already holds the process's turn and only takes the cross-process
+    one."""
 
     def __init__(self, queue: WriteQueue, *, gated: bool) -> None:
         self._queue = queue
         self._gated = gated
         self._held = False
+        self._spent = False
 
-    def take(self) -> None:
+    def take(self) -> bool:
+        """Take the turn (once); False once it has been given back."""
         if self._held:
-            return
+            return True
+        if self._spent:
+            return False
         if not self._gated:
             self._queue.local.acquire()
         try:
@@ -150,13 +158,20 @@ class WriteTurn:
                 self._queue.local.release()
             raise
         self._held = True
+        return True
 
     def give_back(self) -> None:
+        self._spent = True
         if self._held:
             self._held = False
             self._queue.release_shared()
             if not self._gated:
                 self._queue.local.release()
+
+
+# The write turn of the unit of work this context opened last (SQLite). Only connections of
+# a write session's bind (SQLITE_WRITE_TURN) take it: a key lookup in the same context doesn't.
+_write_turn: ContextVar[WriteTurn | None] = ContextVar("write_turn", default=None)
 
 
 class WriteBusy(DomainError):
@@ -222,6 +237,15 @@ class SessionFactory:
             else None
         )
         self._gate_waiters = ThreadPoolExecutor(max_workers=64, thread_name_prefix="write-gate")
+        self._gates: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            WeakKeyDictionary()
+        )
+        # Created once: a per-request Engine.execution_options() costs more than the query.
+        self._write_bind = (
+            bind.execution_options(**{SQLITE_WRITE_TURN: True})
+            if self._write_queue is not None
+            else bind
+        )
         # PostgreSQL reads see one snapshot, so a report's statements agree with each other
         # (a SQLite read transaction is a snapshot already).
         self._read_bind = (
@@ -230,16 +254,41 @@ class SessionFactory:
             else bind
         )
 
-    @asynccontextmanager
-    async def write_gate(self) -> AsyncIterator[bool]:
+    async def enter_gate(self) -> bool:
         """Wait for this process's SQLite write turn before the request takes a worker thread
         or a pooled connection, so waiting writers can't starve the one that holds the turn.
-        Yields whether the turn is held (False where there is no queue: PostgreSQL, tests)."""
+        Returns whether the turn is held (False where there is no queue: PostgreSQL, tests);
+        if so, leave_gate() must follow. Writers of one event loop queue on an asyncio lock,
+        in order and without a thread; the first of the queue then takes the process's lock,
+        which other loops' requests and the process's other writers share."""
         if self._write_queue is None:
-            yield False
-            return
-        lock = self._write_queue.local
-        future = self._gate_waiters.submit(lock.acquire, True, self.write_wait_s)
+            return False
+        deadline = time.monotonic() + self.write_wait_s
+        queue = self._gates.get(asyncio.get_running_loop())
+        if queue is None:
+            queue = self._gates.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        try:
+            async with asyncio.timeout(self.write_wait_s):
+                await queue.acquire()
+        except TimeoutError:
+            raise self._busy() from None
+        try:
+            lock = self._write_queue.local
+            if not lock.acquire(blocking=False):
+                await self._wait_for(lock, max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            queue.release()
+            raise
+        return True
+
+    def leave_gate(self) -> None:
+        assert self._write_queue is not None
+        self._write_queue.local.release()
+        self._gates[asyncio.get_running_loop()].release()
+
+    async def _wait_for(self, lock: threading.Lock, timeout: float) -> None:
+        """Wait in a helper thread for a lock another thread holds."""
+        future = self._gate_waiters.submit(lock.acquire, True, timeout)
         try:
             acquired = await asyncio.shield(asyncio.wrap_future(future))
         except asyncio.CancelledError:
@@ -251,27 +300,23 @@ class SessionFactory:
             future.add_done_callback(release_late)
             raise
         if not acquired:
-            raise WriteBusy(
-                f"the database has been busy with other writes for {self.write_wait_s:g} s; "
-                "retry (with the same Idempotency-Key)"
-            )
-        try:
-            yield True
-        finally:
-            lock.release()
+            raise self._busy()
+
+    def _busy(self) -> WriteBusy:
+        return WriteBusy(
+            f"the database has been busy with other writes for {self.write_wait_s:g} s; "
+            "retry (with the same Idempotency-Key)"
+        )
 
     def open(self, *, write: bool, gated: bool = False) -> "UnitOfWork":
         """A new session and the transaction it will begin. Opening does no I/O: the
         connection (and on SQLite the write turn) is taken by the first statement."""
-        turn = (
-            WriteTurn(self._write_queue, gated=gated)
-            if write and self._write_queue is not None
-            else None
-        )
+        turn = None
         bind = self.bind
-        if turn is not None:
-            assert isinstance(bind, Engine)
-            bind = bind.execution_options(**{SQLITE_WRITE_TURN: turn})
+        if write and self._write_queue is not None:
+            turn = WriteTurn(self._write_queue, gated=gated)
+            _write_turn.set(turn)
+            bind = self._write_bind
         elif not write:
             bind = self._read_bind
         session = Session(
@@ -348,15 +393,6 @@ def driver_batches(
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def write_gate(request: Request) -> AsyncIterator[bool]:
-    if request.method in READ_METHODS:
-        yield False
-        return
-    factory: SessionFactory = request.app.state.session_factory
-    async with factory.write_gate() as gated:
-        yield gated
-
-
 # The request's unit of work, for the route to end in the endpoint's own thread.
 _request_work: ContextVar[UnitOfWork | None] = ContextVar("request_work", default=None)
 
@@ -384,20 +420,25 @@ async def _finish(work: UnitOfWork, *, failed: bool) -> None:
         )
 
 
-async def get_session(
-    request: Request, gated: Annotated[bool, Depends(write_gate, scope="function")]
-) -> AsyncIterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session. Its transaction commits once the endpoint has succeeded, and
-    rolls back on any error; the route may end it earlier, in the endpoint's thread."""
+    rolls back on any error; the route may end it earlier, in the endpoint's thread. A write
+    first passes the write gate (SQLite), and leaves it once its transaction has ended."""
     factory: SessionFactory = request.app.state.session_factory
-    work = factory.open(write=request.method not in READ_METHODS, gated=gated)
-    _request_work.set(work)
+    write = request.method not in READ_METHODS
+    gated = write and await factory.enter_gate()
     try:
-        yield work.session
-    except BaseException:
-        await _finish(work, failed=True)
-        raise
-    await _finish(work, failed=False)
+        work = factory.open(write=write, gated=gated)
+        _request_work.set(work)
+        try:
+            yield work.session
+        except BaseException:
+            await _finish(work, failed=True)
+            raise
+        await _finish(work, failed=False)
+    finally:
+        if gated:
+            factory.leave_gate()
 
 
 # scope="function": commit before the response is sent, so a 2xx means the data is durable.
