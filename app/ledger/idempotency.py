@@ -3,14 +3,15 @@
 Scope: the caller's API key. The record is written in the same transaction as the entry it
 describes, so a crash leaves either both or neither. A retry with the same key and the same
 body gets the first status and body (and `Idempotent-Replayed: true`); the same key with
-another body is a 422; a retry while the first is still being processed is a 409.
+another body is a 422. A retry while the first is still being processed waits for it and
+gets its response on SQLite (writes take turns, and the retry's turn comes after the first
+has committed); on PostgreSQL it gets a 409 at once (a transaction-scoped advisory lock).
 Only successful responses are kept: a refused request changed nothing and may be retried.
 Records are kept for IDEMPOTENCY_RETENTION_HOURS (default 72, at least 24).
 """
 
 import hashlib
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -51,28 +52,6 @@ class RequestInFlight(Conflict):
     )
 
 
-class _InFlight:
-    """Keys being processed in this process: a concurrent retry is told at once (409)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._keys: set[str] = set()
-
-    def claim(self, token: str) -> bool:
-        with self._lock:
-            if token in self._keys:
-                return False
-            self._keys.add(token)
-            return True
-
-    def release(self, token: str) -> None:
-        with self._lock:
-            self._keys.discard(token)
-
-
-_in_flight = _InFlight()
-
-
 @dataclass(frozen=True)
 class IdempotencyContext:
     key: str
@@ -80,7 +59,7 @@ class IdempotencyContext:
     path: str
 
 
-async def idempotency_guard(
+async def idempotency_context(
     request: Request,
     idempotency_key: Annotated[
         str | None,
@@ -91,25 +70,13 @@ async def idempotency_guard(
             "first response",
         ),
     ] = None,
-) -> AsyncIterator[IdempotencyContext | None]:
-    """Runs before the request's transaction opens, so an in-flight duplicate in this process
-    is refused without waiting for the database."""
+) -> IdempotencyContext | None:
     if idempotency_key is None:
-        yield None
-        return
-    caller = request.headers.get("authorization", "")
-    token = hashlib.sha256(f"{caller}\n{idempotency_key}".encode()).hexdigest()
-    if not _in_flight.claim(token):
-        raise RequestInFlight(
-            "a request with this Idempotency-Key is still being processed; retry shortly"
-        )
-    try:
-        yield IdempotencyContext(key=idempotency_key, method=request.method, path=request.url.path)
-    finally:
-        _in_flight.release(token)
+        return None
+    return IdempotencyContext(key=idempotency_key, method=request.method, path=request.url.path)
 
 
-IdempotencyDep = Annotated[IdempotencyContext | None, Depends(idempotency_guard, scope="function")]
+IdempotencyDep = Annotated[IdempotencyContext | None, Depends(idempotency_context)]
 
 
 @dataclass(frozen=True)
