@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         default="Asia/Shanghai",
         description="Where 'today' is, for dates that can't be in the future",
     )
+    # A key found valid is trusted this long without a lookup (0: look up every request); a
+    # revocation reaches the other server processes within it (app/auth/cache.py).
+    api_key_cache_seconds: int = Field(default=5, ge=0, le=300)
     idempotency_retention_hours: int = Field(default=72, ge=24)
     import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Report flags (PRODUCT.md): needs 概算调整 when EAC or committed exceed the revised

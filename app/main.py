@@ -5,6 +5,7 @@ import logging
 from fastapi import FastAPI
 
 from app.audit.router import router as audit_router
+from app.auth.cache import KeyCache
 from app.auth.router import router as keys_router
 from app.config import Settings, get_settings
 from app.contractors.router import router as contractors_router
@@ -89,6 +90,7 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = session_factory or SessionFactory(make_engine(settings))
     app.state.report_cache = ReportCache(settings.report_cache_entries)
+    app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for router in (

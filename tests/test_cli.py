@@ -40,8 +40,10 @@ def test_migrate_seed_and_keys(scratch_url: str) -> None:
     key = created.stdout.strip().splitlines()[-1]
     assert key.startswith("ctk_adm_") and " " not in key
 
+    # No key cache: a revocation from the command line takes effect at once (with the cache,
+    # within API_KEY_CACHE_SECONDS; tests/auth/test_key_cache.py).
     app = create_app(
-        Settings(database_url=scratch_url),
+        Settings(database_url=scratch_url, api_key_cache_seconds=0),
         SessionFactory(make_engine(Settings(database_url=scratch_url))),
     )
     with TestClient(app) as client:

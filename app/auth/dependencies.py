@@ -5,10 +5,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.actor import Actor
+from app.auth.cache import KeyCache
 from app.auth.models import Role
-from app.auth.service import authenticate
+from app.auth.service import authenticate, hash_key
 from app.db import SessionFactory
 from app.errors import Forbidden, Unauthorized
 
@@ -16,18 +18,28 @@ bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api k
 ROLE_GUARD_ATTR = "__role_guard__"
 
 
-def current_actor(
+def _look_up(factory: SessionFactory, digest: str) -> Actor | None:
+    with factory.lookup() as connection:
+        return authenticate(connection=connection, digest=digest)
+
+
+async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Actor:
-    """The caller behind the bearer key (401 without a valid one). Not a role guard by itself."""
+    """The caller behind the bearer key (401 without a valid one). Not a role guard by itself.
+    A key found valid a moment ago is taken from the key cache (app.auth.cache)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-    factory: SessionFactory = request.app.state.session_factory
-    with factory.lookup() as connection:
-        actor = authenticate(connection=connection, presented=credentials.credentials)
+    cache: KeyCache = request.app.state.key_cache
+    digest = hash_key(credentials.credentials)
+    actor = cache.get(digest)
     if actor is None:
-        raise Unauthorized("The API key is unknown or has been revoked.")
+        epoch = cache.epoch
+        actor = await run_in_threadpool(_look_up, request.app.state.session_factory, digest)
+        if actor is None:
+            raise Unauthorized("The API key is unknown or has been revoked.")
+        cache.put(digest, actor, epoch=epoch)
     request.state.actor = actor
     return actor
 

@@ -1,6 +1,8 @@
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
+from sqlalchemy import event
 
 from app.auth import service
+from app.auth.cache import KeyCache
 from app.auth.dependencies import AdminDep
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.config import get_settings
@@ -46,7 +48,11 @@ def list_keys(session: SessionDep, actor: AdminDep) -> list[ApiKeyRead]:
     summary="Revoke an API key",
     responses=problem_responses(401, 403, 404, 422),
 )
-def revoke_key(key_id: IdPath, actor: AdminDep, session: SessionDep) -> ApiKeyRead:
-    return ApiKeyRead.model_validate(
-        service.revoke_key(session=session, actor=actor, key_id=key_id)
-    )
+def revoke_key(
+    key_id: IdPath, actor: AdminDep, session: SessionDep, request: Request
+) -> ApiKeyRead:
+    revoked = service.revoke_key(session=session, actor=actor, key_id=key_id)
+    # This process stops accepting the key the moment the revocation is committed.
+    cache: KeyCache = request.app.state.key_cache
+    event.listen(session, "after_commit", lambda _: cache.forget_all(), once=True)
+    return ApiKeyRead.model_validate(revoked)

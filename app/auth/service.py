@@ -82,9 +82,10 @@ _FIND_KEY = sa.select(_keys.c.id, _keys.c.name, _keys.c.role, _keys.c.contractor
 )
 
 
-def authenticate(*, connection: Connection, presented: str) -> Actor | None:
-    """The actor behind a presented key, or None for an unknown or revoked key."""
-    row = connection.execute(_FIND_KEY, {"key_hash": hash_key(presented)}).first()
+def authenticate(*, connection: Connection, digest: str) -> Actor | None:
+    """The actor behind a presented key (its hash_key digest), or None for an unknown or
+    revoked key."""
+    row = connection.execute(_FIND_KEY, {"key_hash": digest}).first()
     if row is None:
         return None
     return Actor(key_id=row.id, name=row.name, role=Role(row.role), contractor_id=row.contractor_id)

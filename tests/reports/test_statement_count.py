@@ -190,9 +190,10 @@ def _add_projects(
 
 @pytest.fixture
 def uncached(settings: Settings, connection: Connection) -> Iterator[TestClient]:
-    """The app with no report cache: every request computes its report."""
+    """The app with no report cache: every request computes its report (and looks its key
+    up, so that every request is counted alike)."""
     app = create_app(
-        settings.model_copy(update={"report_cache_entries": 0}),
+        settings.model_copy(update={"report_cache_entries": 0, "api_key_cache_seconds": 0}),
         SessionFactory(connection, join_savepoint=True),
     )
     with TestClient(app, raise_server_exceptions=False) as client:
