@@ -38,6 +38,7 @@ from app.reports.figures import (
     Thresholds,
     add,
     derive,
+    flag_counts,
     gather,
     half_even,
     money,
@@ -473,15 +474,16 @@ def _group(
     thresholds: Thresholds,
 ) -> PortfolioGroup:
     total = add(members, thresholds)
+    over_budget, forecast_over, needs_revision, behind_schedule = flag_counts(members)
     return PortfolioGroup(
         key=key,
         label=label,
         projects=len(members),
         flags=FlagCounts(
-            over_budget=sum(f.over_budget for f in members),
-            forecast_over=sum(f.forecast_over for f in members),
-            needs_revision=sum(f.needs_revision for f in members),
-            behind_schedule=sum(f.behind_schedule for f in members),
+            over_budget=over_budget,
+            forecast_over=forecast_over,
+            needs_revision=needs_revision,
+            behind_schedule=behind_schedule,
         ),
         funding_planned=money(funding_planned),
         **report_figures(total),
