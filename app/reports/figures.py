@@ -11,10 +11,12 @@ Today's figures come from the ledger's balance rows; an earlier date sums the en
 up to it through the covering index (project_id, paid_on, amount, funding_source_id).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import compress
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
@@ -173,11 +175,13 @@ def _with_flags(
 
 def gather(
     session: Session, *, scope: Select[Any], as_of: date, current: bool
-) -> dict[int, Ingredients]:
-    """Ingredients by project id for the projects whose ids `scope` selects, from three
+) -> Iterator[tuple[int, Ingredients]]:
+    """(project id, ingredients) for each project `scope` selects, from three
     statements whatever their number (four as of a past date: the revisions in force): the
     projects with disbursed and committed (plain GROUP BYs joined by project id), their
-    milestones' weights and progress, and each one's next milestone."""
+    milestones' weights and progress, and each one's next milestone. Lazily, and the rows a
+    thousand at a time: what lives only until it is derived never reaches the garbage
+    collector's oldest generation, whose full passes cost more than the arithmetic."""
     m = Milestone.__table__  # type: ignore[attr-defined]
     c = Contract.__table__  # type: ignore[attr-defined]
     co = ChangeOrder.__table__  # type: ignore[attr-defined]
@@ -225,7 +229,8 @@ def gather(
         .outerjoin(contracts, contracts.c.project_id == P.c.id)
         .outerjoin(changes, changes.c.project_id == P.c.id)
     )
-    projects = session.execute(
+    projects = each_row(
+        session,
         select(
             P.c.id,
             fen(P.c.original_estimate),
@@ -235,8 +240,8 @@ def gather(
             P.c.planned_start,
         )
         .select_from(joined)
-        .where(P.c.id.in_(scope))
-    ).all()
+        .where(P.c.id.in_(scope)),
+    )
 
     weight = fen(m.c.weight)
     due = m.c.planned_date <= as_of
@@ -246,7 +251,8 @@ def gather(
         percent, milestones_from = _progress_as_of(session, m, as_of)
     milestones = {
         pid: (int(weighted), int(weights), int(due_weights), last_due)
-        for pid, weighted, weights, due_weights, last_due in session.execute(
+        for pid, weighted, weights, due_weights, last_due in each_row(
+            session,
             select(
                 m.c.project_id,
                 func.sum(weight * percent),
@@ -256,8 +262,8 @@ def gather(
             )
             .select_from(milestones_from)
             .where(m.c.project_id.in_(scope))
-            .group_by(m.c.project_id)
-        ).all()
+            .group_by(m.c.project_id),
+        )
     }
     # The first milestone planned after the date: the earliest planned date's, ties to the
     # lowest id (rows come highest id first, so the lowest is written last).
@@ -269,7 +275,8 @@ def gather(
     )
     following = {
         pid: (planned, int(next_weight))
-        for pid, planned, next_weight in session.execute(
+        for pid, planned, next_weight in each_row(
+            session,
             select(m.c.project_id, m.c.planned_date, weight)
             .select_from(
                 m.join(
@@ -280,29 +287,40 @@ def gather(
                     ),
                 )
             )
-            .order_by(m.c.id.desc())
-        ).all()
+            .order_by(m.c.id.desc()),
+        )
     }
 
-    found = {}
     none = (0, 0, 0, None)
     no_next = (None, 0)
     for pid, original, revised, committed, disbursed, start in projects:
         weighted, weights, due_weights, last_due = milestones.get(pid, none)
         next_date, next_weight = following.get(pid, no_next)
-        found[pid] = Ingredients(
-            int(original),
-            int(revised) if current else in_force.get(pid, int(original)),
-            int(committed),
-            int(disbursed),
-            weighted,
-            weights,
-            due_weights,
-            next_weight,
-            last_due if last_due is not None else start,
-            next_date,
+        yield (
+            pid,
+            Ingredients(
+                int(original),
+                int(revised) if current else in_force.get(pid, int(original)),
+                int(committed),
+                int(disbursed),
+                weighted,
+                weights,
+                due_weights,
+                next_weight,
+                last_due if last_due is not None else start,
+                next_date,
+            ),
         )
-    return found
+
+
+ROWS_AT_A_TIME = 1000
+
+
+def each_row(session: Session, query: Select[Any]) -> Iterator[Any]:
+    """A query's rows, fetched a thousand at a time (not a list of all of them alive at once:
+    see gather)."""
+    for rows in session.execute(query).partitions(ROWS_AT_A_TIME):
+        yield from rows
 
 
 def _progress_as_of(session: Session, m: Any, as_of: date) -> tuple[Any, Any]:
@@ -355,39 +373,40 @@ def add(figures: list[Figures], thresholds: Thresholds) -> Figures:
     """A group's figures: money summed, each project's flags counted by the caller; the
     group's ratios are the same formulas applied to the sums (e.g. CPI = ΣEV / ΣAC), and its
     completion shares weigh the projects that have milestones by their budgets."""
-    # Summed column by column (zip and compress run in C: a portfolio adds 10,000s of rows).
-    (originals, revisions, commitments, payments, evs, pvs, physicals, planneds,
-     *_) = zip(*figures, strict=True) if figures else ((),) * len(Figures._fields)  # fmt: skip
-    revised, ev, pv = sum(revisions), sum(evs), sum(pvs)
+
+    # Column by column, in C (map, compress, sum): a portfolio adds 10,000s of projects.
+    def column(name: str) -> Iterator[Any]:
+        return map(attrgetter(name), figures)
+
+    revised, ev, pv = sum(column("revised")), sum(column("ev")), sum(column("pv"))
     return _with_flags(
-        sum(originals),
+        sum(column("original")),
         revised,
-        sum(commitments),
-        sum(payments),
+        sum(column("committed")),
+        sum(column("disbursed")),
         ev,
         pv,
-        _weighed(evs, revisions, physicals),
-        _weighed(pvs, revisions, planneds),
+        _weighed(column("ev"), column("revised"), column("physical")),
+        _weighed(column("pv"), column("revised"), column("planned")),
         thresholds,
     )
 
 
 def _weighed(
-    values: tuple[int, ...], budgets: tuple[int, ...], fractions: tuple[Any, ...]
+    values: Iterator[int], budgets: Iterator[int], fractions: Iterator[Any]
 ) -> tuple[int, int] | None:
     """A group's physical (or planned) completion: Σ EV (or PV) / Σ BAC over the projects
     that have milestones (a fraction, not None), so a project without any doesn't read as
     0% done."""
-    budget = sum(compress(budgets, fractions))
-    return (sum(compress(values, fractions)), budget) if budget else None
+    measured = list(fractions)
+    budget = sum(compress(budgets, measured))
+    return (sum(compress(values, measured)), budget) if budget else None
 
 
-FLAGS = slice(Figures._fields.index("over_budget"), None)  # the four flags end the tuple
+FLAGS = ("over_budget", "forecast_over", "needs_revision", "behind_schedule")
 
 
 def flag_counts(figures: list[Figures]) -> list[int]:
     """How many of the figures raise each flag: over budget, forecast over, needs revision,
     behind schedule."""
-    if not figures:
-        return [0] * 4
-    return [sum(column) for column in list(zip(*figures, strict=True))[FLAGS]]
+    return [sum(map(attrgetter(flag), figures)) for flag in FLAGS]
