@@ -11,15 +11,19 @@ Today's figures come from the ledger's balance rows; an earlier date sums the en
 up to it through the covering index (project_id, paid_on, amount, funding_source_id).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from itertools import compress
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlmodel import Session
 
 from app.contracts.models import ChangeOrder, Contract
+from app.db import is_sqlite
 from app.ledger.models import Disbursement, ProjectBalance
 from app.milestones.models import Milestone, MilestoneProgress
 from app.money import fen
@@ -57,11 +61,9 @@ class Thresholds:
         return pv > 0 and ev * denominator < pv * numerator
 
 
-@dataclass(frozen=True, slots=True)
-class Ingredients:
+class Ingredients(NamedTuple):
     """What the definitions start from, for one project as of a date (money in fen)."""
 
-    project_id: int
     original: int
     revised: int
     committed: int
@@ -74,8 +76,8 @@ class Ingredients:
     next_date: date | None
 
 
-@dataclass(frozen=True, slots=True)
-class Figures:
+# Tuples, not dataclasses: a portfolio makes one per project, and sums them column by column.
+class Figures(NamedTuple):
     """One project's (or one group's) figures; money in fen, shares in ten-thousandths."""
 
     original: int
@@ -117,130 +119,140 @@ def money(value_fen: int | None) -> Decimal | None:
 
 
 def derive(ing: Ingredients, as_of: date, thresholds: Thresholds) -> Figures:
-    revised, disbursed = ing.revised, ing.disbursed
-    physical = (ing.weighted, ing.weights * HUNDREDTHS_SQUARED) if ing.weights else None
-    planned = _planned(ing, as_of)
-    ev = half_even(revised * physical[0], physical[1]) if physical else 0
-    pv = half_even(revised * planned[0], planned[1]) if planned else 0
-    # EAC = BAC / CPI = BAC × AC / EV; undefined when AC or EV is zero.
-    eac = half_even(revised * disbursed, ev) if disbursed and ev > 0 else None
-    return Figures(
-        original=ing.original,
-        revised=revised,
-        committed=ing.committed,
-        disbursed=disbursed,
-        ev=ev,
-        pv=pv,
-        physical=physical,
-        planned=planned,
-        eac=eac,
-        over_budget=disbursed > revised,
-        forecast_over=eac is not None and eac > revised,
-        needs_revision=(eac is not None and thresholds.above_ceiling(eac, revised))
-        or thresholds.above_ceiling(ing.committed, revised),
-        behind_schedule=thresholds.behind(ev, pv),
+    (original, revised, committed, disbursed, weighted, weights, due_weights, next_weight,
+     previous, following) = ing  # fmt: skip
+    if weights:
+        physical: tuple[int, int] | None = (weighted, weights * HUNDREDTHS_SQUARED)
+        # Planned: weights of milestones due by the date, plus the next one pro rata between
+        # the previous planned date (or the project's start) and its own, over all weights.
+        if previous is not None and following is not None and previous < as_of:
+            span = (following - previous).days
+            due, out_of = due_weights * span + next_weight * (as_of - previous).days, weights * span
+        else:
+            due, out_of = due_weights, weights
+        planned: tuple[int, int] | None = (due, out_of)
+        ev = half_even(revised * weighted, weights * HUNDREDTHS_SQUARED)
+        pv = half_even(revised * due, out_of)
+    else:
+        physical = planned = None
+        ev = pv = 0
+    return _with_flags(
+        original, revised, committed, disbursed, ev, pv, physical, planned, thresholds
     )
 
 
-def _planned(ing: Ingredients, as_of: date) -> tuple[int, int] | None:
-    """Weights of milestones due by the date, plus the next one pro rata between the previous
-    planned date (or the project's start) and its own, over all weights."""
-    if not ing.weights:
-        return None
-    previous, following = ing.previous_date, ing.next_date
-    if previous is not None and following is not None and previous < as_of:
-        span = (following - previous).days
-        elapsed = (as_of - previous).days
-        return ing.due_weights * span + ing.next_weight * elapsed, ing.weights * span
-    return ing.due_weights, ing.weights
+def _with_flags(
+    original: int,
+    revised: int,
+    committed: int,
+    disbursed: int,
+    ev: int,
+    pv: int,
+    physical: tuple[int, int] | None,
+    planned: tuple[int, int] | None,
+    thresholds: Thresholds,
+) -> Figures:
+    """The figures with their EAC and flags, of a project or of a group's sums."""
+    # EAC = BAC / CPI = BAC × AC / EV; undefined when AC or EV is zero.
+    eac = half_even(revised * disbursed, ev) if disbursed and ev > 0 else None
+    return Figures(
+        original,
+        revised,
+        committed,
+        disbursed,
+        ev,
+        pv,
+        physical,
+        planned,
+        eac,
+        disbursed > revised,
+        eac is not None and eac > revised,
+        (eac is not None and thresholds.above_ceiling(eac, revised))
+        or thresholds.above_ceiling(committed, revised),
+        thresholds.behind(ev, pv),
+    )
 
 
 def gather(
-    session: Session,
-    *,
-    scope: Select[Any],
-    as_of: date,
-    current: bool,
-    disbursed: bool = True,
-    committed: bool = True,
-) -> dict[int, Ingredients]:
-    """Ingredients by project id for the projects whose ids `scope` selects: six or seven
-    aggregate statements (each a plain GROUP BY the engines do well), merged by project id.
-    Without `disbursed` (or `committed`), the ledger (or the contracts) are not read and the
-    figure is 0."""
+    session: Session, *, scope: Select[Any], as_of: date, current: bool
+) -> Iterator[tuple[int, Ingredients]]:
+    """(project id, ingredients) for each project `scope` selects, from three
+    statements whatever their number (four as of a past date: the revisions in force): the
+    projects with disbursed and committed (plain GROUP BYs joined by project id), their
+    milestones' weights and progress, and each one's next milestone. Lazily, and the rows a
+    thousand at a time: what lives only until it is derived never reaches the garbage
+    collector's oldest generation, whose full passes cost more than the arithmetic."""
     m = Milestone.__table__  # type: ignore[attr-defined]
     c = Contract.__table__  # type: ignore[attr-defined]
     co = ChangeOrder.__table__  # type: ignore[attr-defined]
+    d = Disbursement.__table__  # type: ignore[attr-defined]
 
-    projects = session.execute(
-        select(
-            P.c.id, fen(P.c.original_estimate), fen(P.c.revised_estimate), P.c.planned_start
-        ).where(P.c.id.in_(scope))
-    ).all()
+    in_force: dict[int, int] = {}
     if current:
-        revised = {pid: int(rev) for pid, _original, rev, _start in projects}
-    else:
-        r = ProjectRevision.__table__  # type: ignore[attr-defined]
-        ranked = (
-            select(
-                r.c.project_id,
-                fen(r.c.new_estimate).label("estimate"),
-                func.row_number()
-                .over(partition_by=r.c.project_id, order_by=(r.c.approved_on.desc(), r.c.id.desc()))
-                .label("rank"),
-            )
-            .where(r.c.approved_on <= as_of, r.c.project_id.in_(scope))
-            .subquery()
-        )
-        in_force = _pairs(
-            session, select(ranked.c.project_id, ranked.c.estimate).where(ranked.c.rank == 1)
-        )
-        revised = {
-            pid: in_force.get(pid, int(original)) for pid, original, _rev, _start in projects
-        }
-
-    paid: dict[int, int] = {}
-    if disbursed and current:
         pb = ProjectBalance.__table__  # type: ignore[attr-defined]
-        paid = _pairs(
-            session,
-            select(pb.c.project_id, fen(pb.c.disbursed)).where(pb.c.project_id.in_(scope)),
-        )
-    elif disbursed:
-        d = Disbursement.__table__  # type: ignore[attr-defined]
-        paid = _pairs(
-            session,
-            select(d.c.project_id, func.sum(fen(d.c.amount)))
+        paid = select(pb.c.project_id, fen(pb.c.disbursed).label("amount"))
+    else:
+        paid = (
+            select(d.c.project_id, func.sum(fen(d.c.amount)).label("amount"))
             .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
-            .group_by(d.c.project_id),
+            .group_by(d.c.project_id)
         )
+        # A few rows, read on their own: joined, SQLite would scan them once per project.
+        r = ProjectRevision.__table__  # type: ignore[attr-defined]
+        revisions = _latest(
+            r.c.project_id,
+            fen(r.c.new_estimate),
+            by=(r.c.approved_on, r.c.id),
+            where=(r.c.approved_on <= as_of, r.c.project_id.in_(scope)),
+        )
+        in_force = {
+            pid: int(estimate)
+            for pid, estimate in session.execute(select(revisions.c.key, revisions.c.value)).all()
+        }
+    paid_by = paid.subquery()
+    signed = c.c.signed_on <= as_of
+    contracts = (
+        select(c.c.project_id, func.sum(fen(c.c.amount)).label("amount"))
+        .where(signed, c.c.project_id.in_(scope))
+        .group_by(c.c.project_id)
+        .subquery()
+    )
+    changes = (
+        select(c.c.project_id, func.sum(fen(co.c.delta)).label("amount"))
+        .select_from(co.join(c, c.c.id == co.c.contract_id))
+        .where(co.c.approved_on <= as_of, signed, c.c.project_id.in_(scope))
+        .group_by(c.c.project_id)
+        .subquery()
+    )
+    joined = (
+        P.outerjoin(paid_by, paid_by.c.project_id == P.c.id)
+        .outerjoin(contracts, contracts.c.project_id == P.c.id)
+        .outerjoin(changes, changes.c.project_id == P.c.id)
+    )
+    projects = each_row(
+        session,
+        select(
+            P.c.id,
+            fen(P.c.original_estimate),
+            fen(P.c.revised_estimate),
+            func.coalesce(contracts.c.amount, 0) + func.coalesce(changes.c.amount, 0),
+            func.coalesce(paid_by.c.amount, 0),
+            P.c.planned_start,
+        )
+        .select_from(joined)
+        .where(P.c.id.in_(scope)),
+    )
 
     weight = fen(m.c.weight)
     due = m.c.planned_date <= as_of
     if current:
-        percent: Any = fen(m.c.percent_complete)
-        milestones_from: Any = m
+        percent, milestones_from = fen(m.c.percent_complete), m
     else:
-        mp = MilestoneProgress.__table__  # type: ignore[attr-defined]
-        reports = (
-            select(
-                mp.c.milestone_id,
-                fen(mp.c.percent_complete).label("percent"),
-                func.row_number()
-                .over(partition_by=mp.c.milestone_id, order_by=(mp.c.as_of.desc(), mp.c.id.desc()))
-                .label("rank"),
-            )
-            .where(mp.c.as_of <= as_of)
-            .subquery()
-        )
-        latest = (
-            select(reports.c.milestone_id, reports.c.percent).where(reports.c.rank == 1).subquery()
-        )
-        percent = func.coalesce(latest.c.percent, 0)
-        milestones_from = m.outerjoin(latest, latest.c.milestone_id == m.c.id)
+        percent, milestones_from = _progress_as_of(session, m, as_of)
     milestones = {
-        row[0]: row[1:]
-        for row in session.execute(
+        pid: (int(weighted), int(weights), int(due_weights), last_due)
+        for pid, weighted, weights, due_weights, last_due in each_row(
+            session,
             select(
                 m.c.project_id,
                 func.sum(weight * percent),
@@ -250,71 +262,106 @@ def gather(
             )
             .select_from(milestones_from)
             .where(m.c.project_id.in_(scope))
-            .group_by(m.c.project_id)
-        ).all()
-    }
-    upcoming = (
-        select(
-            m.c.project_id,
-            m.c.planned_date,
-            weight.label("weight"),
-            func.row_number()
-            .over(partition_by=m.c.project_id, order_by=(m.c.planned_date, m.c.id))
-            .label("rank"),
+            .group_by(m.c.project_id),
         )
+    }
+    # The first milestone planned after the date: the earliest planned date's, ties to the
+    # lowest id (rows come highest id first, so the lowest is written last).
+    first_date = (
+        select(m.c.project_id, func.min(m.c.planned_date).label("planned_date"))
         .where(m.c.planned_date > as_of, m.c.project_id.in_(scope))
+        .group_by(m.c.project_id)
         .subquery()
     )
     following = {
         pid: (planned, int(next_weight))
-        for pid, planned, next_weight in session.execute(
-            select(upcoming.c.project_id, upcoming.c.planned_date, upcoming.c.weight).where(
-                upcoming.c.rank == 1
+        for pid, planned, next_weight in each_row(
+            session,
+            select(m.c.project_id, m.c.planned_date, weight)
+            .select_from(
+                m.join(
+                    first_date,
+                    and_(
+                        first_date.c.project_id == m.c.project_id,
+                        first_date.c.planned_date == m.c.planned_date,
+                    ),
+                )
             )
-        ).all()
+            .order_by(m.c.id.desc()),
+        )
     }
 
-    contracts: dict[int, int] = {}
-    changes: dict[int, int] = {}
-    if committed:
-        signed = c.c.signed_on <= as_of
-        contracts = _pairs(
-            session,
-            select(c.c.project_id, func.sum(fen(c.c.amount)))
-            .where(signed, c.c.project_id.in_(scope))
-            .group_by(c.c.project_id),
-        )
-        changes = _pairs(
-            session,
-            select(c.c.project_id, func.sum(fen(co.c.delta)))
-            .select_from(co.join(c, c.c.id == co.c.contract_id))
-            .where(co.c.approved_on <= as_of, signed, c.c.project_id.in_(scope))
-            .group_by(c.c.project_id),
-        )
-
-    found = {}
-    none: tuple[Any, ...] = (0, 0, 0, None)
-    for pid, original, _rev, start in projects:
+    none = (0, 0, 0, None)
+    no_next = (None, 0)
+    for pid, original, revised, committed, disbursed, start in projects:
         weighted, weights, due_weights, last_due = milestones.get(pid, none)
-        next_date, next_weight = following.get(pid, (None, 0))
-        found[pid] = Ingredients(
-            project_id=pid,
-            original=int(original),
-            revised=revised[pid],
-            committed=contracts.get(pid, 0) + changes.get(pid, 0),
-            disbursed=paid.get(pid, 0),
-            weighted=int(weighted or 0),
-            weights=int(weights or 0),
-            due_weights=int(due_weights or 0),
-            next_weight=next_weight,
-            previous_date=last_due if last_due is not None else start,
-            next_date=next_date,
+        next_date, next_weight = following.get(pid, no_next)
+        yield (
+            pid,
+            Ingredients(
+                int(original),
+                int(revised) if current else in_force.get(pid, int(original)),
+                int(committed),
+                int(disbursed),
+                weighted,
+                weights,
+                due_weights,
+                next_weight,
+                last_due if last_due is not None else start,
+                next_date,
+            ),
         )
-    return found
 
 
-def _pairs(session: Session, query: Select[Any]) -> dict[int, int]:
-    return {key: int(value or 0) for key, value in session.execute(query).all()}
+ROWS_AT_A_TIME = 1000
+
+
+def each_row(session: Session, query: Select[Any]) -> Iterator[Any]:
+    """A query's rows, fetched a thousand at a time (not a list of all of them alive at once:
+    see gather)."""
+    for rows in session.execute(query).partitions(ROWS_AT_A_TIME):
+        yield from rows
+
+
+def _progress_as_of(session: Session, m: Any, as_of: date) -> tuple[Any, Any]:
+    """Each milestone's percent complete as of the date (its latest report by then, else 0),
+    and the FROM clause that provides it."""
+    mp = MilestoneProgress.__table__  # type: ignore[attr-defined]
+    if is_sqlite(session.get_bind()):
+        # SQLite looks each milestone's latest report up through the (milestone_id, as_of)
+        # index, 2-3× faster than numbering every report; PostgreSQL is the other way round.
+        latest_percent = (
+            select(fen(mp.c.percent_complete))
+            .where(mp.c.milestone_id == m.c.id, mp.c.as_of <= as_of)
+            .order_by(mp.c.as_of.desc(), mp.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        return func.coalesce(latest_percent, 0), m
+    latest = _latest(
+        mp.c.milestone_id,
+        fen(mp.c.percent_complete),
+        by=(mp.c.as_of, mp.c.id),
+        where=(mp.c.as_of <= as_of,),
+    )
+    return func.coalesce(latest.c.value, 0), m.outerjoin(latest, latest.c.key == m.c.id)
+
+
+def _latest(key: Any, value: Any, *, by: tuple[Any, ...], where: tuple[Any, ...]) -> Any:
+    """(key, value) of each key's latest row, the last by `by`, among the rows `where`
+    selects, as a subquery."""
+    ranked = (
+        select(
+            key.label("key"),
+            value.label("value"),
+            func.row_number()
+            .over(partition_by=key, order_by=[column.desc() for column in by])
+            .label("rank"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    return select(ranked.c.key, ranked.c.value).where(ranked.c.rank == 1).subquery()
 
 
 def project_ids(*clauses: ColumnElement[bool]) -> Select[Any]:
@@ -322,39 +369,44 @@ def project_ids(*clauses: ColumnElement[bool]) -> Select[Any]:
     return select(P.c.id).where(and_(True, *clauses))
 
 
-def _weighed(figures: list[Figures], fraction: str, value: str) -> tuple[int, int] | None:
-    """A group's physical (or planned) completion: Σ EV (or PV) / Σ BAC over the projects
-    that have milestones, so a project without any doesn't read as 0% done."""
-    measured = [f for f in figures if getattr(f, fraction) is not None]
-    budget = sum(f.revised for f in measured)
-    if not measured or not budget:
-        return None
-    return sum(getattr(f, value) for f in measured), budget
-
-
 def add(figures: list[Figures], thresholds: Thresholds) -> Figures:
     """A group's figures: money summed, each project's flags counted by the caller; the
     group's ratios are the same formulas applied to the sums (e.g. CPI = ΣEV / ΣAC), and its
     completion shares weigh the projects that have milestones by their budgets."""
-    revised = sum(f.revised for f in figures)
-    disbursed = sum(f.disbursed for f in figures)
-    ev = sum(f.ev for f in figures)
-    pv = sum(f.pv for f in figures)
-    eac = half_even(revised * disbursed, ev) if disbursed and ev > 0 else None
-    committed = sum(f.committed for f in figures)
-    return Figures(
-        original=sum(f.original for f in figures),
-        revised=revised,
-        committed=committed,
-        disbursed=disbursed,
-        ev=ev,
-        pv=pv,
-        physical=_weighed(figures, "physical", "ev"),
-        planned=_weighed(figures, "planned", "pv"),
-        eac=eac,
-        over_budget=disbursed > revised,
-        forecast_over=eac is not None and eac > revised,
-        needs_revision=(eac is not None and thresholds.above_ceiling(eac, revised))
-        or thresholds.above_ceiling(committed, revised),
-        behind_schedule=thresholds.behind(ev, pv),
+
+    # Column by column, in C (map, compress, sum): a portfolio adds 10,000s of projects.
+    def column(name: str) -> Iterator[Any]:
+        return map(attrgetter(name), figures)
+
+    revised, ev, pv = sum(column("revised")), sum(column("ev")), sum(column("pv"))
+    return _with_flags(
+        sum(column("original")),
+        revised,
+        sum(column("committed")),
+        sum(column("disbursed")),
+        ev,
+        pv,
+        _weighed(column("ev"), column("revised"), column("physical")),
+        _weighed(column("pv"), column("revised"), column("planned")),
+        thresholds,
     )
+
+
+def _weighed(
+    values: Iterator[int], budgets: Iterator[int], fractions: Iterator[Any]
+) -> tuple[int, int] | None:
+    """A group's physical (or planned) completion: Σ EV (or PV) / Σ BAC over the projects
+    that have milestones (a fraction, not None), so a project without any doesn't read as
+    0% done."""
+    measured = list(fractions)
+    budget = sum(compress(budgets, measured))
+    return (sum(compress(values, measured)), budget) if budget else None
+
+
+FLAGS = ("over_budget", "forecast_over", "needs_revision", "behind_schedule")
+
+
+def flag_counts(figures: list[Figures]) -> list[int]:
+    """How many of the figures raise each flag: over budget, forecast over, needs revision,
+    behind schedule."""
+    return [sum(map(attrgetter(flag), figures)) for flag in FLAGS]

@@ -38,6 +38,8 @@ from app.reports.figures import (
     Thresholds,
     add,
     derive,
+    each_row,
+    flag_counts,
     gather,
     half_even,
     money,
@@ -274,10 +276,11 @@ def figures_by_project(
 ) -> dict[int, Figures]:
     """Every project of the scope's figures as of the date, from a fixed number of SQL
     aggregates whatever the number of projects."""
-    found = gather(session, scope=scope, as_of=as_of, current=as_of >= today)
     return {
         project_id: derive(ingredients, as_of, thresholds)
-        for project_id, ingredients in found.items()
+        for project_id, ingredients in gather(
+            session, scope=scope, as_of=as_of, current=as_of >= today
+        )
     }
 
 
@@ -473,15 +476,16 @@ def _group(
     thresholds: Thresholds,
 ) -> PortfolioGroup:
     total = add(members, thresholds)
+    over_budget, forecast_over, needs_revision, behind_schedule = flag_counts(members)
     return PortfolioGroup(
         key=key,
         label=label,
         projects=len(members),
         flags=FlagCounts(
-            over_budget=sum(f.over_budget for f in members),
-            forecast_over=sum(f.forecast_over for f in members),
-            needs_revision=sum(f.needs_revision for f in members),
-            behind_schedule=sum(f.behind_schedule for f in members),
+            over_budget=over_budget,
+            forecast_over=forecast_over,
+            needs_revision=needs_revision,
+            behind_schedule=behind_schedule,
         ),
         funding_planned=money(funding_planned),
         **report_figures(total),
@@ -490,10 +494,10 @@ def _group(
 
 def _memberships(
     *, session: Session, group_by: GroupBy, scope: Select[Any], one_programme: bool
-) -> list[tuple[int, str | None, str]]:
-    """(project id, group key, group label) for every project of the scope; one statement.
-    Plan items are keyed by their code within one programme, else by programme/code (two
-    programmes may both have a 专栏7)."""
+) -> list[tuple[int, str | None, str, int]]:
+    """(project id, group key, group label, the project's planned funding) for every project
+    of the scope; one statement. Plan items are keyed by their code within one programme,
+    else by programme/code (two programmes may both have a 专栏7)."""
     if group_by is GroupBy.plan_item:
         pi = PlanItem.__table__  # type: ignore[attr-defined]
         pg = Programme.__table__  # type: ignore[attr-defined]
@@ -534,10 +538,26 @@ def _memberships(
     else:
         column = P.c.category if group_by is GroupBy.category else P.c.status
         query = select(P.c.id, column, column).order_by(column)
-    rows = session.execute(query.where(P.c.id.in_(scope))).all()
+    pf = ProjectFunding.__table__  # type: ignore[attr-defined]
+    funding = (
+        select(pf.c.project_id, func.sum(fen(pf.c.planned)).label("planned"))
+        .where(pf.c.project_id.in_(scope))
+        .group_by(pf.c.project_id)
+        .subquery()
+    )
+    query = query.add_columns(func.coalesce(funding.c.planned, 0)).outerjoin(
+        funding, funding.c.project_id == P.c.id
+    )
+    rows = each_row(session, query.where(P.c.id.in_(scope)))
     if group_by is GroupBy.year:
-        return [(pid, None if finish is None else str(finish.year), "") for pid, finish, _ in rows]
-    return [(pid, None if key is None else str(key), label) for pid, key, label in rows]
+        return [
+            (pid, None if finish is None else str(finish.year), "", int(planned))
+            for pid, finish, _, planned in rows
+        ]
+    return [
+        (pid, None if key is None else str(key), label, int(planned))
+        for pid, key, label, planned in rows
+    ]
 
 
 def _funding_by_project(
@@ -625,23 +645,15 @@ def portfolio(
     by_project = figures_by_project(
         session=session, scope=scope, as_of=as_of, today=today, thresholds=thresholds
     )
-    pf = ProjectFunding.__table__  # type: ignore[attr-defined]
-    planned_by_project: dict[int, int] = defaultdict(
-        int,
-        session.execute(
-            select(pf.c.project_id, func.sum(fen(pf.c.planned)))
-            .where(pf.c.project_id.in_(scope))
-            .group_by(pf.c.project_id)
-        ).all(),
-    )
-
     members: dict[str | None, list[int]] = {}
     labels: dict[str | None, str] = {}
-    for pid, key, label in _memberships(
+    planned_by_project: dict[int, int] = defaultdict(int)
+    for pid, key, label, planned in _memberships(
         session=session, group_by=group_by, scope=scope, one_programme=code is not None
     ):
         members.setdefault(key, []).append(pid)
         labels[key] = label or (key or NO_GROUP.get(group_by, "(none)"))
+        planned_by_project[pid] = planned
 
     def group(key: str | None, pids: list[int]) -> PortfolioGroup:
         return _group(
