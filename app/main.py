@@ -1,5 +1,6 @@
 """The ASGI application: `app.main:app`."""
 
+import gc
 import logging
 
 from fastapi import FastAPI
@@ -124,4 +125,8 @@ def __getattr__(name: str) -> FastAPI:
         raise AttributeError(name)
     if _app is None:
         _app = create_app()
+        # What the served process has built by now (modules, routes, models, validators)
+        # lives as long as it does: leave it out of the garbage collector's full passes,
+        # which otherwise walk all of it again while a large report is being computed.
+        gc.freeze()
     return _app
