@@ -38,7 +38,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from starlette.concurrency import run_in_threadpool
 
 from app.exports.dependencies import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, Lang
-from app.exports.tables import Column, Kind, Rows, Sheet
+from app.exports.tables import Column, ColumnBatch, ColumnBatches, Kind, Rows, Sheet
 from app.money import fen_text
 from app.timeutil import as_utc
 
@@ -193,26 +193,55 @@ def _plain_rows(batch: Sequence[Row], width: int) -> bool:
     return True
 
 
-def _csv_lines(columns: Sequence[Column]) -> Callable[[Sequence[Row]], str]:
-    """Writes a batch of rows as CSV lines, column by column: each column's formatting is
-    looked up once and applied to all its values together."""
-    formats = [_CSV_FIELDS[c.kind] for c in columns]
+def _column_batches(columns: Sequence[Column], rows: Rows) -> Iterator[ColumnBatch]:
+    """A sheet's rows as ColumnBatches (of ROWS_PER_CHUNK rows when given row by row)."""
+    if isinstance(rows, ColumnBatches):
+        yield from rows.batches
+        return
     values = _in_column_order(columns)
     width = len(columns)
+    remaining = iter(rows)
+    while batch := list(islice(remaining, ROWS_PER_CHUNK)):
+        plain = batch if _plain_rows(batch, width) else [values(row) for row in batch]
+        yield list(zip(*plain, strict=True))
 
-    def lines(batch: Sequence[Row]) -> str:
-        if width == 0:
-            return "\r\n" * len(batch)
-        rows = batch if _plain_rows(batch, width) else [values(row) for row in batch]
-        fields = [
-            write(column) for write, column in zip(formats, zip(*rows, strict=True), strict=True)
-        ]
+
+def _each_row(columns: Sequence[Column], rows: Rows) -> Iterator[Sequence[Any]]:
+    """A sheet's rows one by one, each in column order."""
+    if isinstance(rows, ColumnBatches):
+        for batch in rows.batches:
+            yield from zip(*batch, strict=True)
+        return
+    yield from map(_in_column_order(columns), rows)
+
+
+def _csv_lines(columns: Sequence[Column]) -> Callable[[ColumnBatch], str]:
+    """Writes a batch of rows, given column by column, as CSV lines: each column's
+    formatting is looked up once and applied to all its values together."""
+    formats = [_CSV_FIELDS[c.kind] for c in columns]
+    width = len(columns)
+
+    def lines(batch: ColumnBatch) -> str:
+        if len(batch) != width:
+            raise ValueError(f"a batch has {len(batch)} columns for {width} columns")
+        if not batch[0]:
+            return ""
+        fields = [write(column) for write, column in zip(formats, batch, strict=True)]
         if width == 1:
             # A line of one empty field is `""`, so that it isn't a blank line.
             fields[0] = [field or '""' for field in fields[0]]
         return "\r\n".join(map(",".join, zip(*fields, strict=True))) + "\r\n"
 
     return lines
+
+
+def _csv_text(columns: Sequence[Column], rows: Rows) -> Iterator[str]:
+    """A sheet's rows as CSV lines, a batch at a time."""
+    if columns:
+        yield from map(_csv_lines(columns), _column_batches(columns, rows))
+    elif not isinstance(rows, ColumnBatches):
+        # No columns: an empty line a row, as the csv module writes it.
+        yield "\r\n" * sum(1 for _ in rows)
 
 
 def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:
@@ -228,10 +257,8 @@ def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:
                 writer.writerow([])
             writer.writerow([_inert(sheet.title(lang))])
         writer.writerow([c.title(lang) for c in sheet.columns])
-        lines = _csv_lines(sheet.columns)
-        rows = iter(sheet.rows)
-        while batch := list(islice(rows, ROWS_PER_CHUNK)):
-            buffer.write(lines(batch))
+        for text in _csv_text(sheet.columns, sheet.rows):
+            buffer.write(text)
             if buffer.tell() >= CHUNK_BYTES:
                 yield buffer.getvalue().encode("utf-8")
                 buffer.seek(0)
@@ -338,17 +365,14 @@ class _XlsxBook:
 
     def add(self, sheet: Sheet) -> None:
         """The sheet's rows on one worksheet, or on as many as Excel's row limit needs."""
-        values = _in_column_order(sheet.columns)
         title = sheet.title(self.lang)
-        rows = iter(sheet.rows)
+        rows = _each_row(sheet.columns, sheet.rows)
         part = 1
         while True:
             worksheet = self._worksheet(title if part == 1 else f"{title} ({part})", sheet.columns)
             cells = [_Cells(worksheet, column) for column in sheet.columns]
             for row in islice(rows, XLSX_MAX_DATA_ROWS):
-                worksheet.append(
-                    [cell(value) for cell, value in zip(cells, values(row), strict=True)]
-                )
+                worksheet.append([cell(value) for cell, value in zip(cells, row, strict=True)])
             following = next(rows, None)
             if following is None:
                 return
