@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.exports.dependencies import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, Lang
 from app.exports.tables import Column, ColumnBatch, ColumnBatches, Kind, Rows, Sheet
-from app.money import fen_text
+from app.money import fen_text, fen_texts
 from app.timeutil import as_utc
 
 BOM = "\ufeff"
@@ -96,6 +96,26 @@ def utc_text_iso(stored: str) -> str:
     return text_of(as_utc(datetime.fromisoformat(stored)))
 
 
+def utc_texts_iso(stored: Sequence[str]) -> list[str]:
+    """utc_text_iso of each value of a column. When every value has the form SQLite stores
+    (26 characters, a space at 10 and a point at 19, as UtcText reads on either engine), the
+    column's text is rewritten in one pass over it joined, not value by value."""
+    count = len(stored)
+    joined = "\x00".join(stored) + "\x00"
+    if (
+        len(joined) == 27 * count
+        and joined.count("\x00") == count
+        and joined[26::27] == "\x00" * count
+        and joined[10::27] == " " * count
+        and joined[19::27] == "." * count
+        and joined.count(" ") == count
+    ):
+        # Each value's only space becomes the T; a whole second's ".000000" goes.
+        rewritten = joined.replace(" ", "T").replace(".000000\x00", "\x00")
+        return rewritten.replace("\x00", "Z\x00").split("\x00")[:count]
+    return list(map(utc_text_iso, stored))
+
+
 def _inert(value: Any) -> str | None:
     """A CSV text cell that no spreadsheet will run as a formula (OWASP CSV injection)."""
     if value is None:
@@ -115,9 +135,10 @@ _FORMULA_AFTER_NUL = re.compile("\x00[=+\\-@\t\r]")
 _FORMULA_STARTS = tuple(CSV_UNSAFE_START)
 
 
-def _quoted(fields: list[str], joined: str) -> list[str]:
+def _quoted(fields: Sequence[str], joined: str) -> Sequence[str]:
     """Fields quoted as the csv module quotes them; `joined` is the fields joined by NULs."""
-    if not _NEEDS_QUOTES.search(joined):
+    # Four substring tests are many times faster than one search for a character class.
+    if not ("," in joined or '"' in joined or "\n" in joined or "\r" in joined):
         return fields
     return [
         '"' + field.replace('"', '""') + '"' if _NEEDS_QUOTES.search(field) else field
@@ -125,15 +146,19 @@ def _quoted(fields: list[str], joined: str) -> list[str]:
     ]
 
 
-def _text_fields(values: Sequence[Any]) -> list[str]:
+def _text_fields(values: Sequence[Any]) -> Sequence[str]:
     """TEXT cells, neutralised as _inert does. Searching the column's text joined by NULs
     finds the few values that need a prefix or quotes without a Python call per value."""
-    fields = ["" if value is None else value for value in values]
+    fields: Sequence[str] = values
     try:
         joined = "\x00".join(fields)
-    except TypeError:  # not all text (datetimes, decimals): cell by cell
-        fields = [_inert(value) or "" for value in values]
-        return _quoted(fields, "\x00".join(fields))
+    except TypeError:  # None (an empty cell), or not all text
+        fields = ["" if value is None else value for value in values]
+        try:
+            joined = "\x00".join(fields)
+        except TypeError:  # not all text (datetimes, decimals): cell by cell
+            fields = [_inert(value) or "" for value in values]
+            return _quoted(fields, "\x00".join(fields))
     if joined.startswith(_FORMULA_STARTS) or _FORMULA_AFTER_NUL.search(joined):
         # The prefix adds no character that needs quotes: `joined` still tells.
         fields = [
@@ -142,10 +167,10 @@ def _text_fields(values: Sequence[Any]) -> list[str]:
     return _quoted(fields, joined)
 
 
-def _each(write: Callable[[Any], str], *, plain: bool) -> Callable[[Sequence[Any]], list[str]]:
+def _each(write: Callable[[Any], str], *, plain: bool) -> Callable[[Sequence[Any]], Sequence[str]]:
     """Fields written value by value; `plain`: what `write` writes never needs quotes."""
 
-    def fields(values: Sequence[Any]) -> list[str]:
+    def fields(values: Sequence[Any]) -> Sequence[str]:
         if None in values:
             written = ["" if value is None else write(value) for value in values]
         else:
@@ -155,12 +180,19 @@ def _each(write: Callable[[Any], str], *, plain: bool) -> Callable[[Sequence[Any
     return fields
 
 
+def _fen_fields(amounts: Sequence[Any]) -> Sequence[str]:
+    """Amounts in fen, a whole column at a time unless a cell is empty."""
+    if None in amounts:
+        return ["" if amount is None else fen_text(amount) for amount in amounts]
+    return fen_texts(amounts)
+
+
 # The csv module wrote ints and dates through str() (ISO dates); so does this, and quotes the
 # result should a value of another type be there.
-_CSV_FIELDS: dict[Kind, Callable[[Sequence[Any]], list[str]]] = {
+_CSV_FIELDS: dict[Kind, Callable[[Sequence[Any]], Sequence[str]]] = {
     Kind.TEXT: _text_fields,
     Kind.MONEY: _each(money_text, plain=True),
-    Kind.FEN: _each(fen_text, plain=True),
+    Kind.FEN: _fen_fields,
     Kind.SHARE: _each(share_text, plain=True),
     Kind.INT: _each(str, plain=False),
     Kind.DATE: _each(str, plain=False),

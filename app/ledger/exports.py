@@ -26,7 +26,7 @@ from app.auth.actor import Actor
 from app.contracts.models import Contract
 from app.db import SessionFactory, driver_batches
 from app.exports.dependencies import ExportFormat, Lang
-from app.exports.service import stream, utc_text_iso
+from app.exports.service import stream, utc_texts_iso
 from app.exports.tables import Column, ColumnBatch, ColumnBatches, Kind, Sheet
 from app.funding.models import FundingSource
 from app.ledger.models import Disbursement
@@ -159,7 +159,7 @@ class _Names:
             memos,
             reverses,
             reasons,
-            list(map(utc_text_iso, created_at)),
+            utc_texts_iso(created_at),
         ]
 
 
