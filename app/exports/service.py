@@ -276,26 +276,39 @@ def _csv_text(columns: Sequence[Column], rows: Rows) -> Iterator[str]:
         yield "\r\n" * sum(1 for _ in rows)
 
 
-def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:
-    """The CSV file in chunks of about CHUNK_BYTES: BOM, then each sheet's heading and rows.
-    Several sheets: each preceded by its title on a line of its own, one blank line between."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write(BOM)
+def _csv_line(values: Sequence[Any]) -> str:
+    """One line as the csv module writes it (headings, titles)."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\r\n").writerow(values)
+    return line.getvalue()
+
+
+def _csv_pieces(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[str]:
     titled = len(sheets) > 1
+    yield BOM
     for number, sheet in enumerate(sheets):
         if titled:
             if number:
-                writer.writerow([])
-            writer.writerow([_inert(sheet.title(lang))])
-        writer.writerow([c.title(lang) for c in sheet.columns])
-        for text in _csv_text(sheet.columns, sheet.rows):
-            buffer.write(text)
-            if buffer.tell() >= CHUNK_BYTES:
-                yield buffer.getvalue().encode("utf-8")
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+                yield "\r\n"
+            yield _csv_line([_inert(sheet.title(lang))])
+        yield _csv_line([c.title(lang) for c in sheet.columns])
+        yield from _csv_text(sheet.columns, sheet.rows)
+
+
+def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:
+    """The CSV file in chunks of about CHUNK_BYTES: BOM, then each sheet's heading and rows.
+    Several sheets: each preceded by its title on a line of its own, one blank line between."""
+    pending: list[bytes] = []
+    size = 0
+    for piece in _csv_pieces(sheets, lang=lang):
+        encoded = piece.encode("utf-8")
+        pending.append(encoded)
+        size += len(encoded)
+        if size >= CHUNK_BYTES:
+            yield b"".join(pending)
+            pending.clear()
+            size = 0
+    yield b"".join(pending)
 
 
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
