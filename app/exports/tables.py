@@ -61,13 +61,26 @@ class Column:
         return min(MAX_WIDTH, max(_BASE_WIDTH[self.kind], display_width(self.title(lang)) + 2))
 
 
-Rows = Iterable[Mapping[str, Any] | Sequence[Any]]
+# A batch of rows given column by column: one sequence of values per column, all as long.
+ColumnBatch = Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class ColumnBatches:
+    """Rows in batches, each given column by column (a ColumnBatch), read once: for very many
+    rows read from a database cursor, written without making a row of each."""
+
+    batches: Iterable[ColumnBatch]
+
+
+Rows = Iterable[Mapping[str, Any] | Sequence[Any]] | ColumnBatches
 
 
 @dataclass
 class Sheet:
-    """One table. Rows are dicts keyed by Column.key (missing keys are empty cells) or
-    sequences in column order; they are read once, so a generator streams."""
+    """One table. Rows are dicts keyed by Column.key (missing keys are empty cells),
+    sequences in column order, or ColumnBatches; they are read once, so a generator
+    streams."""
 
     name: str
     name_zh: str

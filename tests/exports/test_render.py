@@ -24,10 +24,11 @@ from app.exports.service import (
     render,
     text_of,
     utc_text_iso,
+    utc_texts_iso,
     worksheet_title,
 )
-from app.exports.tables import Column, Kind, Sheet
-from app.money import fen_text
+from app.exports.tables import Column, ColumnBatches, Kind, Sheet
+from app.money import fen_text, fen_texts
 
 COLUMNS = [
     Column("id", "id", "编号", Kind.INT),
@@ -96,15 +97,48 @@ def test_fen_are_written_as_money_is(fen: int) -> None:
     assert fen_text(fen) == money_text(Decimal(fen).scaleb(-2))
 
 
+def _as_sqlite_keeps(moment: datetime) -> str:
+    keep = sqlite.DATETIME().bind_processor(sqlite.dialect())  # type: ignore[no-untyped-call]
+    assert keep is not None
+    return str(keep(moment))
+
+
 @settings(max_examples=300, derandomize=True, deadline=None)
 @given(st.datetimes(min_value=datetime(1000, 1, 1)))
 def test_a_stored_utc_time_is_written_as_text_of_writes_it(moment: datetime) -> None:
-    keep = sqlite.DATETIME().bind_processor(sqlite.dialect())  # type: ignore[no-untyped-call]
-    assert keep is not None
-    stored = keep(moment)  # the text SQLite keeps
+    stored = _as_sqlite_keeps(moment)  # the text SQLite keeps
     assert utc_text_iso(stored) == text_of(moment.replace(tzinfo=UTC))
     whole_second = moment.replace(microsecond=0, tzinfo=UTC)
     assert utc_text_iso(stored[:19]) == utc_text_iso(stored[:19] + "Z") == text_of(whole_second)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.integers(min_value=-(10**16), max_value=10**16), max_size=30))
+def test_a_column_of_fen_is_written_as_each_amount_is(amounts: list[int]) -> None:
+    assert fen_texts(amounts) == [fen_text(fen) for fen in amounts]
+    assert fen_texts(tuple(amounts)) == [fen_text(fen) for fen in amounts]
+
+
+_STORED_TIME = st.datetimes(min_value=datetime(1000, 1, 1)).map(_as_sqlite_keeps)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.lists(st.one_of(_STORED_TIME, _STORED_TIME.map(lambda stored: stored[:19] + ".000000"))),
+    st.lists(
+        st.one_of(
+            _STORED_TIME,
+            _STORED_TIME.map(lambda stored: stored[:19]),
+            _STORED_TIME.map(lambda stored: stored[:19] + "Z"),
+        ),
+        max_size=12,
+    ),
+)
+def test_a_column_of_stored_times_is_written_as_each_time_is(
+    as_kept: list[str], any_form: list[str]
+) -> None:
+    for stored in (as_kept, any_form, as_kept + any_form):
+        assert utc_texts_iso(stored) == [utc_text_iso(value) for value in stored]
 
 
 _CELL_TEXT = st.one_of(
@@ -156,6 +190,31 @@ def test_csv_fields_are_those_the_csv_module_writes(
     columns = [Column(kind.value, kind.value, kind.value, kind) for kind in kinds]
     narrow = [row[:width] for row in rows]
     assert _csv([Sheet("T", "表", columns, narrow)]) == _as_the_csv_module_writes(narrow, kinds)
+
+
+def test_rows_given_in_batches_of_columns_are_written_as_rows_are() -> None:
+    rows: list[Sequence[Any]] = [
+        [row.get(c.key) for c in COLUMNS] if isinstance(row, Mapping) else row for row in ROWS
+    ]
+
+    def batches() -> ColumnBatches:
+        # Batches of any size, an empty one among them.
+        parts = [rows[:2], [], rows[2:]]
+        return ColumnBatches(
+            [[[row[n] for row in part] for n in range(len(COLUMNS))] for part in parts]
+        )
+
+    def cells(sheet: Sheet) -> list[list[Any]]:
+        response = render([sheet], fmt=ExportFormat.xlsx, lang=Lang.en, filename="t")
+        book = load_workbook(io.BytesIO(bytes(response.body)))
+        return [[c.value for c in row] for row in book.worksheets[0].iter_rows()]
+
+    assert _csv([Sheet("T", "表", COLUMNS, batches())]) == _csv([Sheet("T", "表", COLUMNS, ROWS)])
+    assert cells(Sheet("T", "表", COLUMNS, batches())) == cells(Sheet("T", "表", COLUMNS, ROWS))
+    one_column = ColumnBatches([[["", None, "a"]]])
+    assert _csv([Sheet("T", "表", COLUMNS[1:2], one_column)]) == 'name\r\n""\r\n""\r\na\r\n'
+    with pytest.raises(ValueError, match="2 columns for 6"):
+        _csv([Sheet("T", "表", COLUMNS, ColumnBatches([[[1], ["a"]]]))])
 
 
 def test_rows_must_fit_the_columns() -> None:
