@@ -16,6 +16,7 @@ class KeyCache:
     def __init__(self, seconds: int, *, entries: int = 10_000) -> None:
         self.seconds = seconds
         self.entries = entries
+        # digest → (actor, time.monotonic() until which it is trusted)
         self._found: dict[str, tuple[Actor, float]] = {}
         self._lock = threading.Lock()
         # Bumped by every revocation: a lookup that began before it isn't kept.

@@ -24,6 +24,13 @@ def _revoke_elsewhere(session: Session, key_id: int) -> None:
     session.commit()
 
 
+def _use_then_revoke_elsewhere(client: TestClient, session: Session, keys: Keys) -> None:
+    """The viewer key works (and is now in the cache, if there is one); then it is revoked
+    outside the server."""
+    assert client.get("/api/v1/projects", headers=keys.viewer).status_code == 200
+    _revoke_elsewhere(session, keys.ids["viewer"])
+
+
 def _client(settings: Settings, connection: Connection, seconds: int) -> TestClient:
     app = create_app(
         settings.model_copy(update={"api_key_cache_seconds": seconds}),
@@ -36,8 +43,7 @@ def test_a_revocation_made_elsewhere_takes_effect_when_the_cache_expires(
     settings: Settings, connection: Connection, session: Session, keys: Keys
 ) -> None:
     with _client(settings, connection, seconds=1) as client:
-        assert client.get("/api/v1/projects", headers=keys.viewer).status_code == 200
-        _revoke_elsewhere(session, keys.ids["viewer"])
+        _use_then_revoke_elsewhere(client, session, keys)
         # Still trusted from the cache: found valid less than a second ago.
         assert client.get("/api/v1/projects", headers=keys.viewer).status_code == 200
         time.sleep(1.05)
@@ -50,8 +56,7 @@ def test_without_the_cache_a_revocation_made_elsewhere_takes_effect_at_once(
     settings: Settings, connection: Connection, session: Session, keys: Keys
 ) -> None:
     with _client(settings, connection, seconds=0) as client:
-        assert client.get("/api/v1/projects", headers=keys.viewer).status_code == 200
-        _revoke_elsewhere(session, keys.ids["viewer"])
+        _use_then_revoke_elsewhere(client, session, keys)
         assert client.get("/api/v1/projects", headers=keys.viewer).status_code == 401
 
 
