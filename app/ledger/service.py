@@ -65,48 +65,55 @@ def _dialect(session: Session) -> dict[str, Any]:
 
 
 def _add_to_balances(
-    session: Session,
-    *,
-    project_id: int,
-    budget_line_id: int | None,
-    funding_source_id: int,
-    amount: Decimal,
-    kind: EntryKind,
-    contract_id: int | None = None,
+    conn: Connection, statements: dict[str, Any], values: dict[str, Any], counts: dict[str, int]
 ) -> None:
-    conn = _connection(session)
-    statements = _dialect(session)
-    is_payment = kind is EntryKind.payment
+    """The balances a new entry moves, statement by statement (SQLite; PostgreSQL does this
+    in the entry's own statement, see statements.append_entry)."""
+    amount = values["amount"]
     conn.execute(
         sql.MOVE_PROJECT_BALANCE,
-        {
-            "b_project_id": project_id,
-            "b_amount": amount,
-            "b_payments": int(is_payment),
-            "b_reversals": int(not is_payment),
-        },
+        {"b_project_id": values["project_id"], "b_amount": amount, **counts},
     )
-    if budget_line_id is not None:
+    if values["budget_line_id"] is not None:
         conn.execute(
-            statements["add_to_line"], {"budget_line_id": budget_line_id, "disbursed": amount}
+            statements["add_to_line"],
+            {"budget_line_id": values["budget_line_id"], "disbursed": amount},
         )
-    if contract_id is not None:
-        conn.execute(statements["add_to_contract"], {"contract_id": contract_id, "paid": amount})
+    if values["contract_id"] is not None:
+        conn.execute(
+            statements["add_to_contract"], {"contract_id": values["contract_id"], "paid": amount}
+        )
     conn.execute(
         statements["add_to_funding"],
         {
-            "project_id": project_id,
-            "funding_source_id": funding_source_id,
+            "project_id": values["project_id"],
+            "funding_source_id": values["funding_source_id"],
             "planned": Decimal(0),
             "disbursed": amount,
         },
     )
 
 
-def _project_context(session: Session, project_id: int, source: str = "") -> Record:
+def _locked_context(session: Session, project_id: int, source: str = "") -> tuple[Record, Record]:
+    """Take the project's balance lock, then read what an entry is checked against: the
+    balance row and the project's context (after the lock: the estimate and policy in force
+    now, not before a revision that held it)."""
+    if session.get_bind().dialect.name == "sqlite":
+        # This transaction is SQLite's only writer already: one statement reads both.
+        row = _project_context(session, project_id, source, sql.BALANCE_AND_CONTEXT)
+        if row.payments is None:  # the project's first entry: its balance row is made now
+            return lock_project_balance(session, project_id), row
+        return row, row
+    balance = lock_project_balance(session, project_id)
+    return balance, _project_context(session, project_id, source)
+
+
+def _project_context(
+    session: Session, project_id: int, source: str = "", statement: Any = sql.PROJECT_CONTEXT
+) -> Record:
     row = (
         _connection(session)
-        .execute(sql.PROJECT_CONTEXT, {"project_id": project_id, "source": source})
+        .execute(statement, {"project_id": project_id, "source": source})
         .first()
     )
     if row is None:
@@ -294,10 +301,23 @@ def _not_in_future(value: date, today: date, field: str) -> None:
         )
 
 
-def _insert_entry(session: Session, values: dict[str, Any]) -> int:
-    """Insert one entry; a voucher number already used in the programme is refused (409)."""
+def _append_entry(session: Session, values: dict[str, Any]) -> int:
+    """Insert one entry and move the balances it changes (project, budget line, contract,
+    funding source); a voucher number already used in the programme is refused (409) and
+    moves nothing. Called under the project's balance lock."""
     conn = _connection(session)
-    entry_id = conn.execute(_dialect(session)["insert_entry"], values).scalar()
+    statements = _dialect(session)
+    counts = {
+        "b_payments": int(values["kind"] == EntryKind.payment.value),
+        "b_reversals": int(values["kind"] == EntryKind.reversal.value),
+    }
+    if "append_entry" in statements:
+        params = {f"new_{name}": value for name, value in values.items()}
+        entry_id = conn.execute(statements["append_entry"], {**params, **counts}).scalar()
+    else:
+        entry_id = conn.execute(statements["insert_entry"], values).scalar()
+        if entry_id is not None:
+            _add_to_balances(conn, statements, values, counts)
     if entry_id is None:
         existing = conn.execute(
             sql.VOUCHER_OWNER,
@@ -323,9 +343,7 @@ def post_disbursement(
     """Post a payment: check it against the project's (and line's) budget policy, append it,
     and move the balances, all under the project's balance lock."""
     _not_in_future(data.paid_on, today, "paid_on")
-    balance = lock_project_balance(session, data.project_id)
-    # Read after the lock: the estimate and policy in force now, not before a revision.
-    project = _project_context(session, data.project_id, data.funding_source)
+    balance, project = _locked_context(session, data.project_id, data.funding_source)
     if project.source_id is None:
         resolve_source(session=session, ref=data.funding_source, field="funding_source")
     line = _line_context(session, project, data.budget_line_id)
@@ -369,16 +387,7 @@ def post_disbursement(
         "created_by_key_id": actor.key_id,
         "request_id": request_id,
     }
-    entry_id = _insert_entry(session, values)
-    _add_to_balances(
-        session,
-        project_id=project.id,
-        budget_line_id=data.budget_line_id,
-        funding_source_id=project.source_id,
-        amount=data.amount,
-        kind=EntryKind.payment,
-        contract_id=data.contract_id,
-    )
+    entry_id = _append_entry(session, values)
     entry = _read(values, entry_id, project.code, project.source_code, reversed_=Decimal(0))
     audit.record(
         session,
@@ -443,8 +452,7 @@ def reverse_disbursement(
         raise InvalidInput(
             f"a reversal can't predate the payment ({original.paid_on})", field="reversed_on"
         )
-    balance = lock_project_balance(session, original.project_id)
-    project = _project_context(session, original.project_id)
+    balance, project = _locked_context(session, original.project_id)
     assert original.id is not None
     left = original.amount - _reversed_total(session, original.id)
     amount = data.amount if data.amount is not None else left
@@ -476,16 +484,7 @@ def reverse_disbursement(
         "created_by_key_id": actor.key_id,
         "request_id": request_id,
     }
-    reversal_id = _insert_entry(session, values)
-    _add_to_balances(
-        session,
-        project_id=original.project_id,
-        budget_line_id=original.budget_line_id,
-        funding_source_id=original.funding_source_id,
-        amount=-amount,
-        kind=EntryKind.reversal,
-        contract_id=original.contract_id,
-    )
+    reversal_id = _append_entry(session, values)
     entry = _read(values, reversal_id, project.code, source_code, reversed_=None)
     audit.record(
         session,

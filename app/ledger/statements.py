@@ -4,7 +4,18 @@ connection: a payment costs a handful of cached Core statements, not ORM bookkee
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -69,6 +80,11 @@ PROJECT_CONTEXT = (
     .select_from(project.join(plan_item, plan_item.c.id == project.c.plan_item_id))
     .where(project.c.id == bindparam("project_id"))
 )
+# SQLite, whose write transaction is exclusive already (nothing to lock): the balance and the
+# project's context in one statement. Balance columns are null for a project's first entry.
+BALANCE_AND_CONTEXT = PROJECT_CONTEXT.add_columns(
+    project_balance.c.disbursed, project_balance.c.payments, project_balance.c.reversals
+).outerjoin(project_balance, project_balance.c.project_id == project.c.id)
 LINE_CONTEXT = (
     select(
         budget_line.c.id,
@@ -132,7 +148,7 @@ def dialect_statements(dialect: str) -> dict[str, Any]:
     new_line = insert(line_balance)
     new_funding = insert(project_funding)
     new_contract = insert(contract_balance)
-    return {
+    statements = {
         "create_balance": insert(project_balance).on_conflict_do_nothing(),
         "insert_entry": insert(entry).on_conflict_do_nothing().returning(entry.c.id),
         "add_to_line": new_line.on_conflict_do_update(
@@ -148,3 +164,69 @@ def dialect_statements(dialect: str) -> dict[str, Any]:
             set_={"disbursed": project_funding.c.disbursed + new_funding.excluded.disbursed},
         ),
     }
+    if dialect == "postgresql":
+        statements["append_entry"] = _append_entry_pg()
+    return statements
+
+
+def _append_entry_pg() -> Any:
+    """PostgreSQL: the entry inserted and every balance it moves, in one statement (one round
+    trip instead of three to five). Each balance change reads the inserted row, so a voucher
+    already posted (nothing inserted) moves nothing. Run under the project's balance lock, as
+    the separate statements are. Parameters: the entry's columns prefixed `new_`, and
+    b_payments / b_reversals."""
+    new = (
+        pg_insert(entry)
+        # Prefixed: a parameter named after a column (project_id) would also be taken as a
+        # value to SET in the other statements' columns of that name.
+        .values(
+            {c.name: bindparam(f"new_{c.name}", type_=c.type) for c in entry.c if c.name != "id"}
+        )
+        .on_conflict_do_nothing()
+        .returning(
+            entry.c.id,
+            entry.c.project_id,
+            entry.c.budget_line_id,
+            entry.c.contract_id,
+            entry.c.funding_source_id,
+            entry.c.amount,
+        )
+        .cte("new_entry")
+    )
+    moved = (
+        update(project_balance)
+        .where(project_balance.c.project_id == new.c.project_id)
+        .values(
+            disbursed=project_balance.c.disbursed + new.c.amount,
+            payments=project_balance.c.payments + bindparam("b_payments"),
+            reversals=project_balance.c.reversals + bindparam("b_reversals"),
+        )
+        .cte("moved")
+    )
+    line = pg_insert(line_balance).from_select(
+        ["budget_line_id", "disbursed"],
+        select(new.c.budget_line_id, new.c.amount).where(new.c.budget_line_id.is_not(None)),
+    )
+    paid = pg_insert(contract_balance).from_select(
+        ["contract_id", "paid"],
+        select(new.c.contract_id, new.c.amount).where(new.c.contract_id.is_not(None)),
+    )
+    funded = pg_insert(project_funding).from_select(
+        ["project_id", "funding_source_id", "planned", "disbursed"],
+        select(new.c.project_id, new.c.funding_source_id, literal_column("0"), new.c.amount),
+    )
+    return select(new.c.id).add_cte(
+        moved,
+        line.on_conflict_do_update(
+            index_elements=["budget_line_id"],
+            set_={"disbursed": line_balance.c.disbursed + line.excluded.disbursed},
+        ).cte("line_moved"),
+        paid.on_conflict_do_update(
+            index_elements=["contract_id"],
+            set_={"paid": contract_balance.c.paid + paid.excluded.paid},
+        ).cte("contract_moved"),
+        funded.on_conflict_do_update(
+            index_elements=["project_id", "funding_source_id"],
+            set_={"disbursed": project_funding.c.disbursed + funded.excluded.disbursed},
+        ).cte("funding_moved"),
+    )
