@@ -1,14 +1,19 @@
-"""The route class every router uses: JSON bodies parsed with exact decimals, and the
-request's transaction ended in the endpoint's own worker thread."""
+"""The router and route classes every feature uses: a path outside a router's routes is told
+at once, JSON bodies are parsed with exact decimals, and the request's transaction is ended in
+the endpoint's own worker thread."""
 
 import functools
 import inspect
 import json
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from starlette._utils import get_route_path
+from starlette.routing import Match
+from starlette.types import Scope
 
 from app.db import finish_request_work
 from app.money import parse_json_constant, parse_json_float
@@ -70,3 +75,32 @@ class ExactRoute(APIRoute):
             return await handler(ExactJSONRequest(request.scope, request.receive))
 
         return exact_handler
+
+
+class FeatureRouter(APIRouter):
+    """A feature's APIRouter (route class ExactRoute). FastAPI asks each route of each included
+    router in turn whether it matches, at a few microseconds a route, which cost a payment more
+    than its validation; this router first tries its routes' path patterns alone and answers
+    "no match" at once when none fits the path (a pattern that fits goes on to FastAPI, which
+    also tells a wrong method, 405, from no route, 404)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(route_class=ExactRoute, **kwargs)
+        self._patterns: tuple[int, list[re.Pattern[str]] | None] = (-1, None)
+
+    def _path_patterns(self) -> list[re.Pattern[str]] | None:
+        """Every route's path pattern; None if a route has none (then FastAPI decides)."""
+        count, patterns = self._patterns
+        if count != len(self.routes):
+            found = [getattr(route, "path_regex", None) for route in self.routes]
+            patterns = None if None in found else [p for p in found if p is not None]
+            self._patterns = (len(self.routes), patterns)
+        return patterns
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        patterns = self._path_patterns()
+        if patterns is not None:
+            path = get_route_path(scope)
+            if not any(pattern.match(path) for pattern in patterns):
+                return Match.NONE, {}
+        return super().matches(scope)

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.audit import service
 from app.audit.schemas import AuditEntryRead, AuditVerification
@@ -9,9 +9,9 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.inputs import IsoDateTime, SafeText
 from app.params import MAX_ID, Page, PaginationDep
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get(

@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from sqlalchemy import event
 
 from app.auth import service
@@ -9,9 +9,9 @@ from app.config import get_settings
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.params import IdPath
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1/keys", tags=["keys"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/keys", tags=["keys"])
 
 
 @router.post(

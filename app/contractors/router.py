@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.contractors import service
@@ -9,9 +9,9 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.inputs import SafeText
 from app.params import IdPath, Page, PaginationDep
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1/contractors", tags=["contractors"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/contractors", tags=["contractors"])
 
 
 @router.get(

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.contracts import service
@@ -15,9 +15,9 @@ from app.contracts.schemas import (
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.params import MAX_ID, IdPath, IfMatchHeader, Page, PaginationDep, TodayDep
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/contracts", tags=["contracts"])
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 

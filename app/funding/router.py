@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import Path, Response, status
 
 from app.auth.dependencies import AdminDep, AnyRoleDep, FinanceDep
 from app.db import SessionDep
@@ -17,9 +17,9 @@ from app.inputs import SafeText
 from app.params import IfMatchHeader, check_if_match
 from app.projects.dependencies import ProjectDep, ProjectForUpdateDep
 from app.projects.service import bump_version, project_etag
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1", tags=["funding"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1", tags=["funding"])
 SourceRef = Annotated[SafeText, Path(min_length=1, max_length=32, description="Id or code")]
 
 

@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -6,9 +6,9 @@ from sqlalchemy import text
 from app.auth.dependencies import PublicDep
 from app.db import SessionFactory
 from app.migrate import head_revision
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(tags=["health"], route_class=ExactRoute, dependencies=[PublicDep])
+router = FeatureRouter(tags=["health"], dependencies=[PublicDep])
 
 
 class Health(BaseModel):

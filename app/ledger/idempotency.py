@@ -14,19 +14,25 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import delete, select, text
 from sqlmodel import Session, col
 
 from app.audit.service import canonical
 from app.auth.actor import Actor
+from app.db import finish_request_work
 from app.errors import Conflict, DomainError, FieldError
 from app.ledger.models import IdempotencyRecord
 from app.timeutil import utcnow
 
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+
+Done = TypeVar("Done")
+# A response as stored and replayed: status, JSON body, Location.
+Answer = tuple[int, str, str | None]
 
 
 class IdempotencyKeyReused(DomainError):
@@ -105,16 +111,22 @@ def run(
     session: Session,
     actor: Actor,
     context: IdempotencyContext | None,
-    payload: object,
-    handler: Callable[[], tuple[int, str, str | None]],
+    body: BaseModel,
+    act: Callable[[], Done],
+    render: Callable[[Done], Answer],
     resource: str | None = None,
 ) -> StoredResponse:
-    """Run `handler` once per (caller, key); replay its stored response to retries.
-    `resource` names what the request acts on (so /projects/3 and /projects/ZL7-1 are the
-    same request); by default, the path."""
+    """Run `act` once per (caller, key) and `render` its result as the response; replay that
+    response to retries. `body` is the request's parsed body (the same key with another body
+    is refused). `resource` names what the request acts on (so /projects/3 and /projects/ZL7-1
+    are the same request); by default, the path."""
     if context is None or actor.key_id is None:
-        status, body, location = handler()
-        return StoredResponse(status, body, location, replayed=False)
+        # Nothing to keep: commit first, then write the response outside the transaction (on
+        # SQLite, after giving the write turn to the next writer).
+        done = act()
+        finish_request_work(failed=False)
+        return StoredResponse(*render(done), replayed=False)
+    payload = body.model_dump(mode="json")
     request_hash = hashlib.sha256(
         canonical([context.method, resource or context.path, payload]).encode()
     ).hexdigest()
@@ -142,7 +154,7 @@ def run(
         return StoredResponse(
             stored.response_status, stored.response_body, stored.response_location, replayed=True
         )
-    status, body, location = handler()
+    status, text_body, location = render(act())
     session.add(
         IdempotencyRecord(
             api_key_id=actor.key_id,
@@ -151,12 +163,12 @@ def run(
             request_path=context.path,
             request_hash=request_hash,
             response_status=status,
-            response_body=body,
+            response_body=text_body,
             response_location=location,
         )
     )
     session.flush()
-    return StoredResponse(status, body, location, replayed=False)
+    return StoredResponse(status, text_body, location, replayed=False)
 
 
 def purge(*, session: Session, retention_hours: int) -> int:

@@ -1,7 +1,8 @@
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from app.auth.actor import Actor
@@ -25,14 +26,14 @@ from app.ledger.schemas import (
 )
 from app.params import MAX_ID, IdPath, PaginationDep, TodayDep, parse_sort
 from app.projects.dependencies import ProjectDep
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1/disbursements", tags=["ledger"], route_class=ExactRoute)
-project_router = APIRouter(prefix="/api/v1", tags=["ledger"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/disbursements", tags=["ledger"])
+project_router = FeatureRouter(prefix="/api/v1", tags=["ledger"])
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
-def _created(posted: service.Posted) -> tuple[int, str, str | None]:
+def _created(posted: service.Posted) -> idempotency.Answer:
     """A new ledger entry as the 201 response (status, body, Location) that retries replay."""
     return 201, posted.response().model_dump_json(), f"/api/v1/disbursements/{posted.entry.id}"
 
@@ -41,11 +42,11 @@ def _once(
     session: Session,
     actor: Actor,
     idem: idempotency.IdempotencyContext | None,
-    payload: object,
-    handler: Callable[[], tuple[int, str, str | None]],
+    body: BaseModel,
+    act: Callable[[], service.Posted],
 ) -> Response:
     return idempotency.run(
-        session=session, actor=actor, context=idem, payload=payload, handler=handler
+        session=session, actor=actor, context=idem, body=body, act=act, render=_created
     ).to_response()
 
 
@@ -68,18 +69,16 @@ def post_disbursement(
     request: Request,
     today: TodayDep,
 ) -> Response:
-    def handler() -> tuple[int, str, str | None]:
-        return _created(
-            service.post_disbursement(
-                session=session,
-                actor=actor,
-                data=data,
-                today=today,
-                request_id=request.scope.get("request_id"),
-            )
+    def act() -> service.Posted:
+        return service.post_disbursement(
+            session=session,
+            actor=actor,
+            data=data,
+            today=today,
+            request_id=request.scope.get("request_id"),
         )
 
-    return _once(session, actor, idem, data.model_dump(mode="json"), handler)
+    return _once(session, actor, idem, data, act)
 
 
 @router.get(
@@ -177,19 +176,17 @@ def reverse_disbursement(
     request: Request,
     today: TodayDep,
 ) -> Response:
-    def handler() -> tuple[int, str, str | None]:
-        return _created(
-            service.reverse_disbursement(
-                session=session,
-                actor=actor,
-                entry_id=entry_id,
-                data=data,
-                today=today,
-                request_id=request.scope.get("request_id"),
-            )
+    def act() -> service.Posted:
+        return service.reverse_disbursement(
+            session=session,
+            actor=actor,
+            entry_id=entry_id,
+            data=data,
+            today=today,
+            request_id=request.scope.get("request_id"),
         )
 
-    return _once(session, actor, idem, data.model_dump(mode="json"), handler)
+    return _once(session, actor, idem, data, act)
 
 
 @project_router.get(

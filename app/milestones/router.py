@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 
 from app.auth.actor import Actor
 from app.auth.dependencies import ActorDep, AdminDep, AnyRoleDep, FinanceDep, require_roles
@@ -17,9 +17,9 @@ from app.milestones.schemas import (
     ProgressRead,
 )
 from app.params import MAX_ID, IdPath, Page, PaginationDep, TodayDep
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1/milestones", tags=["milestones"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/milestones", tags=["milestones"])
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 ReporterDep = Annotated[Actor, Depends(require_roles(Role.admin, Role.contractor))]
 

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import Path, Response, status
 
 from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.db import SessionDep
@@ -9,9 +9,9 @@ from app.inputs import SafeText
 from app.params import Page, PaginationDep
 from app.programmes import service
 from app.programmes.schemas import PlanItemCreate, PlanItemRead, ProgrammeCreate, ProgrammeRead
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/programmes", tags=["programmes"])
 ProgrammeRef = Annotated[SafeText, Path(min_length=1, max_length=64, description="Id or code")]
 
 

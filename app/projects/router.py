@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.db import SessionDep
@@ -18,9 +18,9 @@ from app.projects.schemas import (
     ProjectRead,
     ProjectUpdate,
 )
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1", tags=["projects"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1", tags=["projects"])
 SortQuery = Annotated[
     SafeText | None,
     Query(

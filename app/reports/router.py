@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from app.auth.dependencies import AnyRoleDep, StaffReaderDep
 from app.db import SessionDep
@@ -21,10 +21,10 @@ from app.reports.schemas import (
     TimeseriesReport,
 )
 from app.reports.service import GroupBy, Interval
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"], route_class=ExactRoute)
-project_router = APIRouter(prefix="/api/v1/projects", tags=["reports"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/reports", tags=["reports"])
+project_router = FeatureRouter(prefix="/api/v1/projects", tags=["reports"])
 
 AsOf = Annotated[IsoDate | None, Query(description="Default: today")]
 

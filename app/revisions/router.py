@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from app.auth.dependencies import AnyRoleDep, FinanceDep
 from app.db import SessionDep
@@ -9,9 +9,9 @@ from app.params import TodayDep
 from app.projects.dependencies import ProjectDep
 from app.revisions import service
 from app.revisions.schemas import RevisionCreate, RevisionPosted, RevisionRead
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 
-router = APIRouter(prefix="/api/v1/projects", tags=["revisions"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/projects", tags=["revisions"])
 
 
 @router.post(
@@ -32,10 +32,12 @@ def create_revision(
     request: Request,
     today: TodayDep,
 ) -> Response:
-    def handler() -> tuple[int, str, str | None]:
-        posted = service.create_revision(
+    def act() -> RevisionPosted:
+        return service.create_revision(
             session=session, actor=actor, project=project, data=data, today=today
         )
+
+    def render(posted: RevisionPosted) -> idempotency.Answer:
         return 201, posted.model_dump_json(), f"/api/v1/projects/{project.id}/revisions"
 
     return idempotency.run(
@@ -43,8 +45,9 @@ def create_revision(
         session=session,
         actor=actor,
         context=idem,
-        payload=data.model_dump(mode="json"),
-        handler=handler,
+        body=data,
+        act=act,
+        render=render,
     ).to_response()
 
 

@@ -1,17 +1,17 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 
 from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.inputs import SafeText
 from app.params import Page, PaginationDep
-from app.routing import ExactRoute
+from app.routing import FeatureRouter
 from app.sites import service
 from app.sites.schemas import SiteCreate, SiteRead, SiteUpdate
 
-router = APIRouter(prefix="/api/v1/sites", tags=["sites"], route_class=ExactRoute)
+router = FeatureRouter(prefix="/api/v1/sites", tags=["sites"])
 SiteRef = Annotated[SafeText, Path(min_length=1, max_length=200, description="Id or name")]
 
 
