@@ -77,9 +77,10 @@ def make_engine(settings: Settings) -> Engine:
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size
-    )
+    # No pre-ping: it costs every request a round trip. A connection the server has dropped
+    # (a restart) fails its request with a 503 to retry (app.errors), and SQLAlchemy then
+    # replaces every pooled connection older than the failure.
+    return create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

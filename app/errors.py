@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -189,6 +190,22 @@ def install_handlers(app: FastAPI) -> None:
             title="Invalid input",
             detail=f"Invalid value for: {names}",
             errors=errors,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            raise exc  # a 500 (middleware): not the client's doing, nor a lost connection
+        log.warning("database connection lost on %s %s", request.method, request.url.path)
+        return problem_response(
+            request,
+            status=503,
+            slug="database-unavailable",
+            title="Database connection lost",
+            detail="The connection to the database was lost, perhaps by a restart. Retry the "
+            "request: a payment retried with the same Idempotency-Key (or voucher number) is "
+            "never posted twice.",
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(StarletteHTTPException)

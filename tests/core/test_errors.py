@@ -6,8 +6,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from app.auth.dependencies import AdminDep
+from app.config import Settings
+from app.main import create_app
 from tests.factories import Keys
 
 PROBLEM = "application/problem+json"
@@ -131,3 +134,30 @@ def test_unstorable_text_is_refused_everywhere(client: TestClient, keys: Keys, z
     path = client.get("/api/v1/projects/ZL7%00", headers=keys.viewer)
     assert path.status_code == 422 and path.json()["errors"][0]["field"] == "ref"
     assert client.get("/api/v1/sites", params={"q": "坏"}, headers=keys.viewer).json()["total"] == 0
+
+
+def test_a_connection_the_database_dropped_costs_one_503_then_requests_work(
+    settings: Settings, engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server that drops connections: PostgreSQL")
+    # An app with a pool of its own, and no key cache: every request looks its key up.
+    app = create_app(settings.model_copy(update={"api_key_cache_seconds": 0}))
+    pool: Engine = app.state.session_factory.bind
+    unknown_key = {"Authorization": "Bearer ctk_viewer_not-a-key-anyone-holds"}
+    try:
+        with TestClient(app) as client:
+            assert client.get("/api/v1/programmes", headers=unknown_key).status_code == 401
+            with pool.connect() as pooled:  # the connection that request used, back in the pool
+                pid = pooled.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            with engine.connect() as admin:
+                assert admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})").scalar()
+
+            lost = client.get("/api/v1/programmes", headers=unknown_key)
+            assert lost.status_code == 503
+            assert lost.headers["retry-after"] == "1"
+            assert _problem(lost)["type"] == "/problems/database-unavailable"
+            # The pool has replaced its connections: the database answers again.
+            assert client.get("/api/v1/programmes", headers=unknown_key).status_code == 401
+    finally:
+        pool.dispose()
