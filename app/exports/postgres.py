@@ -16,16 +16,30 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Numeric, Select, String, Text, case, cast, func, literal
+from sqlalchemy import (
+    Connection,
+    Numeric,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import driver_statement
 from app.exports.service import CHUNK_BYTES, CSV_UNSAFE_START
 from app.timeutil import UtcText
 
-# A value that starts with one of CSV_UNSAFE_START (`-` first: a range in a bracket otherwise).
-_FORMULA_START = "^[-" + CSV_UNSAFE_START.replace("-", "") + "]"
-_NEEDS_QUOTES = '[,"\r\n]'
+# Codes written into the SQL: driver_statement binds plain parameters, not an IN list's.
+_FORMULA_STARTS: list[ColumnElement[int]] = [
+    literal_column(str(ord(start))) for start in CSV_UNSAFE_START
+]
+_NEEDS_QUOTES = ',"\r\n'
 # fen × the numeric 0.01 is exact and has two decimals.
 _YUAN_PER_FEN = literal(Decimal("0.01"), Numeric(3, 2))
 
@@ -45,10 +59,12 @@ _UNESCAPED = {
 def text_cell(value: Any) -> ColumnElement[str]:
     """A TEXT cell: `'` before a formula's start, quoted (its quotes doubled) if it holds a
     comma, a quote or a line break; NULL is empty."""
-    inert = case((value.regexp_match(_FORMULA_START), literal("'") + value), else_=value)
+    # ascii() (the first character's code) and strpos() measured cheaper than regular
+    # expressions: these run for most cells of a million rows.
+    inert = case((func.ascii(value).in_(_FORMULA_STARTS), literal("'") + value), else_=value)
     quoted = case(
         (
-            value.regexp_match(_NEEDS_QUOTES),
+            or_(*(func.strpos(value, character) > 0 for character in _NEEDS_QUOTES)),
             literal('"') + func.replace(inert, '"', '""', type_=String) + literal('"'),
         ),
         else_=inert,
