@@ -1,5 +1,9 @@
 """The ledger as CSV or XLSX: every entry that the list's filters match, streamed.
 
+On PostgreSQL the CSV's lines are written by the database: one SELECT builds each entry's
+line by the CSV writer's rules and COPY sends it (app/exports/postgres.py). Otherwise (XLSX,
+and SQLite's CSV, where that measured slower):
+
 One Core SELECT of the entries' own columns, read in batches as the database driver returns
 them (db.driver_batches: no ORM objects, no SQLAlchemy Row, no pydantic per row): a
 server-side cursor on PostgreSQL, fetchmany on SQLite. Amounts are read as their stored
@@ -108,7 +112,8 @@ def ledger_export_query(
 
 
 def _named(*cells: Any) -> Any:
-    """The text cells of a code and name (or a number alone) as one piece of a line."""
+    """The text cells of a code and a name (or of a contract number alone), as one piece of a
+    line."""
     return csv_line([text_cell(cell) for cell in cells])
 
 
