@@ -38,7 +38,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from starlette.concurrency import run_in_threadpool
 
 from app.exports.dependencies import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, Lang
-from app.exports.tables import Column, ColumnBatch, ColumnBatches, Kind, Rows, Sheet
+from app.exports.tables import Column, ColumnBatch, ColumnBatches, CsvLines, Kind, Rows, Sheet
 from app.money import fen_text, fen_texts
 from app.timeutil import as_utc
 
@@ -230,6 +230,8 @@ def _column_batches(columns: Sequence[Column], rows: Rows) -> Iterator[ColumnBat
     if isinstance(rows, ColumnBatches):
         yield from rows.batches
         return
+    if isinstance(rows, CsvLines):
+        raise TypeError("CsvLines are already written as CSV: they have no values")
     values = _in_column_order(columns)
     width = len(columns)
     remaining = iter(rows)
@@ -244,6 +246,8 @@ def _each_row(columns: Sequence[Column], rows: Rows) -> Iterator[Sequence[Any]]:
         for batch in rows.batches:
             yield from zip(*batch, strict=True)
         return
+    if isinstance(rows, CsvLines):
+        raise TypeError("CsvLines are already written as CSV: they have no values")
     yield from map(_in_column_order(columns), rows)
 
 
@@ -267,9 +271,12 @@ def _csv_lines(columns: Sequence[Column]) -> Callable[[ColumnBatch], str]:
     return lines
 
 
-def _csv_text(columns: Sequence[Column], rows: Rows) -> Iterator[str]:
-    """A sheet's rows as CSV lines, a batch at a time."""
-    if columns:
+def _csv_text(columns: Sequence[Column], rows: Rows) -> Iterator[str | bytes]:
+    """A sheet's rows as CSV lines, a batch at a time (as text, or as the UTF-8 bytes the
+    database wrote)."""
+    if isinstance(rows, CsvLines):
+        yield from rows.chunks
+    elif columns:
         yield from map(_csv_lines(columns), _column_batches(columns, rows))
     elif not isinstance(rows, ColumnBatches):
         # No columns: an empty line a row, as the csv module writes it.
@@ -283,7 +290,7 @@ def _csv_line(values: Sequence[Any]) -> str:
     return line.getvalue()
 
 
-def _csv_pieces(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[str]:
+def _csv_pieces(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[str | bytes]:
     titled = len(sheets) > 1
     yield BOM
     for number, sheet in enumerate(sheets):
@@ -301,7 +308,7 @@ def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:
     pending: list[bytes] = []
     size = 0
     for piece in _csv_pieces(sheets, lang=lang):
-        encoded = piece.encode("utf-8")
+        encoded = piece if isinstance(piece, bytes) else piece.encode("utf-8")
         pending.append(encoded)
         size += len(encoded)
         if size >= CHUNK_BYTES:

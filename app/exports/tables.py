@@ -73,14 +73,23 @@ class ColumnBatches:
     batches: Iterable[ColumnBatch]
 
 
-Rows = Iterable[Mapping[str, Any] | Sequence[Any]] | ColumnBatches
+@dataclass(frozen=True)
+class CsvLines:
+    """Rows the database has already written as CSV lines (UTF-8, each ending `\\r\\n`, as
+    the CSV writer writes them), in chunks of whole lines: a CSV made of them is those bytes
+    after the heading. Only CSV: nothing else can be written from them."""
+
+    chunks: Iterable[bytes]
+
+
+Rows = Iterable[Mapping[str, Any] | Sequence[Any]] | ColumnBatches | CsvLines
 
 
 @dataclass
 class Sheet:
     """One table. Rows are dicts keyed by Column.key (missing keys are empty cells),
-    sequences in column order, or ColumnBatches; they are read once, so a generator
-    streams."""
+    sequences in column order, ColumnBatches, or (CSV only) CsvLines; they are read once, so
+    a generator streams."""
 
     name: str
     name_zh: str

@@ -20,9 +20,18 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlmodel import Session, col
 
+from app.auth.actor import Actor
 from app.auth.models import Role
+from app.contracts.models import Contract
+from app.exports.dependencies import Lang
+from app.exports.service import csv_chunks
+from app.exports.tables import ColumnBatches, Sheet
 from app.funding.models import FundingSource, ProjectFunding
+from app.ledger.exports import LEDGER_COLUMNS, _batches, ledger_export_query
 from app.ledger.models import Disbursement, ProjectBalance
+from app.ledger.service import SORTS, LedgerFilters
+from app.params import parse_sort
+from app.projects.models import BudgetLine, Project
 from app.timeutil import utcnow
 from tests.factories import (
     Keys,
@@ -158,6 +167,19 @@ def test_csv_bom_chinese_injection_and_the_json_figures(
     assert reversal["created_at"].endswith("Z")
 
 
+def _reverse(
+    client: TestClient, keys: Keys, posted: dict[str, int], reversals: dict[str, Any]
+) -> None:
+    """Post each reversal (a body by the voucher of the payment it reverses)."""
+    for voucher, reversal in reversals.items():
+        response = client.post(
+            f"/api/v1/disbursements/{posted[voucher]}/reversals",
+            json=reversal,
+            headers=keys.finance,
+        )
+        assert response.status_code == 201, response.text
+
+
 def _inert(text: str) -> str:
     """The CSV rule for text a spreadsheet would run as a formula."""
     return "'" + text if text[:1] and text[0] in "=+-@\t\r" else text
@@ -204,16 +226,15 @@ def test_every_cell_matches_the_json_list(client: TestClient, keys: Keys, sessio
         response = client.post("/api/v1/disbursements", json=body, headers=keys.finance)
         assert response.status_code == 201, response.text
         posted[voucher] = response.json()["id"]
-    for voucher, reversal in {
-        "C-2": {"reason": "=全额冲回", "reversed_on": "2023-07-01"},
-        "C-1": {"amount": "5.00", "reason": "多付，冲回", "reversed_on": "2023-07-02"},
-    }.items():
-        response = client.post(
-            f"/api/v1/disbursements/{posted[voucher]}/reversals",
-            json=reversal,
-            headers=keys.finance,
-        )
-        assert response.status_code == 201, response.text
+    _reverse(
+        client,
+        keys,
+        posted,
+        {
+            "C-2": {"reason": "=全额冲回", "reversed_on": "2023-07-01"},
+            "C-1": {"amount": "5.00", "reason": "多付，冲回", "reversed_on": "2023-07-02"},
+        },
+    )
     # A timestamp on a whole second is written without a fraction, as the JSON list writes it.
     session.execute(
         sa.update(Disbursement)
@@ -509,3 +530,245 @@ def test_streams_through_its_own_connection(committed: dict[str, Any]) -> None:
         "/api/v1/disbursements", json=payment(project.id, "1.00", "C-3"), headers=headers
     )
     assert after.status_code == 201, after.text
+
+
+# Text that CSV and COPY both treat specially: separators, quotes, line breaks (alone, first,
+# last), formula starts, backslashes (COPY's escape character) and Chinese.
+AWKWARD = [
+    "a,b",
+    'say "hi"',
+    "line1\nline2",
+    "cr\rinside",
+    "\rCR first",
+    "\tTab first",
+    "=1+1",
+    "+86 电话",
+    "-负数开头",
+    "@SUM(A1)",
+    "back\\slash \\n, not a line break",
+    "tab\tinside",
+    "ends with a line break\r\n",
+    '"',
+    "\\.",
+    "宁夏某建设工程有限公司（测试）",
+]
+
+
+@pytest.fixture
+def awkward(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
+    """Entries whose every text column (names included) is awkward; amounts from -max to max,
+    sub-元 reversals; empty strings and NULLs; whole-second and fractional timestamps. Two
+    projects: one with the test contractor's contract, one that the contractor can't see."""
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("999999999999.99"), code="AWK-1")
+    plain = make_project(session, item, estimate=Decimal("999999999999.99"), code="AWK-0")
+    hidden = make_project(session, item, estimate=Decimal("999999999999.99"), code="AWK-2")
+    line = client.post(
+        f"/api/v1/projects/{project.id}/budget-lines",
+        json={"code": "BL-1", "name": "x", "cost_category": "other", "estimate": "1.00"},
+        headers=keys.admin,
+    )
+    assert line.status_code == 201, line.text
+    contract = make_contract(client, keys, project.id, "HT-1", "999999999999.99")
+    plain_contract = make_contract(client, keys, plain.id, "HT-0", "999999999999.99")
+    posted: dict[str, int] = {}
+    amounts = ["0.05", "0.50", "1234.50", "99999999.99", "0.01", "100.00"]
+    for number, payee in enumerate(AWKWARD):
+        # Every third on the project without budget lines; every other on a contract.
+        lined = bool(number % 3)
+        body = {
+            **payment(
+                project.id if lined else plain.id,
+                amounts[number % len(amounts)],
+                f"AWK-{number:02d}",
+                paid_on=f"2023-{number % 12 + 1:02d}-{number % 28 + 1:02d}",
+                payee=payee,
+                budget_line_id=line.json()["id"] if lined else None,
+            ),
+            "memo": AWKWARD[-1 - number],
+        }
+        if number % 2:
+            body["contract_id"] = (contract if lined else plain_contract)["id"]
+        response = client.post("/api/v1/disbursements", json=body, headers=keys.finance)
+        assert response.status_code == 201, response.text
+        posted[body["voucher_no"]] = response.json()["id"]  # type: ignore[index]
+    response = client.post(
+        "/api/v1/disbursements",
+        json={
+            **payment(hidden.id, "999999999999.99", "AWK-H", paid_on="2022-12-31", payee="别人的"),
+            "memo": None,
+        },
+        headers=keys.finance,
+    )
+    assert response.status_code == 201, response.text
+    posted["AWK-H"] = response.json()["id"]
+    _reverse(
+        client,
+        keys,
+        posted,
+        {
+            "AWK-00": {"reason": "=全额冲回", "reversed_on": "2023-12-01"},  # -0.05
+            "AWK-01": {"reason": "含,逗号\n和换行", "reversed_on": "2023-12-02"},  # -0.50
+            "AWK-02": {"amount": "5.00", "reason": '"引号"', "reversed_on": "2023-12-03"},
+            # The reversals' sum is -999999999999.99, the most a JSON sum can be (-max).
+            "AWK-H": {"amount": "999999999994.44", "reason": "-", "reversed_on": "2023-12-04"},
+        },
+    )
+    # What the API doesn't take but a column can hold: awkward vouchers and names, empty
+    # strings (not NULL), control characters COPY escapes; times on a whole second or not.
+    changes: list[tuple[Any, int | None, dict[str, Any]]] = [
+        (Disbursement, posted["AWK-04"], {"voucher_no": "=V,1", "memo": ""}),
+        (Disbursement, posted["AWK-05"], {"voucher_no": '+V"2"', "memo": "\x08\x0b\x0c\x1f"}),
+        (Disbursement, posted["AWK-06"], {"voucher_no": "\tV-3", "payee": ""}),
+        (Disbursement, posted["AWK-07"], {"memo": "\\b\\f\\v\\\\"}),
+        (Project, project.id, {"code": "-AWK,1", "name": '=项目"名"\n第二行'}),
+        (BudgetLine, line.json()["id"], {"code": "@BL,1", "name": "\r预算\t科目\\"}),
+        (Contract, contract["id"], {"contract_no": '+HT,"1"'}),
+        (FundingSource, None, {"code": "=county", "name": "县级,财政\n（测试）"}),
+    ]
+    for table, row_id, values in changes:
+        where = col(FundingSource.code) == "county" if row_id is None else col(table.id) == row_id
+        session.execute(sa.update(table).where(where).values(**values))
+    # A whole second, a quarter second and one microsecond past a second, in turn.
+    for number, entry_id in enumerate(posted.values()):
+        stamp = datetime(2023, 6, 30, 8, 0, number, (0, 250_000, 1)[number % 3], tzinfo=UTC)
+        session.execute(
+            sa.update(Disbursement).where(col(Disbursement.id) == entry_id).values(created_at=stamp)
+        )
+    session.commit()
+    return {"project": project, "line": line.json()["id"], "contract": contract["id"]}
+
+
+def _expected_csv(
+    client: TestClient, headers: dict[str, str], params: dict[str, Any], session: Session
+) -> bytes:
+    """The export as the csv module writes the JSON list's entries (the same filters and
+    order), with the names, and the prefix of text a spreadsheet would run as a formula."""
+    listed = _json_list(client, headers, **params)["items"]
+    assert len(listed) < 500
+
+    def by_id(*columns: Any) -> dict[Any, Any]:
+        rows = session.execute(sa.select(*columns)).all()
+        return {row[0]: row[1] if len(row) == 2 else tuple(row[1:]) for row in rows}
+
+    projects = by_id(Project.id, Project.code, Project.name)
+    lines = by_id(BudgetLine.id, BudgetLine.code, BudgetLine.name)
+    contracts = by_id(Contract.id, Contract.contract_no)
+    sources = by_id(FundingSource.code, FundingSource.name)
+    stored = by_id(
+        Disbursement.id,
+        Disbursement.kind,
+        Disbursement.project_id,
+        Disbursement.budget_line_id,
+        Disbursement.contract_id,
+        Disbursement.payee,
+        Disbursement.voucher_no,
+        Disbursement.memo,
+        Disbursement.reason,
+    )
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    zh = params.get("lang") == "zh"
+    writer.writerow([c.zh if zh else c.en for c in LEDGER_COLUMNS])
+    for item in listed:
+        # Text as stored: the JSON list is read through the same database.
+        kind, project_id, line_id, contract_id, payee, voucher, memo, reason = stored[item["id"]]
+        line_code, line_name = lines.get(line_id, (None, None))
+        source_code = item["funding_source"]
+        writer.writerow(
+            [
+                item["id"],
+                kind,
+                item["paid_on"],
+                _inert(projects[project_id][0]),
+                _inert(projects[project_id][1]),
+                line_code and _inert(line_code),
+                line_name and _inert(line_name),
+                contract_id and _inert(contracts[contract_id]),
+                item["amount"],
+                _inert(payee),
+                voucher and _inert(voucher),
+                _inert(source_code),
+                _inert(sources[source_code]),
+                memo and _inert(memo),
+                item["reverses_id"],
+                reason and _inert(reason),
+                item["created_at"],
+            ]
+        )
+    return b"\xef\xbb\xbf" + text.getvalue().encode("utf-8")
+
+
+def _python_writer_csv(
+    client: TestClient, actor: Actor, filters: LedgerFilters, order: str | None, lang: Lang
+) -> bytes:
+    """The same export through the column-batch writer (the path XLSX, and SQLite's CSV,
+    take), for the byte-for-byte comparison with what PostgreSQL writes."""
+    factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    sort = parse_sort(order, SORTS, default="paid_on")
+    query = ledger_export_query(actor=actor, filters=filters, sort=sort)
+    sheet = Sheet(
+        name="", name_zh="", columns=LEDGER_COLUMNS, rows=ColumnBatches(_batches(factory, query))
+    )
+    return b"".join(csv_chunks([sheet], lang=lang))
+
+
+@pytest.mark.parametrize(
+    "role, params",
+    [
+        ("finance", {}),
+        ("contractor", {}),
+        ("viewer", {"lang": "zh"}),
+        ("finance", {"sort": "-amount"}),
+        ("finance", {"sort": "voucher_no,-paid_on"}),
+        ("finance", {"sort": "-created_at"}),
+        ("finance", {"kind": "reversal", "sort": "amount"}),
+        ("finance", {"from": "2023-03-01", "to": "2023-08-31"}),
+        ("finance", {"funding_source": "县级,财政\n（测试）"}),
+        ("contractor", {"budget_line": True, "sort": "-paid_on"}),
+        ("finance", {"contract": True}),
+        ("finance", {"voucher_no": "=V,1"}),
+    ],
+)
+def test_awkward_text_is_written_byte_for_byte_as_the_csv_module_would(
+    client: TestClient,
+    keys: Keys,
+    session: Session,
+    awkward: dict[str, Any],
+    role: str,
+    params: dict[str, Any],
+) -> None:
+    """On either engine (PostgreSQL writes the lines in SQL), the export's bytes are those of
+    the csv module writing the JSON list's entries, and those of the column-batch writer."""
+    params = dict(params)
+    if params.pop("budget_line", False):
+        params["budget_line_id"] = awkward["line"]
+    if params.pop("contract", False):
+        params["contract_id"] = awkward["contract"]
+    headers = keys.for_role(role)
+    response = client.get(
+        "/api/v1/disbursements", params={"format": "csv", **params}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    expected = _expected_csv(client, headers, params, session)
+    assert response.content == expected
+    assert len(_rows(response)) == len(_json_list(client, headers, **params)["items"]) > 0
+
+    actor = Actor(
+        key_id=keys.ids[role],
+        name=role,
+        role=Role(role),
+        contractor_id=keys.contractor_id if role == "contractor" else None,
+    )
+    filters = LedgerFilters(
+        project_id=params.get("project_id"),
+        budget_line_id=params.get("budget_line_id"),
+        contract_id=params.get("contract_id"),
+        funding_source=params.get("funding_source"),
+        voucher_no=params.get("voucher_no"),
+        kind=params.get("kind"),
+        since=date.fromisoformat(params["from"]) if "from" in params else None,
+        until=date.fromisoformat(params["to"]) if "to" in params else None,
+    )
+    lang = Lang(params.get("lang", "en"))
+    assert response.content == _python_writer_csv(client, actor, filters, params.get("sort"), lang)
