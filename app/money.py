@@ -38,8 +38,9 @@ def parse_json_constant(text: str) -> Decimal:
     return Decimal(text)
 
 
-def parse_money(value: object) -> Decimal:
-    """Parse an amount exactly, or raise ValueError saying why it is not one."""
+def parse_money(value: object, *, bounded: bool = True) -> Decimal:
+    """Parse an amount exactly, or raise ValueError saying why it is not one. `bounded`: an
+    amount a client sends is at most ±MAX_AMOUNT; a total the service computed may be more."""
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError('amount must be a decimal string such as "57413600.00", not a float')
     if isinstance(value, ExponentDecimal):
@@ -63,7 +64,7 @@ def parse_money(value: object) -> Decimal:
     assert isinstance(exponent, int)
     if exponent < -2:
         raise ValueError("amount must have at most two decimal places")
-    if abs(amount) > MAX_AMOUNT:
+    if bounded and abs(amount) > MAX_AMOUNT:
         raise ValueError("amount must be within ±999999999999.99")
     if amount == 0:
         amount = Decimal(0)  # "-0.00" is zero, and is written 0.00
@@ -161,6 +162,14 @@ Money = Annotated[
     _serialise,
     WithJsonSchema(_INPUT_SCHEMA, mode="validation"),
     WithJsonSchema(_OUTPUT_SCHEMA, mode="serialization"),
+]
+# Money as the service reports it (reads, figures, totals): exact, two decimals, and not
+# bounded like one amount sent in, since a total of many such amounts may exceed it.
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(lambda v: parse_money(v, bounded=False)),
+    _serialise,
+    WithJsonSchema(_OUTPUT_SCHEMA),
 ]
 PositiveMoney = Annotated[
     Decimal,

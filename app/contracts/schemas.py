@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.contracts.models import ChangeKind, ContractStatus
 from app.inputs import InputModel, IsoDate
-from app.money import Money, PositiveMoney, Ratio, Share
+from app.money import Amount, Money, PositiveMoney, Ratio, Share
 
 RowId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
@@ -94,7 +94,7 @@ class ChangeOrderRead(BaseModel):
     id: int
     contract_id: int
     kind: ChangeKind
-    delta: Money
+    delta: Amount
     new_finish: date | None
     document_no: str
     approved_on: date
@@ -108,7 +108,7 @@ class ContractRead(BaseModel):
     contractor_id: int
     contract_no: str
     title: str
-    amount: Money
+    amount: Amount
     signed_on: date
     planned_finish: date | None
     retention_rate: Ratio
@@ -116,11 +116,11 @@ class ContractRead(BaseModel):
     payment_term_days: int
     status: ContractStatus
     accepted_on: date | None
-    committed: Money = Field(description="Amount plus approved price change orders")
-    paid: Money
-    payable_limit: Money = Field(description="What may be paid in all, now")
-    payable_now: Money = Field(description="payable_limit − paid, never below zero")
-    retention_held: Money = Field(description="Committed but held back as 质保金")
+    committed: Amount = Field(description="Amount plus approved price change orders")
+    paid: Amount
+    payable_limit: Amount = Field(description="What may be paid in all, now")
+    payable_now: Amount = Field(description="payable_limit − paid, never below zero")
+    retention_held: Amount = Field(description="Committed but held back as 质保金")
     retention_due_on: date | None = Field(description="End of the defects period after 竣工验收")
     financial_completion: Share
     version: int

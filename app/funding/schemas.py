@@ -4,7 +4,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.inputs import InputModel
-from app.money import Money, NonNegativeMoney
+from app.money import Amount, NonNegativeMoney
 
 SourceCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
 
@@ -64,16 +64,16 @@ class FundingPlan(InputModel):
 class FundingLine(BaseModel):
     funding_source: str
     name: str
-    planned: Money
-    disbursed: Money
+    planned: Amount
+    disbursed: Amount
 
 
 class ProjectFundingRead(BaseModel):
     project_id: int
-    revised_estimate: Money
-    planned_total: Money
-    unplanned: Money = Field(description="Revised estimate not yet assigned to a source")
-    disbursed: Money
+    revised_estimate: Amount
+    planned_total: Amount
+    unplanned: Amount = Field(description="Revised estimate not yet assigned to a source")
+    disbursed: Amount
     sources: list[FundingLine]
 
 

@@ -5,7 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.inputs import InputModel, IsoDate
 from app.ledger.models import EntryKind
-from app.money import Money, PositiveMoney, Ratio, Share
+from app.money import Amount, PositiveMoney, Ratio, Share
 from app.params import MAX_ID
 from app.projects.models import BudgetPolicy
 
@@ -71,14 +71,14 @@ class DisbursementRead(BaseModel):
     budget_line_id: int | None
     contract_id: int | None
     funding_source: str
-    amount: Money = Field(description="Positive for a payment, negative for a reversal")
+    amount: Amount = Field(description="Positive for a payment, negative for a reversal")
     paid_on: date = Field(description="Business date: paid on, or reversed on")
     payee: str
     voucher_no: str | None
     reverses_id: int | None
     reason: str | None
     memo: str | None
-    reversed: Money | None = Field(description="For a payment: how much has been reversed")
+    reversed: Amount | None = Field(description="For a payment: how much has been reversed")
     created_at: datetime
     created_by_key_id: int | None
 
@@ -86,10 +86,10 @@ class DisbursementRead(BaseModel):
 class ProjectFigures(BaseModel):
     project_id: int
     code: str
-    original_estimate: Money
-    revised_estimate: Money
-    disbursed: Money
-    remaining: Money
+    original_estimate: Amount
+    revised_estimate: Amount
+    disbursed: Amount
+    remaining: Amount
     financial_completion: Share
     budget_policy: BudgetPolicy
     warn_threshold: Ratio
@@ -98,9 +98,9 @@ class ProjectFigures(BaseModel):
 class LineFigures(BaseModel):
     budget_line_id: int
     code: str
-    estimate: Money
-    disbursed: Money
-    remaining: Money
+    estimate: Amount
+    disbursed: Amount
+    remaining: Amount
     financial_completion: Share
 
 
@@ -121,14 +121,14 @@ class DisbursementPage(BaseModel):
     total: int
     limit: int
     offset: int
-    sum: Money = Field(description="Exact sum of every entry that matches the filters")
+    sum: Amount = Field(description="Exact sum of every entry that matches the filters")
 
 
 class FundingFigures(BaseModel):
     funding_source: str
     name: str
-    planned: Money
-    disbursed: Money
+    planned: Amount
+    disbursed: Amount
 
 
 class ProjectBudget(BaseModel):
@@ -137,10 +137,10 @@ class ProjectBudget(BaseModel):
     as_of: date
     project_id: int
     code: str
-    original_estimate: Money
-    revised_estimate: Money
-    disbursed: Money
-    remaining: Money
+    original_estimate: Amount
+    revised_estimate: Amount
+    disbursed: Amount
+    remaining: Amount
     financial_completion: Share
     physical_completion: Share = Field(
         description="Σ(milestone weight × percent complete) / Σ weights; null without milestones"
@@ -162,7 +162,7 @@ class ImportSummary(BaseModel):
     rows: int = Field(description="Data rows read")
     posted: int = Field(description="Payments posted (or that would be, on a dry run)")
     already_posted: int = Field(description="Rows whose voucher is already in the ledger")
-    total: Money = Field(description="Sum of the payments posted")
+    total: Amount = Field(description="Sum of the payments posted")
     entries: list[int] = Field(description="Ids of the new entries")
     skipped_vouchers: list[str]
     warnings: list[ImportWarning]

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from app.inputs import InputModel, IsoDate
-from app.money import Money, NonNegativeMoney, parse_decimal_text
+from app.money import Amount, NonNegativeMoney, parse_decimal_text
 
 RowId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
@@ -131,6 +131,6 @@ class MilestoneRead(BaseModel):
     planned_date: date
     actual_date: date | None
     percent_complete: Percent
-    certified_amount: Money | None
+    certified_amount: Amount | None
     certified_on: date | None
     version: int

@@ -3,7 +3,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.inputs import InputModel
-from app.money import Money
+from app.money import Amount
 
 # A code is not all digits (so ids and codes never clash in URLs) and has no spaces or / ? # %.
 CODE_PATTERN = r"^[^\s/?#%]*[^\s/?#%0-9][^\s/?#%]*$"
@@ -59,8 +59,8 @@ class PlanItemRead(BaseModel):
     code: str
     name: str
     project_count: int = 0
-    original_estimate: Money = Field(default=Decimal(0), description="Sum of its projects' 概算")
-    revised_estimate: Money = Field(default=Decimal(0))
+    original_estimate: Amount = Field(default=Decimal(0), description="Sum of its projects' 概算")
+    revised_estimate: Amount = Field(default=Decimal(0))
 
 
 class ProgrammeRead(BaseModel):
@@ -75,6 +75,6 @@ class ProgrammeRead(BaseModel):
     end_year: int
     source: str | None
     project_count: int = 0
-    original_estimate: Money = Field(default=Decimal(0), description="Sum of its projects' 概算")
-    revised_estimate: Money = Field(default=Decimal(0))
+    original_estimate: Amount = Field(default=Decimal(0), description="Sum of its projects' 概算")
+    revised_estimate: Amount = Field(default=Decimal(0))
     plan_items: list[PlanItemRead] = []

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.inputs import InputModel, IsoDate
-from app.money import Money, NonNegativeMoney, Quantity, Ratio
+from app.money import Amount, NonNegativeMoney, Quantity, Ratio
 from app.programmes.schemas import CODE_PATTERN
 from app.projects.models import BudgetPolicy, Category, CostCategory, ProjectStatus, Stage
 
@@ -70,7 +70,7 @@ class BudgetLineRead(BaseModel):
     cost_category: CostCategory
     quantity: Quantity | None
     unit: str | None
-    estimate: Money
+    estimate: Amount
     budget_policy: BudgetPolicy | None
     warn_threshold: Ratio | None
 
@@ -78,8 +78,8 @@ class BudgetLineRead(BaseModel):
 class FundingRef(BaseModel):
     funding_source: str
     name: str
-    planned: Money
-    disbursed: Money
+    planned: Amount
+    disbursed: Amount
 
 
 class SiteRef(BaseModel):
@@ -197,11 +197,11 @@ class ProjectRead(BaseModel):
     sports_area_m2: Quantity | None
     site_count: int | None
     scope_note: str | None
-    original_estimate: Money
-    revised_estimate: Money = Field(
+    original_estimate: Amount
+    revised_estimate: Amount = Field(
         description="The figure of the latest approved 概算调整, or the original estimate"
     )
-    disbursed: Money = Field(description="Payments less reversals, to date")
+    disbursed: Amount = Field(description="Payments less reversals, to date")
     budget_policy: BudgetPolicy
     warn_threshold: Ratio
     planned_start: date | None

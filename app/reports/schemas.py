@@ -2,7 +2,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from app.money import Money, Share
+from app.money import Amount, Share
 
 
 class CertifiedDue(BaseModel):
@@ -13,8 +13,8 @@ class CertifiedDue(BaseModel):
     contract_id: int
     contract_no: str
     contractor: str
-    certified_amount: Money
-    unpaid: Money = Field(description="What payments on the contract have not yet covered")
+    certified_amount: Amount
+    unpaid: Amount = Field(description="What payments on the contract have not yet covered")
     certified_on: date
     due_on: date = Field(description="certified_on + the contract's payment term")
     overdue_days: int
@@ -26,7 +26,7 @@ class RetentionDue(BaseModel):
     project_id: int
     project_code: str
     contractor: str
-    retention_held: Money
+    retention_held: Amount
     accepted_on: date
     due_on: date = Field(description="End of the defects-liability period")
     due: bool = Field(description="The defects period has ended: release is due")
@@ -35,8 +35,8 @@ class RetentionDue(BaseModel):
 class DuesReport(BaseModel):
     as_of: date
     certified: list[CertifiedDue] = Field(description="Overdue first, then by due date")
-    certified_unpaid_total: Money
-    overdue_total: Money
+    certified_unpaid_total: Amount
+    overdue_total: Amount
     retention: list[RetentionDue]
 
 
@@ -50,49 +50,49 @@ class ReportFlags(BaseModel):
 
 
 class ReportFigures(BaseModel):
-    """PRODUCT.md "Reports: definitions". Money as strings with two decimals; ratios as
+    """PRODUCT.md "Reports: definitions". Amount as strings with two decimals; ratios as
     four-decimal strings, or null when their denominator is zero (or, in a group, when the
     figure does not apply to the grouping)."""
 
-    original_estimate: Money | None
-    revised_estimate: Money | None
-    committed: Money | None
-    uncommitted: Money | None
-    disbursed: Money | None
-    remaining: Money | None
-    budget_variance: Money | None
+    original_estimate: Amount | None
+    revised_estimate: Amount | None
+    committed: Amount | None
+    uncommitted: Amount | None
+    disbursed: Amount | None
+    remaining: Amount | None
+    budget_variance: Amount | None
     budget_variance_pct: Share
     financial_completion: Share
     physical_completion: Share
     planned_completion: Share
-    bac: Money | None
-    pv: Money | None
-    ev: Money | None
-    ac: Money | None
-    cv: Money | None
-    sv: Money | None
+    bac: Amount | None
+    pv: Amount | None
+    ev: Amount | None
+    ac: Amount | None
+    cv: Amount | None
+    sv: Amount | None
     cpi: Share
     spi: Share
-    eac: Money | None
-    vac: Money | None
+    eac: Amount | None
+    vac: Amount | None
 
 
 class LineReport(BaseModel):
     budget_line_id: int
     code: str
     name: str
-    estimate: Money
-    disbursed: Money
-    remaining: Money
+    estimate: Amount
+    disbursed: Amount
+    remaining: Amount
     financial_completion: Share
 
 
 class FundingReport(BaseModel):
     funding_source: str
     name: str
-    planned: Money
-    disbursed: Money
-    remaining: Money = Field(description="planned − disbursed")
+    planned: Amount
+    disbursed: Amount
+    remaining: Amount = Field(description="planned − disbursed")
 
 
 class ContractReport(BaseModel):
@@ -101,10 +101,10 @@ class ContractReport(BaseModel):
     contractor: str
     signed_on: date
     accepted_on: date | None = Field(description="竣工验收, if recorded by the date")
-    committed: Money = Field(description="Contract amount + change orders approved by the date")
-    paid: Money
-    retention_held: Money
-    payable_now: Money
+    committed: Amount = Field(description="Contract amount + change orders approved by the date")
+    paid: Amount
+    retention_held: Amount
+    payable_now: Amount
 
 
 class ProjectReport(ReportFigures):
@@ -133,7 +133,7 @@ class PortfolioGroup(ReportFigures):
     label: str
     projects: int
     flags: FlagCounts
-    funding_planned: Money | None = Field(description="Σ the projects' funding plans")
+    funding_planned: Amount | None = Field(description="Σ the projects' funding plans")
 
 
 class PortfolioReport(BaseModel):
@@ -150,11 +150,11 @@ class TimeseriesPoint(BaseModel):
     period: str = Field(description="2024-03, 2024-Q1 or 2024")
     start: date
     end: date
-    disbursed: Money = Field(description="Paid in the period, net of reversals")
-    ac: Money = Field(description="Cumulative disbursed at the period's end")
-    pv: Money
-    ev: Money
-    bac: Money = Field(description="Σ revised estimates in force at the period's end")
+    disbursed: Amount = Field(description="Paid in the period, net of reversals")
+    ac: Amount = Field(description="Cumulative disbursed at the period's end")
+    pv: Amount
+    ev: Amount
+    bac: Amount = Field(description="Σ revised estimates in force at the period's end")
 
 
 class TimeseriesReport(BaseModel):

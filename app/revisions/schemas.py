@@ -3,7 +3,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.inputs import InputModel, IsoDate
-from app.money import Money, NonNegativeMoney
+from app.money import Amount, NonNegativeMoney
 
 
 class RevisionCreate(InputModel):
@@ -35,8 +35,8 @@ class RevisionCreate(InputModel):
 class RevisionRead(BaseModel):
     id: int
     project_id: int
-    new_estimate: Money
-    previous_estimate: Money = Field(description="The approved figure this one replaced")
+    new_estimate: Amount
+    previous_estimate: Amount = Field(description="The approved figure this one replaced")
     approved_on: IsoDate
     document_no: str
     reason: str
@@ -46,5 +46,5 @@ class RevisionRead(BaseModel):
 
 
 class RevisionPosted(RevisionRead):
-    revised_estimate: Money = Field(description="The project's revised estimate after this")
+    revised_estimate: Amount = Field(description="The project's revised estimate after this")
     warnings: list[str]

@@ -290,3 +290,37 @@ def test_contractor_sees_no_payments_without_contracts(
         client.get(f"/api/v1/disbursements/{entry['id']}", headers=keys.contractor).status_code
         == 404
     )
+
+
+def test_totals_beyond_the_largest_single_amount_are_reported_not_a_500(
+    client: TestClient, keys: Keys, project: Any
+) -> None:
+    """One amount is at most 999999999999.99; a warned total of two of them is not refused
+    when it is reported back (each response, the budget, the ledger's sum, the reports)."""
+    largest = "999999999999.99"
+    for number in (1, 2):
+        posted = client.post(
+            "/api/v1/disbursements",
+            json=payment(project.id, largest, f"V-MAX-{number}"),
+            headers=keys.finance,
+        )
+        assert posted.status_code == 201, posted.text
+    assert posted.json()["budget"]["disbursed"] == "1999999999999.98"
+    assert posted.json()["budget"]["remaining"] == "-1999998999999.98"
+
+    budget = client.get(f"/api/v1/projects/{project.id}/budget", headers=keys.viewer)
+    assert budget.status_code == 200 and budget.json()["disbursed"] == "1999999999999.98"
+    ledger = client.get("/api/v1/disbursements", headers=keys.viewer)
+    assert ledger.status_code == 200 and ledger.json()["sum"] == "1999999999999.98"
+    report = client.get(f"/api/v1/projects/{project.id}/report", headers=keys.viewer)
+    assert report.status_code == 200 and report.json()["disbursed"] == "1999999999999.98"
+    portfolio = client.get("/api/v1/reports/portfolio", headers=keys.viewer)
+    assert portfolio.status_code == 200
+    assert portfolio.json()["totals"]["disbursed"] == "1999999999999.98"
+    # A client still can't send an amount beyond the largest one.
+    too_much = client.post(
+        "/api/v1/disbursements",
+        json=payment(project.id, "1000000000000.00", "V-MAX-3"),
+        headers=keys.finance,
+    )
+    assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "amount"
