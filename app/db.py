@@ -25,6 +25,7 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel
 
 from app.config import Settings
@@ -79,8 +80,14 @@ def make_engine(settings: Settings) -> Engine:
         return engine
     # No pre-ping: it costs every request a round trip. A connection the server has dropped
     # (a restart) fails its request with a 503 to retry (app.errors), and SQLAlchemy then
-    # replaces every pooled connection older than the failure.
-    return create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
+    # replaces every pooled connection older than the failure. Connections are renewed after
+    # five minutes, below the idle timeouts of poolers and firewalls, so those don't.
+    return create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_recycle=300,
+    )
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -179,6 +186,12 @@ class WriteBusy(DomainError):
     status, slug, title = 503, "write-busy", "Too many writes waiting"
 
 
+class CommitOutcomeUnknown(DomainError):
+    """The connection was lost while the transaction was committing: it may have committed."""
+
+    status, slug, title = 503, "commit-outcome-unknown", "Lost the database while committing"
+
+
 class UnitOfWork:
     """One session and its one transaction, ended exactly once: committed, or rolled back if
     anything failed; then the session is closed and SQLite's write turn given back."""
@@ -198,6 +211,16 @@ class UnitOfWork:
             else:
                 try:
                     self.session.commit()
+                except DBAPIError as exc:
+                    self.session.rollback()
+                    if exc.connection_invalidated:
+                        raise CommitOutcomeUnknown(
+                            "The connection to the database was lost while this request was "
+                            "committing, so it may or may not have been applied. Look before "
+                            "sending it again (a retry with the same Idempotency-Key is always "
+                            "safe)."
+                        ) from exc
+                    raise
                 except BaseException:
                     self.session.rollback()
                     raise

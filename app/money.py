@@ -169,7 +169,14 @@ Amount = Annotated[
     Decimal,
     BeforeValidator(lambda v: parse_money(v, bounded=False)),
     _serialise,
-    WithJsonSchema(_OUTPUT_SCHEMA),
+    WithJsonSchema(
+        {
+            **_OUTPUT_SCHEMA,
+            "pattern": r"^-?[0-9]+\.[0-9]{2}$",
+            "description": "Amount in 元, exact, two decimals; a total may exceed what one "
+            "amount sent in may be.",
+        }
+    ),
 ]
 PositiveMoney = Annotated[
     Decimal,

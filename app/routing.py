@@ -82,7 +82,8 @@ class FeatureRouter(APIRouter):
     router in turn whether it matches, at a few microseconds a route, which cost a payment more
     than its validation; this router first tries its routes' path patterns alone and answers
     "no match" at once when none fits the path (a pattern that fits goes on to FastAPI, which
-    also tells a wrong method, 405, from no route, 404)."""
+    also tells a wrong method, 405, from no route, 404). Include it without a prefix (its
+    routes carry their own): the patterns are its routes' own paths."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(route_class=ExactRoute, **kwargs)

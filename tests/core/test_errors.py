@@ -6,12 +6,15 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
 
 from app.auth.dependencies import AdminDep
+from app.auth.models import Role
 from app.config import Settings
 from app.main import create_app
-from tests.factories import Keys
+from tests.factories import Keys, make_key
 
 PROBLEM = "application/problem+json"
 
@@ -160,4 +163,41 @@ def test_a_connection_the_database_dropped_costs_one_503_then_requests_work(
             # The pool has replaced its connections: the database answers again.
             assert client.get("/api/v1/programmes", headers=unknown_key).status_code == 401
     finally:
+        pool.dispose()
+
+
+def test_a_connection_lost_while_committing_says_the_outcome_is_unknown(
+    settings: Settings, engine: Engine, committed_app: FastAPI
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server that drops connections: PostgreSQL")
+    with Session(engine) as session:
+        _, key = make_key(session, Role.admin)
+        session.commit()
+    app = create_app(settings.model_copy(update={"api_key_cache_seconds": 0}))
+    pool: Engine = app.state.session_factory.bind
+    armed = True
+
+    def drop_the_connection(session: OrmSession) -> None:
+        # After the audit entry is queued, before COMMIT: the server goes away mid-commit.
+        if armed and session.bind is pool:
+            pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            with engine.connect() as admin:
+                admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+
+    event.listen(OrmSession, "before_commit", drop_the_connection)
+    try:
+        with TestClient(app) as client:
+            site = {"region": "平罗县", "name": "断线测试点", "kind": "primary"}
+            lost = client.post(
+                "/api/v1/sites", json=site, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert lost.status_code == 503
+            assert _problem(lost)["type"] == "/problems/commit-outcome-unknown"
+            assert "retry-after" not in lost.headers  # look first: it may have been applied
+            armed = False
+            sites = client.get("/api/v1/sites", headers={"Authorization": f"Bearer {key}"})
+            assert sites.status_code == 200
+    finally:
+        event.remove(OrmSession, "before_commit", drop_the_connection)
         pool.dispose()

@@ -1,5 +1,6 @@
 """Posting payments: exact amounts, budget policy, budget lines, vouchers, the append-only rule."""
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -307,6 +308,11 @@ def test_totals_beyond_the_largest_single_amount_are_reported_not_a_500(
         assert posted.status_code == 201, posted.text
     assert posted.json()["budget"]["disbursed"] == "1999999999999.98"
     assert posted.json()["budget"]["remaining"] == "-1999998999999.98"
+    # The published schema admits what is reported.
+    figures = client.get("/openapi.json").json()["components"]["schemas"]["ProjectFigures"]
+    for name in ("disbursed", "remaining"):
+        pattern = figures["properties"][name]["pattern"]
+        assert re.fullmatch(pattern, posted.json()["budget"][name]), (name, pattern)
 
     budget = client.get(f"/api/v1/projects/{project.id}/budget", headers=keys.viewer)
     assert budget.status_code == 200 and budget.json()["disbursed"] == "1999999999999.98"
