@@ -6,6 +6,7 @@ Services raise these; one set of handlers renders them. Nothing here knows about
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -164,6 +165,14 @@ _HTTP_SLUGS = {
 }
 
 
+def _unreachable(exc: DBAPIError) -> bool:
+    """The database can't be reached: the connection was lost, or none could be opened."""
+    if exc.connection_invalidated:
+        return True
+    # psycopg: an OperationalError without a SQLSTATE never got an answer from the server.
+    return isinstance(exc.orig, psycopg.OperationalError) and exc.orig.sqlstate is None
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
@@ -194,15 +203,15 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-        if not exc.connection_invalidated:
+        if not _unreachable(exc):
             raise exc  # a 500 (middleware): not the client's doing, nor a lost connection
-        log.warning("database connection lost on %s %s", request.method, request.url.path)
+        log.warning("database unreachable on %s %s", request.method, request.url.path)
         return problem_response(
             request,
             status=503,
             slug="database-unavailable",
-            title="Database connection lost",
-            detail="The connection to the database was lost, perhaps by a restart. Retry the "
+            title="Database unavailable",
+            detail="The database could not be reached (a restart, or it is down). Retry the "
             "request: a payment retried with the same Idempotency-Key (or voucher number) is "
             "never posted twice.",
             headers={"Retry-After": "1"},

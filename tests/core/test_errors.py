@@ -201,3 +201,18 @@ def test_a_connection_lost_while_committing_says_the_outcome_is_unknown(
     finally:
         event.remove(OrmSession, "before_commit", drop_the_connection)
         pool.dispose()
+
+
+def test_a_database_that_is_down_is_a_503_to_retry_not_a_500() -> None:
+    # Nothing listens on port 1: every connection is refused before any SQL is sent.
+    app = create_app(Settings(database_url="postgresql://postgres@127.0.0.1:1/none"))
+    try:
+        with TestClient(app) as client:
+            down = client.get(
+                "/api/v1/programmes", headers={"Authorization": "Bearer ctk_viewer_any"}
+            )
+        assert down.status_code == 503
+        assert down.headers["retry-after"] == "1"
+        assert _problem(down)["type"] == "/problems/database-unavailable"
+    finally:
+        app.state.session_factory.bind.dispose()
