@@ -150,7 +150,7 @@ def cmd_ledger_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_idempotency_purge(args: argparse.Namespace) -> int:
-    from app.ledger.idempotency import purge
+    from app.idempotency.service import purge
 
     hours = get_settings().idempotency_retention_hours
     with _factory().begin(write=True) as session:

@@ -8,12 +8,8 @@ from app.auth.models import ApiKey
 from app.contractors.models import Contractor
 from app.contracts.models import ChangeOrder, Contract, ContractBalance
 from app.funding.models import FundingSource, ProjectFunding
-from app.ledger.models import (
-    BudgetLineBalance,
-    Disbursement,
-    IdempotencyRecord,
-    ProjectBalance,
-)
+from app.idempotency.models import IdempotencyRecord
+from app.ledger.models import BudgetLineBalance, Disbursement, ProjectBalance
 from app.milestones.models import Milestone, MilestoneProgress
 from app.programmes.models import PlanItem, Programme
 from app.projects.models import BudgetLine, Project, ProjectSite, ProjectStage

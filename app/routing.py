@@ -1,21 +1,12 @@
-"""The router and route classes every feature uses: a path outside a router's routes is told
-at once, JSON bodies are parsed with exact decimals, and the request's transaction is ended in
-the endpoint's own worker thread."""
+"""The router every feature uses: JSON bodies are parsed with exact decimals, never floats."""
 
-import functools
-import inspect
 import json
-import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
-from starlette._utils import get_route_path
-from starlette.routing import Match
-from starlette.types import Scope
 
-from app.db import finish_request_work
 from app.money import parse_json_constant, parse_json_float
 
 
@@ -38,36 +29,7 @@ class ExactJSONRequest(Request):
         return self._json
 
 
-def _ending_its_work(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """A sync endpoint that ends the request's unit of work in the same worker thread: rolled
-    back if it raised; committed if it returned a finished Response, as nothing that could
-    still fail is left. Anything else (a model still to be validated and serialised) is
-    committed by the session dependency afterwards."""
-
-    @functools.wraps(endpoint)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            result = endpoint(*args, **kwargs)
-        except BaseException:
-            finish_request_work(failed=True)
-            raise
-        if isinstance(result, Response):
-            finish_request_work(failed=False)
-        return result
-
-    return run
-
-
 class ExactRoute(APIRoute):
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if inspect.isfunction(endpoint) and not (
-            inspect.iscoroutinefunction(endpoint)
-            or inspect.isgeneratorfunction(endpoint)
-            or inspect.isasyncgenfunction(endpoint)
-        ):
-            endpoint = _ending_its_work(endpoint)
-        super().__init__(path, endpoint, **kwargs)
-
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
@@ -78,30 +40,7 @@ class ExactRoute(APIRoute):
 
 
 class FeatureRouter(APIRouter):
-    """A feature's APIRouter (route class ExactRoute). FastAPI asks each route of each included
-    router in turn whether it matches, at a few microseconds a route, which cost a payment more
-    than its validation; this router first tries its routes' path patterns alone and answers
-    "no match" at once when none fits the path (a pattern that fits goes on to FastAPI, which
-    also tells a wrong method, 405, from no route, 404). Include it without a prefix (its
-    routes carry their own): the patterns are its routes' own paths."""
+    """A feature's APIRouter: its routes parse JSON bodies with exact decimals."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(route_class=ExactRoute, **kwargs)
-        self._patterns: tuple[int, list[re.Pattern[str]] | None] = (-1, None)
-
-    def _path_patterns(self) -> list[re.Pattern[str]] | None:
-        """Every route's path pattern; None if a route has none (then FastAPI decides)."""
-        count, patterns = self._patterns
-        if count != len(self.routes):
-            found = [getattr(route, "path_regex", None) for route in self.routes]
-            patterns = None if None in found else [p for p in found if p is not None]
-            self._patterns = (len(self.routes), patterns)
-        return patterns
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        patterns = self._path_patterns()
-        if patterns is not None:
-            path = get_route_path(scope)
-            if not any(pattern.match(path) for pattern in patterns):
-                return Match.NONE, {}
-        return super().matches(scope)

@@ -30,8 +30,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")
+        # SQLite keeps the UTC text without its offset; PostgreSQL a timestamptz.
         utc: datetime = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+        return utc
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -48,7 +49,8 @@ def as_utc(stored: datetime) -> datetime:
 
 class UtcText(FunctionElement[str]):
     """A UTCDateTime column read as the text SQLite stores, `2026-11-30 08:00:00.250000` (UTC),
-    on either engine: for reading many rows without making a datetime of each value."""
+    on either engine (each engine's rule is in app/engines/): for reading many rows without
+    making a datetime of each value."""
 
     type = String()
     name = "utc_text"
@@ -58,14 +60,3 @@ class UtcText(FunctionElement[str]):
 @compiles(UtcText)
 def _unsupported(element: UtcText, compiler: SQLCompiler, **kw: Any) -> str:
     raise CompileError(f"UtcText is not defined for {compiler.dialect.name}")
-
-
-@compiles(UtcText, "sqlite")
-def _stored_text(element: UtcText, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(UtcText, "postgresql")
-def _utc_to_char(element: UtcText, compiler: SQLCompiler, **kw: Any) -> str:
-    stamp = compiler.process(element.clauses, **kw)
-    return f"to_char({stamp} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"

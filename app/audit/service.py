@@ -1,9 +1,9 @@
 """The audit trail: every write appends an entry in the same transaction, hash-chained.
 
-Services call `record()`; the entries are written just before the transaction commits (so the
-chain head is locked only for that moment), each with a SHA-256 over a canonical encoding of
-its content and the previous entry's hash. `verify()` walks the chain and names the first entry
-that no longer matches.
+Services call `record()`; the transaction's owner (app.db.UnitOfWork) writes the queued
+entries just before it commits, so the chain's head is locked only for that moment. Each entry
+carries a SHA-256 over a canonical encoding of its content and the previous entry's hash.
+`verify()` walks the chain and names the first entry that no longer matches.
 """
 
 import hashlib
@@ -12,18 +12,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy import event
-from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, func, select
 
 from app.audit.models import GENESIS_HASH, AuditEntry, AuditHead
-from app.auth.actor import Actor
+from app.db import before_commit
 from app.middleware import request_id_var
 from app.params import Pagination
 from app.timeutil import utcnow
@@ -31,9 +28,24 @@ from app.timeutil import utcnow
 PENDING = "audit_pending"
 
 
+class Author(Protocol):
+    """Whoever made a change, as the trail records them (an API key's holder, the CLI)."""
+
+    @property
+    def key_id(self) -> int | None: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> StrEnum: ...
+
+
 @dataclass(frozen=True)
 class Change:
-    actor: Actor
+    actor_key_id: int | None
+    actor_name: str
+    actor_role: str
     action: str
     entity: str
     entity_id: str
@@ -74,16 +86,18 @@ def snapshot(
 def record(
     session: Session,
     *,
-    actor: Actor,
+    actor: Author,
     action: str,
     entity: str,
     entity_id: object,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """Queue an audit entry; it is written in this transaction, right before it commits."""
+    """Queue an audit entry; it is chained in this transaction, right before it commits."""
     change = Change(
-        actor=actor,
+        actor_key_id=actor.key_id,
+        actor_name=actor.name,
+        actor_role=actor.role.value,
         action=action,
         entity=entity,
         entity_id=str(entity_id),
@@ -92,6 +106,7 @@ def record(
         request_id=request_id_var.get(),
     )
     session.info.setdefault(PENDING, []).append(change)
+    before_commit(session, write_pending)
 
 
 def entry_hash(fields: dict[str, Any]) -> str:
@@ -100,159 +115,36 @@ def entry_hash(fields: dict[str, Any]) -> str:
 
 def _hashed_fields(entry: AuditEntry | dict[str, Any]) -> dict[str, Any]:
     get = entry.get if isinstance(entry, dict) else lambda k: getattr(entry, k)
-    return {
-        "seq": get("seq"),
-        "at": get("at"),
-        "actor_key_id": get("actor_key_id"),
-        "actor_name": get("actor_name"),
-        "actor_role": get("actor_role"),
-        "action": get("action"),
-        "entity": get("entity"),
-        "entity_id": get("entity_id"),
-        "before": get("before"),
-        "after": get("after"),
-        "request_id": get("request_id"),
-        "prev_hash": get("prev_hash"),
-    }
+    return {name: get(name) for name in HASHED}
 
 
+# What an entry's hash covers: all of it but its id and its own hash.
+HASHED = (
+    *("seq", "at", "actor_key_id", "actor_name", "actor_role", "action", "entity"),
+    *("entity_id", "before", "after", "request_id", "prev_hash"),
+)
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _head = AuditHead.__table__  # type: ignore[attr-defined]
-# The fields an entry is hashed over that the database fills in from the chain's head.
-# Sorted, the keys put these three last, in this order: hash_template relies on it.
-_FROM_HEAD = ("prev_hash", "request_id", "seq")
-_CONTENT = (
-    *("at", "actor_key_id", "actor_name", "actor_role", "action", "entity", "entity_id"),
-    *("before", "after", "request_id"),
-)
+_LOCK_HEAD = sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
 
 
-def hash_template(fields: dict[str, Any]) -> tuple[str, str]:
-    """An entry's canonical encoding split around the two values only the chain's head knows:
-    the text before the previous hash, and the text between it and the seq (then "}")."""
-    rest = {k: v for k, v in _hashed_fields(fields).items() if k not in _FROM_HEAD}
-    before_prev = canonical(rest)[:-1] + ',"prev_hash":"'
-    before_seq = '","request_id":' + canonical(fields["request_id"]) + ',"seq":'
-    return before_prev, before_seq
-
-
-def _chained(seq: Any, prev_hash: Any) -> Any:
-    """The entry's canonical text, assembled in SQL from the template and the head."""
-    return (
-        sa.bindparam("before_prev", type_=sa.Text)
-        + prev_hash
-        + sa.bindparam("before_seq", type_=sa.Text)
-        + sa.cast(seq, sa.Text)
-        + sa.literal_column("'}'", sa.Text)
-    )
-
-
-def _content(head_seq: Any, head_hash: Any, digest: Any) -> Any:
-    return sa.select(
-        head_seq + 1,
-        *(sa.bindparam(name, type_=_entries.c[name].type) for name in _CONTENT),
-        head_hash,
-        digest,
-    )
-
-
-_COLUMNS = ["seq", *_CONTENT, "prev_hash", "hash"]
-
-
-@cache
-def _append_statements(dialect: str) -> tuple[Any, ...]:
-    """Chain one entry onto the head and move the head to it, hashing in the database: the
-    head's lock is held while the database works, not across round trips to Python.
-    PostgreSQL: one statement. SQLite (whose writers are exclusive anyway): two."""
-    if dialect == "postgresql":
-        head = (
-            sa.select(_head.c.seq, _head.c.hash)
-            .where(_head.c.id == 1)
-            .with_for_update()
-            .cte("head")
-        )
-        text = _chained(head.c.seq + 1, head.c.hash)
-        digest = sa.func.encode(
-            sa.func.sha256(sa.func.convert_to(text, sa.literal_column("'UTF8'"))),
-            sa.literal_column("'hex'"),
-        )
-        appended = (
-            sa.insert(_entries)
-            .from_select(_COLUMNS, _content(head.c.seq, head.c.hash, digest))
-            .returning(_entries.c.seq, _entries.c.hash)
-            .cte("appended")
-        )
-        # Only `id = 1` here: after waiting for the lock, PostgreSQL re-finds the head's
-        # latest version by that condition alone (a condition on the head's old values
-        # would skip it, leaving the head behind its new entry).
-        move = (
-            sa.update(_head)
-            .where(_head.c.id == 1)
-            .values(
-                seq=sa.select(appended.c.seq).scalar_subquery(),
-                hash=sa.select(appended.c.hash).scalar_subquery(),
-            )
-        )
-        return (move,)
-    digest = sa.func.sha256_hex(_chained(_head.c.seq + 1, _head.c.hash))
-    append = sa.insert(_entries).from_select(
-        _COLUMNS, _content(_head.c.seq, _head.c.hash, digest).where(_head.c.id == 1)
-    )
-    new = _entries.alias("new")
-    move = (
-        sa.update(_head)
-        .where(_head.c.id == 1)
-        .values(
-            seq=_head.c.seq + 1,
-            hash=sa.select(new.c.hash).where(new.c.seq == _head.c.seq + 1).scalar_subquery(),
-        )
-    )
-    return append, move
-
-
-def _append(session: OrmSession, changes: list[Change]) -> None:
-    """Chain the queued entries onto the head, which stays locked until commit."""
-    conn = session.connection()
-    statements = _append_statements(conn.dialect.name)
+def write_pending(session: Session) -> None:
+    """Chain the transaction's queued entries onto the head, which stays locked until the
+    commit that follows: the entries' order is the commits' order."""
+    pending: list[Change] = session.info.pop(PENDING, [])
+    if not pending:
+        return
+    connection = session.connection()
+    seq, prev_hash = connection.execute(_LOCK_HEAD).one()
     at = utcnow()
     rows = []
-    for change in changes:
-        content = {
-            "at": at,
-            "actor_key_id": change.actor.key_id,
-            "actor_name": change.actor.name,
-            "actor_role": change.actor.role.value,
-            "action": change.action,
-            "entity": change.entity,
-            "entity_id": change.entity_id,
-            "before": change.before,
-            "after": change.after,
-            "request_id": change.request_id,
-        }
-        before_prev, before_seq = hash_template(content)
-        rows.append({**content, "before_prev": before_prev, "before_seq": before_seq})
-    if len(statements) == 1:
-        # One execution per entry, each chained onto the one before (pipelined by psycopg).
-        conn.execute(statements[0], rows)
-        return
-    for row in rows:
-        for statement in statements:
-            conn.execute(statement, row)
-
-
-@event.listens_for(OrmSession, "before_commit")
-def _write_pending(session: OrmSession) -> None:
-    if session.in_nested_transaction():
-        return
-    pending: list[Change] | None = session.info.pop(PENDING, None)
-    if pending:
-        _append(session, pending)
-
-
-@event.listens_for(OrmSession, "after_soft_rollback")
-def _drop_pending(session: OrmSession, previous: SessionTransaction) -> None:
-    if previous.parent is None:
-        session.info.pop(PENDING, None)
+    for change in pending:
+        seq += 1
+        row = {**change.__dict__, "seq": seq, "at": at, "prev_hash": prev_hash}
+        prev_hash = entry_hash(row)
+        rows.append({**row, "hash": prev_hash})
+    connection.execute(_entries.insert(), rows)
+    connection.execute(_head.update().where(_head.c.id == 1).values(seq=seq, hash=prev_hash))
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
 from fastapi import Request, Response, status
-from sqlalchemy import event
 
 from app.auth import service
 from app.auth.cache import KeyCache
 from app.auth.dependencies import AdminDep
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.config import get_settings
-from app.db import SessionDep
+from app.db import SessionDep, after_commit
 from app.errors import problem_responses
 from app.params import IdPath
 from app.routing import FeatureRouter
@@ -54,5 +53,5 @@ def revoke_key(
     revoked = service.revoke_key(session=session, actor=actor, key_id=key_id)
     # This process stops accepting the key the moment the revocation is committed.
     cache: KeyCache = request.app.state.key_cache
-    event.listen(session, "after_commit", lambda _: cache.forget_all(), once=True)
+    after_commit(session, lambda _: cache.forget_all())
     return ApiKeyRead.model_validate(revoked)

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.db import driver_statement
+from app.exports.batches import driver_statement
 from app.exports.service import CHUNK_BYTES, CSV_UNSAFE_START
 from app.timeutil import UtcText
 

@@ -28,7 +28,8 @@ from sqlmodel import col, select
 
 from app.auth.actor import Actor
 from app.contracts.models import Contract
-from app.db import SessionFactory, driver_batches, is_sqlite
+from app.db import SessionFactory, is_sqlite
+from app.exports.batches import driver_batches
 from app.exports.dependencies import ExportFormat, Lang
 from app.exports.postgres import (
     copy_lines,

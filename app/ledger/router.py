@@ -10,10 +10,11 @@ from app.auth.dependencies import AnyRoleDep, FinanceDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.exports.dependencies import EXPORT_RESPONSES, ExportFormat, FormatDep, LangDep
+from app.idempotency import service as idempotency
+from app.idempotency.dependencies import IdempotencyContext, IdempotencyDep
 from app.inputs import IsoDate, SafeText
-from app.ledger import exports, idempotency, imports, service
+from app.ledger import exports, imports, service
 from app.ledger.dependencies import CsvUploadDep
-from app.ledger.idempotency import IdempotencyDep
 from app.ledger.models import EntryKind
 from app.ledger.schemas import (
     DisbursementCreate,
@@ -41,7 +42,7 @@ def _created(posted: service.Posted) -> idempotency.Answer:
 def _once(
     session: Session,
     actor: Actor,
-    idem: idempotency.IdempotencyContext | None,
+    idem: IdempotencyContext | None,
     body: BaseModel,
     act: Callable[[], service.Posted],
 ) -> Response:

@@ -3,8 +3,8 @@ from fastapi import Request, Response, status
 from app.auth.dependencies import AnyRoleDep, FinanceDep
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.ledger import idempotency
-from app.ledger.idempotency import IdempotencyDep
+from app.idempotency import service as idempotency
+from app.idempotency.dependencies import IdempotencyDep
 from app.params import TodayDep
 from app.projects.dependencies import ProjectDep
 from app.revisions import service

@@ -14,21 +14,20 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Response
 from pydantic import BaseModel
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
 from app.audit.service import canonical
 from app.auth.actor import Actor
-from app.db import finish_request_work
+from app.engines import rules
 from app.errors import Conflict, DomainError, FieldError
-from app.ledger.models import IdempotencyRecord
+from app.idempotency.dependencies import IdempotencyContext
+from app.idempotency.models import IdempotencyRecord
 from app.timeutil import utcnow
-
-KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 
 Done = TypeVar("Done")
 # A response as stored and replayed: status, JSON body, Location.
@@ -59,33 +58,6 @@ class RequestInFlight(Conflict):
 
 
 @dataclass(frozen=True)
-class IdempotencyContext:
-    key: str
-    method: str
-    path: str
-
-
-async def idempotency_context(
-    request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            pattern=KEY_PATTERN,
-            description="Any unique string (a UUID); a retry with the same key returns the "
-            "first response",
-        ),
-    ] = None,
-) -> IdempotencyContext | None:
-    if idempotency_key is None:
-        return None
-    return IdempotencyContext(key=idempotency_key, method=request.method, path=request.url.path)
-
-
-IdempotencyDep = Annotated[IdempotencyContext | None, Depends(idempotency_context)]
-
-
-@dataclass(frozen=True)
 class StoredResponse:
     status: int
     body: str
@@ -101,7 +73,8 @@ class StoredResponse:
         )
 
 
-def _advisory_key(actor: Actor, key: str) -> int:
+def _claim_key(actor: Actor, key: str) -> int:
+    """The caller's key as a 64-bit number, for the engine's claim on it."""
     digest = hashlib.sha256(f"{actor.key_id}\n{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -121,24 +94,16 @@ def run(
     is refused). `resource` names what the request acts on (so /projects/3 and /projects/ZL7-1
     are the same request); by default, the path."""
     if context is None or actor.key_id is None:
-        # Nothing to keep: commit first, then write the response outside the transaction (on
-        # SQLite, after giving the write turn to the next writer).
-        done = act()
-        finish_request_work(failed=False)
-        return StoredResponse(*render(done), replayed=False)
+        return StoredResponse(*render(act()), replayed=False)
     payload = body.model_dump(mode="json")
     request_hash = hashlib.sha256(
         canonical([context.method, resource or context.path, payload]).encode()
     ).hexdigest()
-    if session.get_bind().dialect.name == "postgresql":
-        # Another process may hold the same key: don't wait for it, say so.
-        got = session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _advisory_key(actor, context.key)}
-        ).scalar()
-        if not got:
-            raise RequestInFlight(
-                "a request with this Idempotency-Key is still being processed; retry shortly"
-            )
+    connection = session.connection()
+    if not rules(connection.dialect.name).claim_request(connection, _claim_key(actor, context.key)):
+        raise RequestInFlight(
+            "a request with this Idempotency-Key is still being processed; retry shortly"
+        )
     stored = session.execute(
         select(IdempotencyRecord).where(
             col(IdempotencyRecord.api_key_id) == actor.key_id,
