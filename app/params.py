@@ -99,6 +99,11 @@ IfMatchHeader = Annotated[
 ]
 
 
+def escape_like(text: str) -> str:
+    """Text to find inside a LIKE pattern as itself (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def ref_clause(column_id: Any, column_code: Any, ref: str) -> ColumnElement[bool]:
     """Match a path or filter reference: digits are an id, anything else a code or name."""
     if ref.isascii() and ref.isdigit():

@@ -1,26 +1,21 @@
 """Contractors and suppliers (施工单位/供货商): the organisations contractor keys act for."""
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.auth.models import Role
+from app.auth.scope import own_organisation
 from app.contractors.models import Contractor
 from app.contractors.schemas import ContractorCreate, ContractorUpdate
 from app.errors import Conflict, NotFound
 from app.params import Pagination
 
 
-def _scope(actor: Actor) -> list[ColumnElement[bool]]:
-    """A contractor key sees its own organisation only."""
-    return [col(Contractor.id) == actor.contractor_id] if actor.role is Role.contractor else []
-
-
 def list_contractors(
     *, session: Session, actor: Actor, q: str | None, page: Pagination
 ) -> tuple[list[Contractor], int]:
-    clauses = _scope(actor)
+    clauses = own_organisation(actor, col(Contractor.id))
     if q:
         clauses.append(col(Contractor.name).contains(q) | (col(Contractor.credit_code) == q))
     total = session.exec(select(func.count()).select_from(Contractor).where(*clauses)).one()
@@ -36,7 +31,9 @@ def list_contractors(
 
 def get_contractor(*, session: Session, actor: Actor, contractor_id: int) -> Contractor:
     contractor = session.exec(
-        select(Contractor).where(Contractor.id == contractor_id, *_scope(actor))
+        select(Contractor).where(
+            Contractor.id == contractor_id, *own_organisation(actor, col(Contractor.id))
+        )
     ).first()
     if contractor is None:
         raise NotFound(f"contractor {contractor_id} not found")

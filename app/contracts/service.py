@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.auth.models import Role
+from app.auth.scope import own_contracts
 from app.contractors.models import Contractor
 from app.contracts.models import ChangeKind, ChangeOrder, Contract, ContractBalance
 from app.contracts.schemas import (
@@ -21,9 +21,9 @@ from app.contracts.schemas import (
     ContractUpdate,
 )
 from app.errors import Conflict, InvalidInput, NotFound
-from app.ledger.locks import lock_project_balance
 from app.money import money_sum, share
 from app.params import Pagination, check_if_match, etag_for
+from app.projects.locks import lock_project_balance
 from app.projects.models import Project
 
 
@@ -31,15 +31,6 @@ def add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def contract_scope(actor: Actor) -> list[Any]:
-    """A contractor key sees its own contracts only."""
-    return (
-        [col(Contract.contractor_id) == actor.contractor_id]
-        if actor.role is Role.contractor
-        else []
-    )
 
 
 def figures(
@@ -108,7 +99,7 @@ def list_contracts(
     contractor_id: int | None,
     page: Pagination,
 ) -> tuple[list[ContractRead], int]:
-    clauses = contract_scope(actor)
+    clauses = own_contracts(actor, col(Contract.id))
     if project_id is not None:
         clauses.append(col(Contract.project_id) == project_id)
     if contractor_id is not None:
@@ -130,7 +121,7 @@ def get_contract(
     *, session: Session, actor: Actor, contract_id: int, for_update: bool = False
 ) -> Contract:
     contract = session.exec(
-        select(Contract).where(Contract.id == contract_id, *contract_scope(actor))
+        select(Contract).where(Contract.id == contract_id, *own_contracts(actor, col(Contract.id)))
     ).first()
     if contract is None:
         raise NotFound(f"contract {contract_id} not found")

@@ -24,12 +24,12 @@ from app.auth.actor import Actor
 from app.errors import DomainError, FieldError, InvalidInput, RowErrors
 from app.funding.models import FundingSource
 from app.inputs import check_text
-from app.ledger.locks import lock_project_balance
 from app.ledger.models import Disbursement, EntryKind
 from app.ledger.schemas import BudgetWarning, DisbursementCreate
 from app.ledger.service import DuplicateVoucher, post_disbursement
 from app.params import ref_clause
 from app.programmes.models import PlanItem
+from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project
 
 MAX_ROWS = 20_000

@@ -14,16 +14,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Row, func, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.auth.models import Role
+from app.auth.scope import own_contracts, visible_projects
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
 from app.ledger import statements as sql
-from app.ledger.locks import lock_project_balance
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
 from app.ledger.schemas import (
     BudgetWarning,
@@ -38,8 +38,8 @@ from app.ledger.schemas import (
 )
 from app.money import money_sum, share
 from app.params import Pagination
+from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, BudgetPolicy, Project
-from app.projects.service import visible_to
 from app.timeutil import utcnow
 
 # A Core result row (typed loosely: its columns are the statement's).
@@ -56,69 +56,17 @@ class DuplicateVoucher(Conflict):
     slug, title = "duplicate-voucher", "Voucher number already posted"
 
 
-def _connection(session: Session) -> Connection:
-    return session.connection()
-
-
-def _dialect(session: Session) -> dict[str, Any]:
-    return sql.dialect_statements(session.get_bind().dialect.name)
-
-
-def _add_to_balances(
-    conn: Connection, statements: dict[str, Any], values: dict[str, Any], counts: dict[str, int]
-) -> None:
-    """The balances a new entry moves, statement by statement (SQLite; PostgreSQL does this
-    in the entry's own statement, see statements.append_entry)."""
-    amount = values["amount"]
-    conn.execute(
-        sql.MOVE_PROJECT_BALANCE,
-        {"b_project_id": values["project_id"], "b_amount": amount, **counts},
-    )
-    if values["budget_line_id"] is not None:
-        conn.execute(
-            statements["add_to_line"],
-            {"budget_line_id": values["budget_line_id"], "disbursed": amount},
-        )
-    if values["contract_id"] is not None:
-        conn.execute(
-            statements["add_to_contract"], {"contract_id": values["contract_id"], "paid": amount}
-        )
-    conn.execute(
-        statements["add_to_funding"],
-        {
-            "project_id": values["project_id"],
-            "funding_source_id": values["funding_source_id"],
-            "planned": Decimal(0),
-            "disbursed": amount,
-        },
-    )
-
-
 def _locked_context(session: Session, project_id: int, source: str = "") -> tuple[Record, Record]:
     """Take the project's balance lock, then read what an entry is checked against: the
     balance row and the project's context (after the lock: the estimate and policy in force
     now, not before a revision that held it)."""
-    if session.get_bind().dialect.name == "sqlite":
-        # This transaction is SQLite's only writer already: one statement reads both.
-        row = _project_context(session, project_id, source, sql.BALANCE_AND_CONTEXT)
-        if row.payments is None:  # the project's first entry: its balance row is made now
-            return lock_project_balance(session, project_id), row
-        return row, row
     balance = lock_project_balance(session, project_id)
-    return balance, _project_context(session, project_id, source)
-
-
-def _project_context(
-    session: Session, project_id: int, source: str = "", statement: Any = sql.PROJECT_CONTEXT
-) -> Record:
-    row = (
-        _connection(session)
-        .execute(statement, {"project_id": project_id, "source": source})
-        .first()
+    context = (
+        session.connection()
+        .execute(sql.PROJECT_CONTEXT, {"project_id": project_id, "source": source})
+        .one()
     )
-    if row is None:
-        raise InvalidInput(f"project {project_id} does not exist", field="project_id")
-    return row
+    return balance, context
 
 
 def _check(
@@ -230,7 +178,7 @@ def _line_context(session: Session, project: Record, line_id: int | None) -> Rec
             )
         return None
     line = (
-        _connection(session)
+        session.connection()
         .execute(sql.LINE_CONTEXT, {"line_id": line_id, "project_id": project.id})
         .first()
     )
@@ -249,7 +197,7 @@ def _check_contract(
     from app.contracts.service import figures
 
     contract = (
-        _connection(session).execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
+        session.connection().execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
     )
     if contract is None or contract.project_id != project.id:
         raise InvalidInput(
@@ -303,33 +251,55 @@ def _not_in_future(value: date, today: date, field: str) -> None:
 
 def _append_entry(session: Session, values: dict[str, Any]) -> int:
     """Insert one entry and move the balances it changes (project, budget line, contract,
-    funding source); a voucher number already used in the programme is refused (409) and
-    moves nothing. Called under the project's balance lock."""
-    conn = _connection(session)
-    statements = _dialect(session)
-    counts = {
+    funding source). A voucher number already used in the programme is refused (409). Called
+    under the project's balance lock."""
+    connection = session.connection()
+    voucher = {"programme_id": values["programme_id"], "voucher_no": values["voucher_no"]}
+    if values["voucher_no"] is not None:
+        _refuse_used_voucher(connection.execute(sql.VOUCHER_OWNER, voucher).scalar(), voucher)
+    try:
+        entry_id = int(connection.execute(sql.INSERT_ENTRY, values).scalar_one())
+    except IntegrityError as exc:
+        # A payment on another project took the voucher number since it was looked up.
+        if values["voucher_no"] is None:
+            raise
+        _refuse_used_voucher(None, voucher, exc)
+    moved = {
+        "b_project_id": values["project_id"],
+        "b_amount": values["amount"],
+        "b_line_id": values["budget_line_id"],
+        "b_contract_id": values["contract_id"],
+        "b_source_id": values["funding_source_id"],
         "b_payments": int(values["kind"] == EntryKind.payment.value),
         "b_reversals": int(values["kind"] == EntryKind.reversal.value),
     }
-    if "append_entry" in statements:
-        params = {f"new_{name}": value for name, value in values.items()}
-        entry_id = conn.execute(statements["append_entry"], {**params, **counts}).scalar()
-    else:
-        entry_id = conn.execute(statements["insert_entry"], values).scalar()
-        if entry_id is not None:
-            _add_to_balances(conn, statements, values, counts)
-    if entry_id is None:
-        existing = conn.execute(
-            sql.VOUCHER_OWNER,
-            {"programme_id": values["programme_id"], "voucher_no": values["voucher_no"]},
-        ).scalar()
-        raise DuplicateVoucher(
-            f"voucher {values['voucher_no']} is already posted in this programme "
-            f"(entry {existing})",
-            existing_id=existing,
-            voucher_no=values["voucher_no"],
-        )
-    return int(entry_id)
+    connection.execute(sql.MOVE_PROJECT, moved)
+    if values["budget_line_id"] is not None:
+        _move(connection, sql.MOVE_LINE, sql.NEW_LINE, moved)
+    if values["contract_id"] is not None:
+        _move(connection, sql.MOVE_CONTRACT, sql.NEW_CONTRACT, moved)
+    _move(connection, sql.MOVE_FUNDING, sql.NEW_FUNDING, moved)
+    return entry_id
+
+
+def _move(connection: Connection, move: Any, create: Any, values: dict[str, Any]) -> None:
+    """Add to a running balance, making its row on the first entry that moves it (under the
+    project's lock, so no other transaction makes it meanwhile)."""
+    if connection.execute(move, values).rowcount == 0:
+        connection.execute(create, values)
+
+
+def _refuse_used_voucher(
+    owner: int | None, voucher: dict[str, Any], cause: Exception | None = None
+) -> None:
+    if owner is None and cause is None:
+        return
+    taken = f" (entry {owner})" if owner is not None else ""
+    raise DuplicateVoucher(
+        f"voucher {voucher['voucher_no']} is already posted in this programme{taken}",
+        existing_id=owner,
+        voucher_no=voucher["voucher_no"],
+    ) from cause
 
 
 def post_disbursement(
@@ -507,24 +477,15 @@ def reverse_disbursement(
     )
 
 
-def _entry_scope(actor: Actor) -> list[Any]:
-    """A contractor sees the payments made on its own contracts, nothing else."""
-    if actor.role is not Role.contractor:
-        return []
-    from app.contracts.models import Contract
-
-    return [
-        col(Disbursement.contract_id).in_(
-            select(Contract.id).where(Contract.contractor_id == actor.contractor_id)
-        )
-    ]
-
-
 def get_entry(*, session: Session, actor: Actor, entry_id: int) -> Disbursement:
     entry = session.exec(
         select(Disbursement)
         .join(Project, col(Project.id) == Disbursement.project_id)
-        .where(col(Disbursement.id) == entry_id, visible_to(actor), *_entry_scope(actor))
+        .where(
+            col(Disbursement.id) == entry_id,
+            visible_projects(actor),
+            *own_contracts(actor, col(Disbursement.contract_id)),
+        )
     ).first()
     if entry is None:
         raise NotFound(f"ledger entry {entry_id} not found")
@@ -546,7 +507,10 @@ class LedgerFilters:
 def ledger_clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
     """WHERE clauses of a ledger query: the caller's scope, then the filters. The list and
     its exports use the same ones, so an export holds exactly what the list pages through."""
-    clauses: list[Any] = [visible_to(actor), *_entry_scope(actor)]
+    clauses: list[Any] = [
+        visible_projects(actor),
+        *own_contracts(actor, col(Disbursement.contract_id)),
+    ]
     for name in ("project_id", "budget_line_id", "contract_id", "voucher_no", "kind"):
         value = getattr(filters, name)
         if value is not None:

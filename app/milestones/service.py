@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.auth.models import Role
+from app.auth.scope import own_contracts, visible_projects
 from app.contracts.models import Contract
 from app.errors import Conflict, InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
@@ -17,20 +17,8 @@ from app.milestones.schemas import CertificationCreate, MilestoneCreate, Progres
 from app.money import share
 from app.params import Pagination
 from app.projects.models import Project
-from app.projects.service import visible_to
 
 HUNDRED = Decimal(100)
-
-
-def _scope(actor: Actor) -> list[Any]:
-    """A contractor sees the milestones of its own contracts."""
-    if actor.role is not Role.contractor:
-        return []
-    return [
-        col(Milestone.contract_id).in_(
-            select(Contract.id).where(Contract.contractor_id == actor.contractor_id)
-        )
-    ]
 
 
 def list_milestones(
@@ -41,7 +29,7 @@ def list_milestones(
     contract_id: int | None,
     page: Pagination,
 ) -> tuple[list[Milestone], int]:
-    clauses = _scope(actor)
+    clauses = own_contracts(actor, col(Milestone.contract_id))
     if project_id is not None:
         clauses.append(col(Milestone.project_id) == project_id)
     if contract_id is not None:
@@ -60,7 +48,9 @@ def list_milestones(
 def get_milestone(
     *, session: Session, actor: Actor, milestone_id: int, for_update: bool = False
 ) -> Milestone:
-    query = select(Milestone).where(Milestone.id == milestone_id, *_scope(actor))
+    query = select(Milestone).where(
+        Milestone.id == milestone_id, *own_contracts(actor, col(Milestone.contract_id))
+    )
     if for_update:
         query = query.with_for_update()
     milestone = session.exec(query).first()
@@ -75,7 +65,7 @@ def create_milestone(
     if data.certified_on is not None and data.certified_on > today:
         raise InvalidInput(f"{data.certified_on} is after today ({today})", field="certified_on")
     project = session.exec(
-        select(Project).where(Project.id == data.project_id, visible_to(actor))
+        select(Project).where(Project.id == data.project_id, visible_projects(actor))
     ).first()
     if project is None:
         raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")

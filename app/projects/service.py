@@ -8,20 +8,20 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, false, func, or_, true
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.auth.models import Role
+from app.auth.scope import visible_projects
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
-from app.ledger.locks import lock_project_balance
 from app.ledger.models import Disbursement, ProjectBalance
 from app.money import money_sum
-from app.params import Pagination, check_if_match, etag_for, ref_clause
+from app.params import Pagination, check_if_match, escape_like, etag_for, ref_clause
 from app.programmes.models import PlanItem, Programme
+from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project, ProjectSite, ProjectStage
 from app.projects.schemas import (
     BudgetLineCreate,
@@ -48,20 +48,6 @@ PROJECT_SORTS = (
 )
 
 
-def visible_to(actor: Actor) -> ColumnElement[bool]:
-    """Which projects a caller may see. A contractor sees only the projects its organisation
-    holds a contract on (OWASP API1: everything else is a 404)."""
-    if actor.role is Role.contractor:
-        from app.contracts.models import Contract
-
-        if actor.contractor_id is None:
-            return false()
-        return col(Project.id).in_(
-            select(Contract.project_id).where(Contract.contractor_id == actor.contractor_id)
-        )
-    return true()
-
-
 def project_etag(project: Project) -> str:
     assert project.id is not None
     return etag_for("project", project.id, project.version)
@@ -69,8 +55,10 @@ def project_etag(project: Project) -> str:
 
 def get_project(*, session: Session, actor: Actor, ref: str, for_update: bool = False) -> Project:
     """A project by id or code, within the caller's scope; 404 otherwise. `for_update` takes
-    the project's balance lock first, then the project row (see app/ledger/locks.py)."""
-    query = select(Project).where(visible_to(actor), ref_clause(Project.id, Project.code, ref))
+    the project's balance lock first, then the project row (see app/projects/locks.py)."""
+    query = select(Project).where(
+        visible_projects(actor), ref_clause(Project.id, Project.code, ref)
+    )
     project = session.exec(query).first()
     if project is None:
         raise NotFound(f"project {ref} not found")
@@ -147,10 +135,6 @@ def _filter_clauses(filters: ProjectFilters) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def list_projects(
     *,
     session: Session,
@@ -160,7 +144,7 @@ def list_projects(
     page: Pagination,
 ) -> tuple[list[ProjectRead], int]:
     """One page of projects in the caller's scope, and how many match in all."""
-    clauses = [visible_to(actor), *_filter_clauses(filters)]
+    clauses = [visible_projects(actor), *_filter_clauses(filters)]
     total = session.exec(select(func.count()).select_from(Project).where(*clauses)).one()
     order = [
         col(getattr(Project, name)).desc() if desc else col(getattr(Project, name))
@@ -469,7 +453,7 @@ def get_line(
     query = (
         select(BudgetLine)
         .join(Project, col(Project.id) == BudgetLine.project_id)
-        .where(BudgetLine.id == line_id, visible_to(actor))
+        .where(BudgetLine.id == line_id, visible_projects(actor))
     )
     line = session.exec(query).first()
     if line is None:

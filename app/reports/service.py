@@ -20,9 +20,10 @@ from sqlalchemy import (
 from sqlmodel import Session, col
 
 from app.auth.actor import Actor
+from app.auth.scope import own_contracts, visible_projects
 from app.contractors.models import Contractor
 from app.contracts.models import ChangeOrder, Contract, ContractBalance
-from app.contracts.service import add_months, contract_scope, figures
+from app.contracts.service import add_months, figures
 from app.errors import InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import Disbursement
@@ -31,7 +32,6 @@ from app.money import fen
 from app.programmes.models import PlanItem, Programme
 from app.programmes.service import get_programme
 from app.projects.models import BudgetLine, Project, ProjectSite
-from app.projects.service import visible_to
 from app.reports.figures import (
     Figures,
     P,
@@ -143,7 +143,7 @@ def dues(*, session: Session, actor: Actor, as_of: date, today: date) -> DuesRep
             .join(p, p.c.id == c.c.project_id)
             .join(k, k.c.id == c.c.contractor_id)
         )
-        .where(unpaid > 0, visible_to(actor), *contract_scope(actor))
+        .where(unpaid > 0, visible_projects(actor), *own_contracts(actor, c.c.id))
     ).all()
     items = []
     for row in rows:
@@ -193,7 +193,7 @@ def dues(*, session: Session, actor: Actor, as_of: date, today: date) -> DuesRep
             .join(p, p.c.id == c.c.project_id)
             .join(k, k.c.id == c.c.contractor_id)
         )
-        .where(c.c.accepted_on <= as_of, visible_to(actor), *contract_scope(actor))
+        .where(c.c.accepted_on <= as_of, visible_projects(actor), *own_contracts(actor, c.c.id))
         .order_by(c.c.accepted_on, c.c.id)
     ).all():
         terms = figures(
@@ -615,7 +615,7 @@ def portfolio_scope(
     *, session: Session, actor: Actor, programme: str | None
 ) -> tuple[Select[Any], str | None]:
     """The projects a portfolio covers: the caller's, of one programme if named."""
-    clauses: list[Any] = [visible_to(actor)]
+    clauses: list[Any] = [visible_projects(actor)]
     code = None
     if programme is not None:
         try:
@@ -1015,7 +1015,7 @@ def alerts(
     *, session: Session, actor: Actor, as_of: date, today: date, thresholds: Thresholds
 ) -> AlertsReport:
     """Every project or contract with a flag, most severe first, each with its figures."""
-    scope = project_ids(visible_to(actor))
+    scope = project_ids(visible_projects(actor))
     by_project = figures_by_project(
         session=session, scope=scope, as_of=as_of, today=today, thresholds=thresholds
     )

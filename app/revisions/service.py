@@ -15,8 +15,8 @@ from app.auth.actor import Actor
 from app.errors import Conflict, InvalidInput
 from app.funding.models import FundingSource
 from app.funding.service import resolve_source
-from app.ledger.locks import lock_project_balance
 from app.money import money_sum
+from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project
 from app.revisions.models import ProjectRevision
 from app.revisions.schemas import RevisionCreate, RevisionPosted, RevisionRead

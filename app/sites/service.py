@@ -7,10 +7,10 @@ from sqlmodel import Session, col, delete, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
+from app.auth.scope import visible_projects
 from app.errors import Conflict, NotFound
-from app.params import Pagination, ref_clause
+from app.params import Pagination, escape_like, ref_clause
 from app.projects.models import Project, ProjectSite
-from app.projects.service import escape_like, visible_to
 from app.sites.models import Site, SiteAlias
 from app.sites.schemas import SiteCreate, SiteProjectRef, SiteRead, SiteUpdate
 
@@ -29,7 +29,7 @@ def site_reads(*, session: Session, actor: Actor, sites: list[Site]) -> list[Sit
     for site_id, project_id, code, name in session.exec(
         select(ProjectSite.site_id, Project.id, Project.code, Project.name)
         .join(Project, col(Project.id) == ProjectSite.project_id)
-        .where(col(ProjectSite.site_id).in_(ids), visible_to(actor))
+        .where(col(ProjectSite.site_id).in_(ids), visible_projects(actor))
         .order_by(col(Project.code))
     ):
         assert project_id is not None
