@@ -10,13 +10,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from app import migrate
-from app.auth import service as keys
 from app.auth.actor import CLI_ACTOR
 from app.auth.models import Role
-from app.auth.schemas import ApiKeyCreate
 from app.config import get_settings
 from app.db import SessionFactory, make_engine
 from app.errors import DomainError
+from app.keys import service as keys
+from app.keys.schemas import ApiKeyCreate
 
 
 def _factory() -> SessionFactory:

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     api_key_cache_seconds: int = Field(default=5, ge=0, le=300)
     idempotency_retention_hours: int = Field(default=72, ge=24)
     import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    # Report flags (PRODUCT.md): needs 概算调整 when EAC or committed exceed the revised
+    # Report flags (docs/REPORTS.md, Flags): needs 概算调整 when EAC or committed exceed the revised
     # estimate by more than this share; behind schedule when SPI is below this.
     needs_revision_threshold: Decimal = Field(default=Decimal("0.10"), ge=0, le=10)
     behind_schedule_spi: Decimal = Field(default=Decimal("0.9"), gt=0, le=2)

@@ -7,7 +7,6 @@ from fastapi import FastAPI
 
 from app.audit.router import router as audit_router
 from app.auth.cache import KeyCache
-from app.auth.router import router as keys_router
 from app.config import Settings, get_settings
 from app.contractors.router import router as contractors_router
 from app.contracts.router import router as contracts_router
@@ -15,6 +14,7 @@ from app.db import SessionFactory, make_engine
 from app.errors import install_handlers
 from app.funding.router import router as funding_router
 from app.health.router import router as health_router
+from app.keys.router import router as keys_router
 from app.ledger.router import project_router as ledger_project_router
 from app.ledger.router import router as ledger_router
 from app.middleware import RequestContextMiddleware, RequestIdFilter

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from app.auth import service as key_service
 from app.auth.actor import CLI_ACTOR
 from app.auth.models import Role
-from app.auth.schemas import ApiKeyCreate
 from app.contractors.models import Contractor
+from app.keys import service as key_service
+from app.keys.schemas import ApiKeyCreate
 from app.programmes import service as programme_service
 from app.programmes.models import PlanItem, Programme
 from app.programmes.schemas import PlanItemCreate, ProgrammeCreate

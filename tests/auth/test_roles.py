@@ -7,8 +7,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.auth import service as key_service
 from app.auth.dependencies import ROLE_GUARD_ATTR
+from app.auth.service import hash_key
 from app.config import Settings
 from app.main import create_app
 from tests.factories import Keys
@@ -124,7 +124,7 @@ def test_key_is_shown_once_and_stored_hashed(
     from app.auth.models import ApiKey
 
     stored = session.get(ApiKey, body["id"])
-    assert stored is not None and stored.key_hash == key_service.hash_key(plaintext)
+    assert stored is not None and stored.key_hash == hash_key(plaintext)
     assert plaintext not in repr(stored.model_dump())
     assert (
         client.get("/api/v1/projects", headers={"Authorization": f"Bearer {plaintext}"}).status_code

@@ -1,12 +1,12 @@
 from fastapi import Request, Response, status
 
-from app.auth import service
 from app.auth.cache import KeyCache
 from app.auth.dependencies import AdminDep
-from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.config import get_settings
 from app.db import SessionDep, after_commit
 from app.errors import problem_responses
+from app.keys import service
+from app.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.params import IdPath
 from app.routing import FeatureRouter
 
