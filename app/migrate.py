@@ -8,6 +8,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 import migrations
+from app.db import normalise_url
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -35,8 +36,6 @@ def current_revision(database_url: str) -> str | None:
     """The revision the database is at, or None for an empty database."""
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
-
-    from app.db import normalise_url
 
     engine = create_engine(normalise_url(database_url))
     try:

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, or_, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
+from app.contracts.models import Contract
 from app.errors import DomainError, FieldError, InvalidInput, RowErrors
 from app.funding.models import FundingSource
 from app.inputs import check_text
@@ -212,8 +213,6 @@ def _resolve_line(session: Session, project: Project, ref: str) -> int | None:
 
 def _resolve_contract(session: Session, project: Project, ref: str) -> int | None:
     """A contract of the row's project, by its number (or id)."""
-    from app.contracts.models import Contract
-
     found = session.exec(
         select(Contract.id).where(
             Contract.project_id == project.id,

@@ -20,10 +20,12 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
+from app.contracts.models import ContractBalance
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
 from app.ledger import statements as sql
+from app.ledger.budget_policy import BudgetExceeded, apply_budget_policy
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
 from app.ledger.schemas import (
     BudgetWarning,
@@ -48,10 +50,6 @@ Record = Row[*tuple[Any, ...]]
 SORTS = ("paid_on", "amount", "id", "voucher_no", "created_at")
 
 
-class BudgetExceeded(Conflict):
-    slug, title = "budget-exceeded", "Payment would exceed the approved budget"
-
-
 class DuplicateVoucher(Conflict):
     slug, title = "duplicate-voucher", "Voucher number already posted"
 
@@ -67,54 +65,6 @@ def _locked_context(session: Session, project_id: int, source: str = "") -> tupl
         .one()
     )
     return balance, context
-
-
-def _check(
-    *,
-    scope: str,
-    label: str,
-    estimate: Decimal,
-    disbursed: Decimal,
-    amount: Decimal,
-    policy: str,
-    threshold: Decimal,
-) -> list[BudgetWarning]:
-    """Apply a budget policy to one more amount; raise if it blocks, else return warnings."""
-    after = disbursed + amount
-    prefix = "" if scope == "project" else "line_"
-    if after > estimate:
-        figures = {
-            "scope": scope,
-            "estimate": f"{estimate:.2f}",
-            "disbursed": f"{disbursed:.2f}",
-            "amount": f"{amount:.2f}",
-            "would_be": f"{after:.2f}",
-            "over_by": f"{after - estimate:.2f}",
-        }
-        if policy == BudgetPolicy.block.value:
-            raise BudgetExceeded(
-                f"{label}: paying {amount:.2f} would bring the total to {after:.2f}, "
-                f"above the approved {estimate:.2f}; an approved 概算调整 is needed first",
-                **figures,
-            )
-        return [
-            BudgetWarning(
-                code=f"{prefix}over_budget",
-                message=f"{label}: total paid {after:.2f} exceeds the approved {estimate:.2f} "
-                f"by {after - estimate:.2f}",
-                share=share(after, estimate),
-            )
-        ]
-    if estimate > 0 and after >= estimate * threshold:
-        return [
-            BudgetWarning(
-                code=f"{prefix}near_budget",
-                message=f"{label}: total paid {after:.2f} is {share(after, estimate)} of the "
-                f"approved {estimate:.2f} (warning from {threshold})",
-                share=share(after, estimate),
-            )
-        ]
-    return []
 
 
 @dataclass(frozen=True)
@@ -317,7 +267,7 @@ def post_disbursement(
     if project.source_id is None:
         resolve_source(session=session, ref=data.funding_source, field="funding_source")
     line = _line_context(session, project, data.budget_line_id)
-    warnings = _check(
+    warnings = apply_budget_policy(
         scope="project",
         label=project.code,
         estimate=project.revised_estimate,
@@ -327,7 +277,7 @@ def post_disbursement(
         threshold=project.warn_threshold,
     )
     if line is not None:
-        warnings += _check(
+        warnings += apply_budget_policy(
             scope="budget_line",
             label=f"{project.code} {line.code} {line.name}",
             estimate=line.estimate,
@@ -599,7 +549,6 @@ def entry_reads(*, session: Session, entries: Sequence[Disbursement]) -> list[Di
 def reconcile(*, session: Session) -> list[str]:
     """Compare every balance row with a recomputation from the entries; list any difference."""
     problems: list[str] = []
-    from app.contracts.models import ContractBalance
 
     checks = [
         (
