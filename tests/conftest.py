@@ -8,6 +8,7 @@ with the reason, unless REQUIRE_POSTGRES=1 (CI), which makes it an error.
 import os
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from app.config import Settings
 from app.db import SessionFactory, make_engine, normalise_url
 from app.main import create_app
 from app.models import metadata
-from tests.factories import Keys, make_keys
+from app.projects.models import Project
+from tests.factories import Keys, make_keys, make_programme, make_project
 
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -110,6 +112,14 @@ def zl7(session: Session) -> None:
 
     load_file(session=session, path=DEFAULT_SEED)
     session.commit()
+
+
+@pytest.fixture
+def project(session: Session) -> Project:
+    """A project of 1,000,000.00 coded REV-A, in a programme of its own. A test module that needs
+    another project defines its own `project`."""
+    _, item = make_programme(session)
+    return make_project(session, item, estimate=Decimal("1000000.00"), code="REV-A")
 
 
 @pytest.fixture

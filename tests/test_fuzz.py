@@ -18,12 +18,15 @@ from app.config import Settings
 from app.main import create_app
 from tests.factories import Keys
 
+# Left out of a plain `pytest`: `pytest -m slow` runs it (.ci/run does, on both engines).
+pytestmark = pytest.mark.slow
+
 # Built only for its OpenAPI document; each test calls the real app from the `app` fixture.
 schema = schemathesis.openapi.from_asgi(
     "/openapi.json", create_app(Settings(database_url="sqlite://", log_level="CRITICAL"))
 )
 # CI runs a fixed, bounded set. A deeper hunt:
-#   FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 pytest tests/test_fuzz.py
+#   FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 pytest -m slow tests/test_fuzz.py
 schema.config.generation.update(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "12")),
     deterministic=os.environ.get("FUZZ_RANDOM") != "1",

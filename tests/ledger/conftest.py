@@ -8,7 +8,8 @@ from app.ledger.service import reconcile
 
 @pytest.fixture(autouse=True)
 def balances_reconcile(session: Session) -> Iterator[None]:
-    """After every ledger test, the running balances equal a recomputation from the entries."""
+    """After every ledger test, the running balances equal a recomputation from the entries.
+    tests/contracts, tests/revisions and tests/funding import it into their conftest too."""
     yield
     session.expire_all()
     assert reconcile(session=session) == []

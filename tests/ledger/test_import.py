@@ -1,4 +1,5 @@
-"""Importing a month of payments from a spreadsheet: all rows or none, Excel's encodings."""
+"""Importing a month of payments from a spreadsheet: all rows or none, Excel's encodings, errors
+named by the spreadsheet's row and column, and the key checked before the file is read."""
 
 import codecs
 from decimal import Decimal
@@ -6,12 +7,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
+from app.ledger.models import ProjectBalance
 from tests.factories import Keys, make_programme, make_project
 
 HEAD_ZH = "项目编号,预算科目,金额,支付日期,收款单位,凭证号,资金来源,摘要\r\n"
 HEAD_EN = "project,budget_line,amount,paid_on,payee,voucher_no,funding_source,memo\r\n"
+# English headings without the optional memo column.
+HEAD = "project,budget_line,amount,paid_on,payee,voucher_no,funding_source\r\n"
 
 
 @pytest.fixture
@@ -42,6 +46,10 @@ def _post(client: TestClient, keys: Keys, body: bytes, **params: Any) -> Any:
         params=params,
         headers={**keys.finance, "Content-Type": "text/csv"},
     )
+
+
+def _import(client: TestClient, keys: Keys, text: str, **params: Any) -> Any:
+    return _post(client, keys, text.encode(), **params)
 
 
 def _total(client: TestClient, keys: Keys) -> Any:
@@ -191,3 +199,44 @@ def test_who_may_import(client: TestClient, keys: Keys, projects: Any) -> None:
         headers={**keys.viewer, "Content-Type": "text/csv"},
     )
     assert response.status_code == 403
+
+
+def test_csv_row_numbers_count_blank_lines(client: TestClient, keys: Keys, project: Any) -> None:
+    text = (
+        HEAD + "REV-A,,1.00,2023-06-01,甲,V-1,county\r\n\r\nREV-A,,abc,2023-06-01,甲,V-2,county\r\n"
+    )
+    response = _import(client, keys, text)
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(4, "amount")]
+
+
+def test_csv_control_characters_are_a_row_error(
+    client: TestClient, keys: Keys, project: Any
+) -> None:
+    response = _import(client, keys, HEAD + "REV-A\x00,,1.00,2023-06-01,甲,V-1,county\r\n")
+    assert response.status_code == 422
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(2, "project")]
+
+
+def test_csv_errors_name_the_spreadsheet_column(client: TestClient, keys: Keys, zl7: None) -> None:
+    response = _import(client, keys, HEAD + "ZL7-6,,1.00,2023-06-01,甲,V-1,county\r\n")
+    assert response.status_code == 422
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(2, "budget_line")]
+
+
+def test_a_dry_run_writes_nothing_at_all(
+    client: TestClient, keys: Keys, project: Any, session: Session
+) -> None:
+    response = _import(
+        client, keys, HEAD + "REV-A,,1.00,2023-06-01,甲,V-1,county\r\n", dry_run="true"
+    )
+    assert response.status_code == 200
+    balances = session.exec(select(func.count()).select_from(ProjectBalance)).one()
+    assert balances == 0
+
+
+def test_import_checks_the_key_before_reading_the_file(client: TestClient, app: Any) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"import_max_bytes": 2048})
+    response = client.post(
+        "/api/v1/disbursements/import", content=b"x" * 4096, headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 401

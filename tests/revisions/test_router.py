@@ -1,19 +1,11 @@
-"""概算调整 replace the estimate from their approval date; the budget as of any date is exact."""
+"""概算调整 replace the estimate from their approval date; the budget as of any date is exact;
+a retried revision is recorded once, whether the project is named by id or by code."""
 
-from decimal import Decimal
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
-from tests.factories import Keys, make_programme, make_project, payment
-
-
-@pytest.fixture
-def project(session: Session) -> Any:
-    _, item = make_programme(session)
-    return make_project(session, item, estimate=Decimal("1000000.00"))
+from tests.factories import Keys, payment
 
 
 def _revise(client: TestClient, keys: Keys, project: Any, estimate: str, on: str, doc: str) -> Any:
@@ -159,60 +151,32 @@ def test_revision_rules(client: TestClient, keys: Keys, project: Any) -> None:
         assert client.request(method, url, headers=keys.admin).status_code == 405
 
 
-def test_funding_plan_planned_vs_disbursed(client: TestClient, keys: Keys, project: Any) -> None:
-    url = f"/api/v1/projects/{project.id}/funding"
-    etag = client.get(f"/api/v1/projects/{project.id}", headers=keys.viewer).headers["etag"]
-    plan = {
-        "sources": [
-            {"funding_source": "central_budget", "planned": "600000.00"},
-            {"funding_source": "县级财政", "planned": "400000.00"},
-        ]
+def test_negative_zero_is_zero(client: TestClient, keys: Keys, project: Any) -> None:
+    response = client.post(
+        f"/api/v1/projects/{project.id}/revisions",
+        json={
+            "new_estimate": "-0.00",
+            "approved_on": "2023-01-01",
+            "document_no": "Z-1",
+            "reason": "撤销",
+        },
+        headers=keys.finance,
+    )
+    assert response.status_code == 201
+    assert response.json()["new_estimate"] == "0.00"
+
+
+def test_a_retry_by_code_replays_the_request_made_by_id(
+    client: TestClient, keys: Keys, project: Any
+) -> None:
+    body = {
+        "new_estimate": "1200.00",
+        "approved_on": "2023-01-01",
+        "document_no": "R-1",
+        "reason": "增项",
     }
-    assert client.put(url, json=plan, headers=keys.finance).status_code == 428
-    put = client.put(url, json=plan, headers={**keys.finance, "If-Match": etag})
-    assert put.status_code == 200, put.text
-    assert put.headers["etag"] != etag
-    client.post(
-        "/api/v1/disbursements",
-        json=payment(project.id, "1000.00", "V-1", funding_source="中央预算内投资"),
-        headers=keys.finance,
-    )
-    client.post(
-        "/api/v1/disbursements",
-        json=payment(project.id, "10.00", "V-2", funding_source="self_raised"),
-        headers=keys.finance,
-    )
-    funding = client.get(url, headers=keys.viewer).json()
-    assert (funding["planned_total"], funding["unplanned"], funding["disbursed"]) == (
-        "1000000.00",
-        "0.00",
-        "1010.00",
-    )
-    assert [(s["funding_source"], s["planned"], s["disbursed"]) for s in funding["sources"]] == [
-        ("central_budget", "600000.00", "1000.00"),
-        ("county", "400000.00", "0.00"),
-        ("self_raised", "0.00", "10.00"),
-    ]
-    read = client.get(f"/api/v1/projects/{project.id}", headers=keys.viewer).json()
-    assert [f["funding_source"] for f in read["funding"]] == [
-        "central_budget",
-        "county",
-        "self_raised",
-    ]
-
-    # Retire a source: it takes no new money, but what was paid from it stays.
-    retired = client.patch(
-        "/api/v1/funding-sources/self_raised", json={"active": False}, headers=keys.admin
-    )
-    assert retired.status_code == 200 and retired.json()["active"] is False
-    refused = client.post(
-        "/api/v1/disbursements",
-        json=payment(project.id, "1.00", "V-3", funding_source="自筹"),
-        headers=keys.finance,
-    )
-    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "funding_source"
-
-
-def test_standard_funding_sources_are_there(client: TestClient, keys: Keys) -> None:
-    names = [s["name"] for s in client.get("/api/v1/funding-sources", headers=keys.viewer).json()]
-    assert names[:5] == ["中央预算内投资", "自治区资金", "地方政府专项债券", "县级财政", "自筹"]
+    headers = {**keys.finance, "Idempotency-Key": "rev-by-id-or-code"}
+    first = client.post(f"/api/v1/projects/{project.id}/revisions", json=body, headers=headers)
+    again = client.post("/api/v1/projects/REV-A/revisions", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
