@@ -2,10 +2,13 @@
 at the top of a module, where a reader sees it, not inside a function.
 
 Each package of app/ (app.ledger, app.contracts, ...) is a node of the graph, and so is each
-top-level module (app.db, app.money, ...). An import of app.ledger.service in
-app/contracts/router.py is an edge app.contracts → app.ledger wherever the import stands: at the
-top of the module, inside a function, or under `if TYPE_CHECKING:`. An import moved into a
-function to get round a cycle still makes one package depend on the other.
+top-level module (app.db, app.money, ...). A feature's tables (its models.py) are a node of
+their own: the tables are one layer below every feature, and refer to each other as their
+foreign keys do (a payment's table names its contract's), while the features' code above them
+must not go round in a circle. An import of app.ledger.service in app/contracts/router.py is an
+edge app.contracts → app.ledger wherever the import stands: at the top of the module, inside
+a function, or under `if TYPE_CHECKING:`. An import moved into a function to get round a cycle
+still makes one package depend on the other. docs/ARCHITECTURE.md draws the layers.
 """
 
 import ast
@@ -36,8 +39,10 @@ Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
 def node(module: str) -> str:
-    """app.ledger.service → app.ledger; app.db → app.db; app → app."""
-    return ".".join(module.split(".")[:2])
+    """app.ledger.service → app.ledger; app.ledger.models → app.ledger.models (the tables);
+    app.db → app.db; app → app."""
+    parts = module.split(".")
+    return ".".join(parts[:3] if parts[2:3] == ["models"] else parts[:2])
 
 
 def _module_name(root: Path, path: Path) -> str:
@@ -191,6 +196,20 @@ def test_app_packages_do_not_import_each_other_in_a_cycle() -> None:
     assert not cycles, "app's packages import each other in a cycle:\n" + "\n".join(cycles)
 
 
+def test_tables_depend_on_nothing_but_tables_and_the_base_modules() -> None:
+    """A models.py imports other tables and top-level modules (app.money, app.timeutil), never
+    a feature's code: that is what keeps the table layer below every feature."""
+    base = {p.stem for p in (ROOT / "app").glob("*.py")}
+    wrong = [
+        f"{i.where}: {i.module}"
+        for i in app_imports()
+        if node(i.importer).endswith(".models")
+        and not node(i.module).endswith(".models")
+        and node(i.module).split(".")[-1] not in base
+    ]
+    assert not wrong, "tables importing feature code:\n" + "\n".join(wrong)
+
+
 def test_app_code_is_imported_at_the_top_of_a_module() -> None:
     lazy = [f"{i.where}: {i.module}" for i in lazy_imports(app_imports())]
     assert not lazy, (
@@ -218,17 +237,17 @@ def test_the_checks_find_a_cycle_made_by_an_import_in_a_function(tmp_path: Path)
     imports = app_imports(tmp_path)
     edges = package_graph(imports)
     assert sorted(edges) == [
-        ("app.a", "app.b"),
-        ("app.b", "app.c"),
-        ("app.b", "app.db"),
+        ("app.a", "app.b.models"),
+        ("app.b.models", "app.c"),
+        ("app.b.models", "app.db"),
         ("app.c", "app.a"),
         ("app.c", "app.db"),
         ("app.main", "app.a"),
     ]
-    assert [i.where for i in edges["app.a", "app.b"]] == ["app/a/service.py:1"]
-    assert strongly_connected(edges) == [["app.a", "app.b", "app.c"]]
+    assert [i.where for i in edges["app.a", "app.b.models"]] == ["app/a/service.py:1"]
+    assert strongly_connected(edges) == [["app.a", "app.b.models", "app.c"]]
     (cycle,) = describe_cycles(edges)
-    assert "app.c → app.a   (closes app.c → app.a → app.b → app.c)" in cycle
+    assert "app.c → app.a   (closes app.c → app.a → app.b.models → app.c)" in cycle
     assert "app/c/rules.py:6 (in R.m): app.a.service" in cycle
     assert [i.where for i in lazy_imports(imports)] == [
         "app/b/models.py:5 (in late)",
