@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.auth.dependencies import ROLE_GUARD_ATTR
-from app.auth.service import hash_key
 from app.config import Settings
 from app.main import create_app
 from tests.factories import Keys
@@ -105,48 +104,3 @@ def test_contractor_sees_no_project_without_a_contract(
     assert client.get("/api/v1/projects/ZL7-1", headers=keys.contractor).status_code == 404
     site = client.get("/api/v1/sites", params={"q": "陶乐中学"}, headers=keys.contractor).json()
     assert site["items"][0]["projects"] == []
-
-
-def test_key_is_shown_once_and_stored_hashed(
-    client: TestClient, keys: Keys, session: Session
-) -> None:
-    created = client.post(
-        "/api/v1/keys", json={"name": "计财股 张会计", "role": "finance"}, headers=keys.admin
-    )
-    assert created.status_code == 201
-    body = created.json()
-    plaintext = body["key"]
-    assert plaintext.startswith("ctk_fin_") and body["prefix"] in plaintext
-    assert created.headers["cache-control"] == "no-store"
-    listed = client.get("/api/v1/keys", headers=keys.admin).json()
-    assert all("key" not in k for k in listed)
-    assert plaintext not in client.get("/api/v1/keys", headers=keys.admin).text
-    from app.auth.models import ApiKey
-
-    stored = session.get(ApiKey, body["id"])
-    assert stored is not None and stored.key_hash == hash_key(plaintext)
-    assert plaintext not in repr(stored.model_dump())
-    assert (
-        client.get("/api/v1/projects", headers={"Authorization": f"Bearer {plaintext}"}).status_code
-        == 200
-    )
-
-
-def test_contractor_key_needs_an_existing_contractor(client: TestClient, keys: Keys) -> None:
-    missing = client.post(
-        "/api/v1/keys", json={"name": "c", "role": "contractor"}, headers=keys.admin
-    )
-    assert missing.status_code == 422
-    unknown = client.post(
-        "/api/v1/keys",
-        json={"name": "c", "role": "contractor", "contractor_id": 999999},
-        headers=keys.admin,
-    )
-    assert unknown.status_code == 422
-    assert unknown.json()["errors"][0]["field"] == "contractor_id"
-    bound = client.post(
-        "/api/v1/keys",
-        json={"name": "c", "role": "contractor", "contractor_id": keys.contractor_id},
-        headers=keys.admin,
-    )
-    assert bound.status_code == 201 and bound.json()["contractor_id"] == keys.contractor_id
