@@ -205,15 +205,15 @@ def _append_entry(session: Session, values: dict[str, Any]) -> int:
     under the project's balance lock."""
     connection = session.connection()
     voucher = {"programme_id": values["programme_id"], "voucher_no": values["voucher_no"]}
-    if values["voucher_no"] is not None:
-        _refuse_used_voucher(connection.execute(sql.VOUCHER_OWNER, voucher).scalar(), voucher)
     try:
-        entry_id = int(connection.execute(sql.INSERT_ENTRY, values).scalar_one())
+        entry_id = connection.execute(sql.APPEND_ENTRY, values).scalar()
     except IntegrityError as exc:
-        # A payment on another project took the voucher number since it was looked up.
+        # A payment on another project took the voucher number at the same moment.
         if values["voucher_no"] is None:
             raise
-        _refuse_used_voucher(None, voucher, exc)
+        raise _used_voucher(voucher, owner=None) from exc
+    if entry_id is None:
+        raise _used_voucher(voucher, owner=connection.execute(sql.VOUCHER_OWNER, voucher).scalar())
     moved = {
         "b_project_id": values["project_id"],
         "b_amount": values["amount"],
@@ -229,7 +229,7 @@ def _append_entry(session: Session, values: dict[str, Any]) -> int:
     if values["contract_id"] is not None:
         _move(connection, sql.MOVE_CONTRACT, sql.NEW_CONTRACT, moved)
     _move(connection, sql.MOVE_FUNDING, sql.NEW_FUNDING, moved)
-    return entry_id
+    return int(entry_id)
 
 
 def _move(connection: Connection, move: Any, create: Any, values: dict[str, Any]) -> None:
@@ -239,17 +239,13 @@ def _move(connection: Connection, move: Any, create: Any, values: dict[str, Any]
         connection.execute(create, values)
 
 
-def _refuse_used_voucher(
-    owner: int | None, voucher: dict[str, Any], cause: Exception | None = None
-) -> None:
-    if owner is None and cause is None:
-        return
+def _used_voucher(voucher: dict[str, Any], *, owner: int | None) -> "DuplicateVoucher":
     taken = f" (entry {owner})" if owner is not None else ""
-    raise DuplicateVoucher(
+    return DuplicateVoucher(
         f"voucher {voucher['voucher_no']} is already posted in this programme{taken}",
         existing_id=owner,
         voucher_no=voucher["voucher_no"],
-    ) from cause
+    )
 
 
 def post_disbursement(

@@ -105,7 +105,23 @@ VOUCHER_OWNER = select(entry.c.id).where(
         entry.c.voucher_no == bindparam("voucher_no"),
     )
 )
-INSERT_ENTRY = insert(entry).returning(entry.c.id)
+_new = {c.name: bindparam(c.name, type_=c.type) for c in entry.c if c.name != "id"}
+# The entry, unless its voucher number is taken in the programme: then nothing is inserted
+# and no id comes back (a 409). A voucher taken at the same moment by a payment on another
+# project is refused by the unique constraint instead.
+APPEND_ENTRY = (
+    insert(entry)
+    .from_select(
+        list(_new),
+        select(*_new.values()).where(
+            ~exists().where(
+                entry.c.programme_id == _new["programme_id"],
+                entry.c.voucher_no == _new["voucher_no"],
+            )
+        ),
+    )
+    .returning(entry.c.id)
+)
 
 # The running balances an entry moves. Parameters are prefixed b_: a parameter named after a
 # column would also be taken as that column's new value. The project's row exists (it is the
