@@ -126,6 +126,12 @@ HASHED = (
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _head = AuditHead.__table__  # type: ignore[attr-defined]
 _LOCK_HEAD = sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
+_APPEND = _entries.insert()
+_MOVE_HEAD = (
+    _head.update()
+    .where(_head.c.id == 1)
+    .values(seq=sa.bindparam("head_seq"), hash=sa.bindparam("head_hash"))
+)
 
 
 def write_pending(session: Session) -> None:
@@ -143,8 +149,8 @@ def write_pending(session: Session) -> None:
         row = {**change.__dict__, "seq": seq, "at": at, "prev_hash": prev_hash}
         prev_hash = entry_hash(row)
         rows.append({**row, "hash": prev_hash})
-    connection.execute(_entries.insert(), rows)
-    connection.execute(_head.update().where(_head.c.id == 1).values(seq=seq, hash=prev_hash))
+    connection.execute(_APPEND, rows if len(rows) > 1 else rows[0])
+    connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
 
 
 @dataclass(frozen=True)
