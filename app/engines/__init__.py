@@ -24,7 +24,8 @@ class EngineRules(Protocol):
 
     def claim_request(self, connection: Connection, key: int) -> bool: ...
 
-    def batch_cursor(self, driver_connection: Any) -> Any: ...
+    # The database writes each CSV line of a big export itself, read with COPY.
+    CSV_LINES_IN_SQL: bool
 
     def write_queue(self, engine: Engine, *, wait_s: float) -> sqlite.WriteQueue | None: ...
 

@@ -81,8 +81,10 @@ def claim_request(connection: Connection, key: int) -> bool:
     return True
 
 
-def batch_cursor(driver_connection: Any) -> Any:
-    return driver_connection.cursor()
+# The column writer (app/exports/service.py) writes SQLite's CSV: lines built in SQLite's
+# SQL measured slower (its string functions, and the joins for the names, cost more than the
+# Python writer saves; docs/PERFORMANCE.md).
+CSV_LINES_IN_SQL = False
 
 
 @compiles(UtcText, "sqlite")

@@ -5,8 +5,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Select
 
-from app.engines import rules
-
 
 def driver_statement(connection: Connection, query: Select[Any]) -> tuple[str, Any]:
     """A SELECT as the database driver takes it: its SQL text and its parameters, bound as
@@ -38,7 +36,9 @@ def driver_batches(
         connection.begin()
     driver = connection.connection.driver_connection
     assert driver is not None
-    cursor = rules(connection.dialect.name).batch_cursor(driver)
+    # A server-side cursor where the driver has one (PostgreSQL): rows come as they are fetched.
+    streams = connection.dialect.supports_server_side_cursors
+    cursor = driver.cursor(name="batches") if streams else driver.cursor()
     try:
         cursor.execute(statement, parameters)
         while batch := cursor.fetchmany(size):

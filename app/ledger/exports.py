@@ -1,8 +1,8 @@
 """The ledger as CSV or XLSX: every entry that the list's filters match, streamed.
 
-On PostgreSQL the CSV's lines are written by the database: one SELECT builds each entry's
-line by the CSV writer's rules and COPY sends it (app/exports/postgres.py). Otherwise (XLSX,
-and SQLite's CSV, where that measured slower):
+Where the engine writes CSV lines itself (PostgreSQL, app/engines/postgresql.py), one SELECT
+builds each entry's line by the CSV writer's rules and COPY sends it. Otherwise (XLSX, and
+SQLite's CSV):
 
 One Core SELECT of the entries' own columns, read in batches as the database driver returns
 them (db.driver_batches: no ORM objects, no SQLAlchemy Row, no pydantic per row): a
@@ -28,10 +28,8 @@ from sqlmodel import col, select
 
 from app.auth.actor import Actor
 from app.contracts.models import Contract
-from app.db import SessionFactory, is_sqlite
-from app.exports.batches import driver_batches
-from app.exports.dependencies import ExportFormat, Lang
-from app.exports.postgres import (
+from app.db import SessionFactory
+from app.engines.postgresql import (
     copy_lines,
     csv_line,
     date_cell,
@@ -40,6 +38,8 @@ from app.exports.postgres import (
     text_cell,
     utc_cell,
 )
+from app.exports.batches import driver_batches
+from app.exports.dependencies import ExportFormat, Lang
 from app.exports.service import stream, utc_texts_iso
 from app.exports.tables import Column, ColumnBatch, ColumnBatches, CsvLines, Kind, Rows, Sheet
 from app.funding.models import FundingSource
@@ -256,13 +256,11 @@ def export_ledger(
     """The matching entries as a CSV (streamed while read) or XLSX file. The caller's role has
     been checked and its scope is in the query before anything is read."""
     rows: Rows
-    if fmt is ExportFormat.csv and not is_sqlite(factory.bind):
+    if fmt is ExportFormat.csv and factory.rules.CSV_LINES_IN_SQL:
         query = ledger_csv_query(actor=actor, filters=filters, sort=sort)
         rows = CsvLines(_copied_lines(factory, query))
     else:
-        # XLSX needs the values; so does SQLite's CSV: building each line in SQLite's own
-        # SQL measured slower than reading the columns (its string functions, and four
-        # joins for the names, cost more than the Python writer saves).
+        # XLSX needs the values.
         query = ledger_export_query(actor=actor, filters=filters, sort=sort)
         rows = ColumnBatches(_batches(factory, query))
     sheet = Sheet(name="Ledger", name_zh="支付台账", columns=LEDGER_COLUMNS, rows=rows)
