@@ -26,12 +26,11 @@ from app.contracts.models import ChangeOrder, Contract
 from app.db import is_sqlite
 from app.ledger.models import Disbursement, ProjectBalance
 from app.milestones.models import Milestone, MilestoneProgress
-from app.money import fen
+from app.money import fen, half_even
 from app.projects.models import Project
 from app.revisions.models import ProjectRevision
 
 HUNDREDTHS_SQUARED = 10_000
-SHARE_SCALE = 10_000  # shares are shown with four decimals
 
 P = Project.__table__  # type: ignore[attr-defined]
 
@@ -94,24 +93,6 @@ class Figures(NamedTuple):
     forecast_over: bool
     needs_revision: bool
     behind_schedule: bool
-
-
-def half_even(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded half to even, exactly (denominator > 0)."""
-    quotient, remainder = divmod(numerator, denominator)
-    twice = 2 * remainder
-    if twice > denominator or (twice == denominator and quotient % 2):
-        quotient += 1
-    return quotient
-
-
-def ratio(numerator: int, denominator: int) -> Decimal | None:
-    """A four-decimal share, or None when the denominator is zero."""
-    if denominator == 0:
-        return None
-    if denominator < 0:
-        numerator, denominator = -numerator, -denominator
-    return Decimal(half_even(numerator * SHARE_SCALE, denominator)).scaleb(-4)
 
 
 def money(value_fen: int | None) -> Decimal | None:

@@ -28,7 +28,7 @@ from app.errors import InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import Disbursement
 from app.milestones.models import Milestone, MilestoneProgress
-from app.money import fen
+from app.money import fen, half_even, share
 from app.programmes.models import PlanItem, Programme
 from app.programmes.service import get_programme
 from app.projects.models import BudgetLine, Project, ProjectSite
@@ -41,10 +41,8 @@ from app.reports.figures import (
     each_row,
     flag_counts,
     gather,
-    half_even,
     money,
     project_ids,
-    ratio,
 )
 from app.reports.schemas import (
     Alert,
@@ -245,18 +243,18 @@ def report_figures(figures: Figures) -> dict[str, Any]:
         "disbursed": money(disbursed),
         "remaining": money(remaining),
         "budget_variance": money(remaining),
-        "budget_variance_pct": ratio(remaining, revised),
-        "financial_completion": ratio(disbursed, revised),
-        "physical_completion": None if figures.physical is None else ratio(*figures.physical),
-        "planned_completion": None if figures.planned is None else ratio(*figures.planned),
+        "budget_variance_pct": share(remaining, revised),
+        "financial_completion": share(disbursed, revised),
+        "physical_completion": None if figures.physical is None else share(*figures.physical),
+        "planned_completion": None if figures.planned is None else share(*figures.planned),
         "bac": money(revised),
         "pv": money(pv),
         "ev": money(ev),
         "ac": money(disbursed),
         "cv": money(ev - disbursed),
         "sv": money(ev - pv),
-        "cpi": ratio(ev, disbursed),
-        "spi": ratio(ev, pv),
+        "cpi": share(ev, disbursed),
+        "spi": share(ev, pv),
         "eac": money(figures.eac),
         "vac": None if figures.eac is None else money(revised - figures.eac),
     }
@@ -711,7 +709,7 @@ def _by_source(
                     "funding_planned": money(planned[group.key]),
                     "disbursed": money(paid[group.key]),
                     "remaining": money(remaining),
-                    "financial_completion": ratio(paid[group.key], planned[group.key]),
+                    "financial_completion": share(paid[group.key], planned[group.key]),
                 }
             )
         )
