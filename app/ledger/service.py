@@ -21,6 +21,7 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.models import ContractBalance
+from app.contracts.terms import contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
@@ -144,8 +145,6 @@ def _check_contract(
 ) -> list[BudgetWarning]:
     """A payment on a contract stops at committed × (1 − retention) until 竣工验收, then at
     committed; the project's policy decides whether going past is refused or warned."""
-    from app.contracts.service import figures
-
     contract = (
         session.connection().execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
     )
@@ -153,41 +152,41 @@ def _check_contract(
         raise InvalidInput(
             f"contract {contract_id} is not a contract of project {project.id}", field="contract_id"
         )
-    terms = figures(
+    terms = contract_terms(
         amount=contract.amount,
         changes=contract.changes,
         paid=contract.paid,
-        rate=contract.retention_rate,
+        retention_rate=contract.retention_rate,
         accepted_on=contract.accepted_on,
         defects_months=contract.defects_months,
     )
     after = contract.paid + amount
-    if after <= terms["payable_limit"]:
+    if after <= terms.payable_limit:
         return []
     held = (
         ""
         if contract.accepted_on
-        else f", holding {terms['retention_held']:.2f} as 质保金 until 竣工验收"
+        else f", holding {terms.retention_held:.2f} as 质保金 until 竣工验收"
     )
     detail = (
         f"contract {contract.contract_no}: paying {amount:.2f} would bring payments to "
-        f"{after:.2f}, above the {terms['payable_limit']:.2f} payable on "
-        f"{terms['committed']:.2f} committed{held}"
+        f"{after:.2f}, above the {terms.payable_limit:.2f} payable on "
+        f"{terms.committed:.2f} committed{held}"
     )
     if project.budget_policy == BudgetPolicy.block.value:
         raise BudgetExceeded(
             detail,
             scope="contract",
-            committed=f"{terms['committed']:.2f}",
-            payable_limit=f"{terms['payable_limit']:.2f}",
+            committed=f"{terms.committed:.2f}",
+            payable_limit=f"{terms.payable_limit:.2f}",
             paid=f"{contract.paid:.2f}",
             amount=f"{amount:.2f}",
             would_be=f"{after:.2f}",
-            over_by=f"{after - terms['payable_limit']:.2f}",
+            over_by=f"{after - terms.payable_limit:.2f}",
         )
     return [
         BudgetWarning(
-            code="contract_over_limit", message=detail, share=share(after, terms["committed"])
+            code="contract_over_limit", message=detail, share=share(after, terms.committed)
         )
     ]
 

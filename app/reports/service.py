@@ -23,7 +23,7 @@ from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contractors.models import Contractor
 from app.contracts.models import ChangeOrder, Contract, ContractBalance
-from app.contracts.service import add_months, figures
+from app.contracts.terms import contract_terms
 from app.errors import InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import Disbursement
@@ -63,6 +63,7 @@ from app.reports.schemas import (
 )
 from app.revisions.models import ProjectRevision
 from app.sites.models import Site
+from app.timeutil import later
 
 FEN = Decimal("0.01")
 
@@ -80,14 +81,6 @@ def _paid_by_contract(as_of: date, today: date) -> Any:
         .group_by(d.c.contract_id)
         .subquery()
     )
-
-
-def later(day: date, *, days: int = 0, months: int = 0) -> date:
-    """A date some days or months on, or the last representable date (no overflow)."""
-    try:
-        return add_months(day, months) + timedelta(days=days)
-    except (OverflowError, ValueError):
-        return date.max
 
 
 def dues(*, session: Session, actor: Actor, as_of: date, today: date) -> DuesReport:
@@ -194,20 +187,16 @@ def dues(*, session: Session, actor: Actor, as_of: date, today: date) -> DuesRep
         .where(c.c.accepted_on <= as_of, visible_projects(actor), *own_contracts(actor, c.c.id))
         .order_by(c.c.accepted_on, c.c.id)
     ).all():
-        terms = figures(
+        terms = contract_terms(
             amount=row.amount,
             changes=Decimal(row.delta) * FEN,
             paid=Decimal(row.paid) * FEN,
-            rate=row.retention_rate,
-            accepted_on=None,
+            retention_rate=row.retention_rate,
+            accepted_on=row.accepted_on,
             defects_months=row.defects_months,
         )
-        held = min(
-            terms["committed"] * row.retention_rate, terms["committed"] - Decimal(row.paid) * FEN
-        )
-        if held <= 0:
+        if terms.retention_held <= 0 or terms.retention_due_on is None:
             continue
-        due_on = later(row.accepted_on, months=row.defects_months)
         retention.append(
             RetentionDue(
                 contract_id=row.id,
@@ -215,10 +204,10 @@ def dues(*, session: Session, actor: Actor, as_of: date, today: date) -> DuesRep
                 project_id=row.project_id,
                 project_code=row.code,
                 contractor=row.contractor,
-                retention_held=held.quantize(FEN),
+                retention_held=terms.retention_held,
                 accepted_on=row.accepted_on,
-                due_on=due_on,
-                due=due_on <= as_of,
+                due_on=terms.retention_due_on,
+                due=terms.retention_due_on <= as_of,
             )
         )
     retention.sort(key=lambda r: (not r.due, r.due_on))
@@ -330,11 +319,11 @@ def _contract_reports(
     reports = []
     for row in rows:
         accepted_on = row.accepted_on if row.accepted_on and row.accepted_on <= as_of else None
-        terms = figures(
+        terms = contract_terms(
             amount=row.amount,
             changes=Decimal(int(row.delta)).scaleb(-2),
             paid=Decimal(int(row.paid)).scaleb(-2),
-            rate=row.retention_rate,
+            retention_rate=row.retention_rate,
             accepted_on=accepted_on,
             defects_months=row.defects_months,
         )
@@ -345,10 +334,10 @@ def _contract_reports(
                 contractor=row.contractor,
                 signed_on=row.signed_on,
                 accepted_on=accepted_on,
-                committed=terms["committed"],
-                paid=terms["paid"],
-                retention_held=terms["retention_held"],
-                payable_now=terms["payable_now"],
+                committed=terms.committed,
+                paid=terms.paid,
+                retention_held=terms.retention_held,
+                payable_now=terms.payable_now,
             )
         )
     return reports
