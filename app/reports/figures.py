@@ -7,8 +7,7 @@ figures with exact integer arithmetic, rounding half to even only where a figure
 The project report, the portfolio, the time series and the alerts all use these functions,
 so their figures agree to the fen.
 
-Today's figures come from the ledger's balance rows; an earlier date sums the entries dated
-up to it through the covering index (project_id, paid_on, amount, funding_source_id).
+Which rows a date reads (balances today, entries dated up to it before) is asof.py's to say.
 """
 
 from collections.abc import Iterator
@@ -23,12 +22,10 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlmodel import Session
 
 from app.contracts.models import ChangeOrder, Contract
-from app.db import is_sqlite
-from app.ledger.models import Disbursement, ProjectBalance
-from app.milestones.models import Milestone, MilestoneProgress
+from app.milestones.models import Milestone
 from app.money import fen, half_even
 from app.projects.models import Project
-from app.revisions.models import ProjectRevision
+from app.reports import asof
 
 HUNDREDTHS_SQUARED = 10_000
 
@@ -155,7 +152,7 @@ def _with_flags(
 
 
 def gather(
-    session: Session, *, scope: Select[Any], as_of: date, current: bool
+    session: Session, *, scope: Select[Any], as_of: date, today: date
 ) -> Iterator[tuple[int, Ingredients]]:
     """(project id, ingredients) for each project `scope` selects, from three
     statements whatever their number (four as of a past date: the revisions in force): the
@@ -166,31 +163,9 @@ def gather(
     m = Milestone.__table__  # type: ignore[attr-defined]
     c = Contract.__table__  # type: ignore[attr-defined]
     co = ChangeOrder.__table__  # type: ignore[attr-defined]
-    d = Disbursement.__table__  # type: ignore[attr-defined]
 
-    in_force: dict[int, int] = {}
-    if current:
-        pb = ProjectBalance.__table__  # type: ignore[attr-defined]
-        paid = select(pb.c.project_id, fen(pb.c.disbursed).label("amount"))
-    else:
-        paid = (
-            select(d.c.project_id, func.sum(fen(d.c.amount)).label("amount"))
-            .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
-            .group_by(d.c.project_id)
-        )
-        # A few rows, read on their own: joined, SQLite would scan them once per project.
-        r = ProjectRevision.__table__  # type: ignore[attr-defined]
-        revisions = _latest(
-            r.c.project_id,
-            fen(r.c.new_estimate),
-            by=(r.c.approved_on, r.c.id),
-            where=(r.c.approved_on <= as_of, r.c.project_id.in_(scope)),
-        )
-        in_force = {
-            pid: int(estimate)
-            for pid, estimate in session.execute(select(revisions.c.key, revisions.c.value)).all()
-        }
-    paid_by = paid.subquery()
+    revisions = asof.revisions_as_of(session, scope=scope, as_of=as_of, today=today)
+    paid_by = asof.paid_by_project(scope=scope, as_of=as_of, today=today)
     signed = c.c.signed_on <= as_of
     contracts = (
         select(c.c.project_id, func.sum(fen(c.c.amount)).label("amount"))
@@ -217,7 +192,7 @@ def gather(
             fen(P.c.original_estimate),
             fen(P.c.revised_estimate),
             func.coalesce(contracts.c.amount, 0) + func.coalesce(changes.c.amount, 0),
-            func.coalesce(paid_by.c.amount, 0),
+            func.coalesce(paid_by.c.paid, 0),
             P.c.planned_start,
         )
         .select_from(joined)
@@ -226,10 +201,7 @@ def gather(
 
     weight = fen(m.c.weight)
     due = m.c.planned_date <= as_of
-    if current:
-        percent, milestones_from = fen(m.c.percent_complete), m
-    else:
-        percent, milestones_from = _progress_as_of(session, m, as_of)
+    percent, milestones_from = asof.percent_complete(session, scope=scope, as_of=as_of, today=today)
     milestones = {
         pid: (int(weighted), int(weights), int(due_weights), last_due)
         for pid, weighted, weights, due_weights, last_due in each_row(
@@ -281,7 +253,9 @@ def gather(
             pid,
             Ingredients(
                 int(original),
-                int(revised) if current else in_force.get(pid, int(original)),
+                asof.estimate_in_force(
+                    revisions, project_id=pid, original=int(original), revised=int(revised)
+                ),
                 int(committed),
                 int(disbursed),
                 weighted,
@@ -302,47 +276,6 @@ def each_row(session: Session, query: Select[Any]) -> Iterator[Any]:
     see gather)."""
     for rows in session.execute(query).partitions(ROWS_AT_A_TIME):
         yield from rows
-
-
-def _progress_as_of(session: Session, m: Any, as_of: date) -> tuple[Any, Any]:
-    """Each milestone's percent complete as of the date (its latest report by then, else 0),
-    and the FROM clause that provides it."""
-    mp = MilestoneProgress.__table__  # type: ignore[attr-defined]
-    if is_sqlite(session.get_bind()):
-        # SQLite looks each milestone's latest report up through the (milestone_id, as_of)
-        # index, 2-3× faster than numbering every report; PostgreSQL is the other way round.
-        latest_percent = (
-            select(fen(mp.c.percent_complete))
-            .where(mp.c.milestone_id == m.c.id, mp.c.as_of <= as_of)
-            .order_by(mp.c.as_of.desc(), mp.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        return func.coalesce(latest_percent, 0), m
-    latest = _latest(
-        mp.c.milestone_id,
-        fen(mp.c.percent_complete),
-        by=(mp.c.as_of, mp.c.id),
-        where=(mp.c.as_of <= as_of,),
-    )
-    return func.coalesce(latest.c.value, 0), m.outerjoin(latest, latest.c.key == m.c.id)
-
-
-def _latest(key: Any, value: Any, *, by: tuple[Any, ...], where: tuple[Any, ...]) -> Any:
-    """(key, value) of each key's latest row, the last by `by`, among the rows `where`
-    selects, as a subquery."""
-    ranked = (
-        select(
-            key.label("key"),
-            value.label("value"),
-            func.row_number()
-            .over(partition_by=key, order_by=[column.desc() for column in by])
-            .label("rank"),
-        )
-        .where(*where)
-        .subquery()
-    )
-    return select(ranked.c.key, ranked.c.value).where(ranked.c.rank == 1).subquery()
 
 
 def project_ids(*clauses: ColumnElement[bool]) -> Select[Any]:

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    extract,
     func,
     literal,
     select,
@@ -22,16 +21,16 @@ from sqlmodel import Session, col
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contractors.models import Contractor
-from app.contracts.models import ChangeOrder, Contract, ContractBalance
+from app.contracts.models import ChangeOrder, Contract
 from app.contracts.terms import contract_terms
 from app.errors import InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
-from app.ledger.models import Disbursement
 from app.milestones.models import Milestone, MilestoneProgress
 from app.money import fen, half_even, share
 from app.programmes.models import PlanItem, Programme
 from app.programmes.service import get_programme
 from app.projects.models import BudgetLine, Project, ProjectSite
+from app.reports import asof
 from app.reports.figures import (
     Figures,
     P,
@@ -68,27 +67,12 @@ from app.timeutil import later
 FEN = Decimal("0.01")
 
 
-def _paid_by_contract(as_of: date, today: date) -> Any:
-    """(contract_id, paid) as a subquery: today's from the balance rows, an earlier date's
-    from the entries dated up to it."""
-    if as_of >= today:
-        cb = ContractBalance.__table__  # type: ignore[attr-defined]
-        return select(cb.c.contract_id, fen(cb.c.paid).label("paid")).subquery()
-    d = Disbursement.__table__  # type: ignore[attr-defined]
-    return (
-        select(d.c.contract_id, func.sum(fen(d.c.amount)).label("paid"))
-        .where(d.c.paid_on <= as_of, d.c.contract_id.is_not(None))
-        .group_by(d.c.contract_id)
-        .subquery()
-    )
-
-
 def dues(*, session: Session, actor: Actor, as_of: date, today: date) -> DuesReport:
     """What is certified and unpaid, and retention falling due, as of a date: payments,
     change orders and 竣工验收 dated later don't count."""
     m = Milestone.__table__  # type: ignore[attr-defined]
     c = Contract.__table__  # type: ignore[attr-defined]
-    cb = _paid_by_contract(as_of, today)
+    cb = asof.paid_by_contract(scope=None, as_of=as_of, today=today)
     p = Project.__table__  # type: ignore[attr-defined]
     k = Contractor.__table__  # type: ignore[attr-defined]
     # Payments on a contract cover its certifications oldest first: each certification's
@@ -265,14 +249,12 @@ def figures_by_project(
     aggregates whatever the number of projects."""
     return {
         project_id: derive(ingredients, as_of, thresholds)
-        for project_id, ingredients in gather(
-            session, scope=scope, as_of=as_of, current=as_of >= today
-        )
+        for project_id, ingredients in gather(session, scope=scope, as_of=as_of, today=today)
     }
 
 
 def _contract_reports(
-    *, session: Session, project_id: int, as_of: date, current: bool
+    *, session: Session, project_id: int, as_of: date, today: date
 ) -> list[ContractReport]:
     """Each contract signed by the date: committed, paid, retention held, payable now."""
     c = Contract.__table__  # type: ignore[attr-defined]
@@ -284,17 +266,7 @@ def _contract_reports(
         .group_by(co.c.contract_id)
         .subquery()
     )
-    if current:
-        cb = ContractBalance.__table__  # type: ignore[attr-defined]
-        paid_q = select(cb.c.contract_id, fen(cb.c.paid).label("paid"))
-    else:
-        d = Disbursement.__table__  # type: ignore[attr-defined]
-        paid_q = (
-            select(d.c.contract_id, func.sum(fen(d.c.amount)).label("paid"))
-            .where(d.c.paid_on <= as_of, d.c.project_id == project_id)
-            .group_by(d.c.contract_id)
-        )
-    paid = paid_q.subquery()
+    paid = asof.paid_by_contract(scope=project_ids(P.c.id == project_id), as_of=as_of, today=today)
     rows = session.execute(
         select(
             c.c.id,
@@ -397,7 +369,7 @@ def project_report(
             for source in budget.funding
         ],
         contracts=_contract_reports(
-            session=session, project_id=project.id, as_of=as_of, current=as_of >= today
+            session=session, project_id=project.id, as_of=as_of, today=today
         ),
     )
 
@@ -548,53 +520,30 @@ def _memberships(
 
 
 def _funding_by_project(
-    *, session: Session, scope: Select[Any], as_of: date, current: bool
+    *, session: Session, scope: Select[Any], as_of: date, today: date
 ) -> list[tuple[int, str, int, int]]:
     """(project id, source code, planned, disbursed as of the date) per funding source."""
     pf = ProjectFunding.__table__  # type: ignore[attr-defined]
     fs = FundingSource.__table__  # type: ignore[attr-defined]
-    if current:
-        rows = session.execute(
-            select(pf.c.project_id, fs.c.code, fen(pf.c.planned), fen(pf.c.disbursed))
-            .select_from(pf.join(fs, fs.c.id == pf.c.funding_source_id))
-            .where(pf.c.project_id.in_(scope))
-        ).all()
-    else:
-        d = Disbursement.__table__  # type: ignore[attr-defined]
-        paid = (
-            select(
-                d.c.project_id,
-                d.c.funding_source_id,
-                func.sum(fen(d.c.amount)).label("paid"),
+    paid = asof.paid_by_funding_source(scope=scope, as_of=as_of, today=today)
+    rows = session.execute(
+        select(pf.c.project_id, fs.c.code, fen(pf.c.planned), func.coalesce(paid.c.paid, 0))
+        .select_from(
+            pf.join(fs, fs.c.id == pf.c.funding_source_id).outerjoin(
+                paid,
+                and_(
+                    paid.c.project_id == pf.c.project_id,
+                    paid.c.funding_source_id == pf.c.funding_source_id,
+                ),
             )
-            .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
-            .group_by(d.c.project_id, d.c.funding_source_id)
-            .subquery()
         )
-        rows = session.execute(
-            select(pf.c.project_id, fs.c.code, fen(pf.c.planned), func.coalesce(paid.c.paid, 0))
-            .select_from(
-                pf.join(fs, fs.c.id == pf.c.funding_source_id).outerjoin(
-                    paid,
-                    and_(
-                        paid.c.project_id == pf.c.project_id,
-                        paid.c.funding_source_id == pf.c.funding_source_id,
-                    ),
-                )
-            )
-            .where(pf.c.project_id.in_(scope))
-        ).all()
+        .where(pf.c.project_id.in_(scope))
+    ).all()
     return [(pid, code, int(planned), int(paid)) for pid, code, planned, paid in rows]
 
 
 def _paid_by_year(*, session: Session, scope: Select[Any], as_of: date) -> dict[str, int]:
-    d = Disbursement.__table__  # type: ignore[attr-defined]
-    year = extract("year", d.c.paid_on)
-    rows = session.execute(
-        select(year, func.sum(fen(d.c.amount)))
-        .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
-        .group_by(year)
-    ).all()
+    rows = session.execute(asof.paid_by_period(scope=scope, as_of=as_of, monthly=False)).all()
     return {str(int(y)): int(amount) for y, amount in rows}
 
 
@@ -628,7 +577,6 @@ def portfolio(
     """The project figures summed per group, with counts of projects and flags, and totals
     over distinct projects. A fixed number of statements whatever the programme's size."""
     scope, code = portfolio_scope(session=session, actor=actor, programme=programme)
-    current = as_of >= today
     by_project = figures_by_project(
         session=session, scope=scope, as_of=as_of, today=today, thresholds=thresholds
     )
@@ -653,7 +601,7 @@ def portfolio(
 
     groups = [group(key, pids) for key, pids in members.items()]
     if group_by is GroupBy.funding_source:
-        funding = _funding_by_project(session=session, scope=scope, as_of=as_of, current=current)
+        funding = _funding_by_project(session=session, scope=scope, as_of=as_of, today=today)
         groups = _by_source(groups, funding)
     elif group_by is GroupBy.year:
         groups = _by_year(groups, _paid_by_year(session=session, scope=scope, as_of=as_of))
@@ -902,7 +850,6 @@ class _History:
         m = Milestone.__table__  # type: ignore[attr-defined]
         mp = MilestoneProgress.__table__  # type: ignore[attr-defined]
         r = ProjectRevision.__table__  # type: ignore[attr-defined]
-        d = Disbursement.__table__  # type: ignore[attr-defined]
         projects = session.execute(
             select(P.c.id, fen(P.c.original_estimate), P.c.planned_start).where(P.c.id.in_(scope))
         ).all()
@@ -922,12 +869,7 @@ class _History:
             .where(m.c.project_id.in_(scope), mp.c.as_of <= as_of)
             .order_by(mp.c.as_of, mp.c.id)
         ).all()
-        year, month = extract("year", d.c.paid_on), extract("month", d.c.paid_on)
-        paid = session.execute(
-            select(year, month, func.sum(fen(d.c.amount)))
-            .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
-            .group_by(year, month)
-        ).all()
+        paid = session.execute(asof.paid_by_period(scope=scope, as_of=as_of, monthly=True)).all()
         plans = {
             pid: _Plan(
                 revised=int(original),
