@@ -4,8 +4,8 @@ A fixed handful of SQL aggregates gathers, per project, the exact integers the d
 start from (estimates, committed, disbursed in fen; milestone weights and progress in
 hundredths; the planned dates around the date); `derive` turns them into the report's
 figures with exact integer arithmetic, rounding half to even only where a figure is shown.
-The project report, the portfolio, the time series and the alerts all use these functions,
-so their figures agree to the fen.
+The project report, the portfolio and the alerts use these functions, and the time series
+the same earned-value formula (evm.py), so their figures agree to the fen.
 
 Which rows a date reads (balances today, entries dated up to it before) is asof.py's to say.
 """
@@ -18,16 +18,14 @@ from itertools import compress
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlmodel import Session
 
 from app.contracts.models import ChangeOrder, Contract
-from app.milestones.models import Milestone
 from app.money import fen, half_even
 from app.projects.models import Project
 from app.reports import asof
-
-HUNDREDTHS_SQUARED = 10_000
+from app.reports.evm import earned_and_planned, milestone_sums, next_milestones
 
 P = Project.__table__  # type: ignore[attr-defined]
 
@@ -97,23 +95,19 @@ def money(value_fen: int | None) -> Decimal | None:
 
 
 def derive(ing: Ingredients, as_of: date, thresholds: Thresholds) -> Figures:
+    """One project's figures as of the date, from its ingredients."""
     (original, revised, committed, disbursed, weighted, weights, due_weights, next_weight,
      previous, following) = ing  # fmt: skip
-    if weights:
-        physical: tuple[int, int] | None = (weighted, weights * HUNDREDTHS_SQUARED)
-        # Planned: weights of milestones due by the date, plus the next one pro rata between
-        # the previous planned date (or the project's start) and its own, over all weights.
-        if previous is not None and following is not None and previous < as_of:
-            span = (following - previous).days
-            due, out_of = due_weights * span + next_weight * (as_of - previous).days, weights * span
-        else:
-            due, out_of = due_weights, weights
-        planned: tuple[int, int] | None = (due, out_of)
-        ev = half_even(revised * weighted, weights * HUNDREDTHS_SQUARED)
-        pv = half_even(revised * due, out_of)
-    else:
-        physical = planned = None
-        ev = pv = 0
+    ev, pv, physical, planned = earned_and_planned(
+        revised=revised,
+        weighted=weighted,
+        weights=weights,
+        due_weights=due_weights,
+        next_weight=next_weight,
+        previous=previous,
+        following=following,
+        as_of=as_of,
+    )
     return _with_flags(
         original, revised, committed, disbursed, ev, pv, physical, planned, thresholds
     )
@@ -160,7 +154,6 @@ def gather(
     milestones' weights and progress, and each one's next milestone. Lazily, and the rows a
     thousand at a time: what lives only until it is derived never reaches the garbage
     collector's oldest generation, whose full passes cost more than the arithmetic."""
-    m = Milestone.__table__  # type: ignore[attr-defined]
     c = Contract.__table__  # type: ignore[attr-defined]
     co = ChangeOrder.__table__  # type: ignore[attr-defined]
 
@@ -199,48 +192,16 @@ def gather(
         .where(P.c.id.in_(scope)),
     )
 
-    weight = fen(m.c.weight)
-    due = m.c.planned_date <= as_of
-    percent, milestones_from = asof.percent_complete(session, scope=scope, as_of=as_of, today=today)
     milestones = {
         pid: (int(weighted), int(weights), int(due_weights), last_due)
         for pid, weighted, weights, due_weights, last_due in each_row(
-            session,
-            select(
-                m.c.project_id,
-                func.sum(weight * percent),
-                func.sum(weight),
-                func.sum(case((due, weight), else_=0)),
-                func.max(case((due, m.c.planned_date))),
-            )
-            .select_from(milestones_from)
-            .where(m.c.project_id.in_(scope))
-            .group_by(m.c.project_id),
+            session, milestone_sums(session, scope=scope, as_of=as_of, today=today)
         )
     }
-    # The first milestone planned after the date: the earliest planned date's, ties to the
-    # lowest id (rows come highest id first, so the lowest is written last).
-    first_date = (
-        select(m.c.project_id, func.min(m.c.planned_date).label("planned_date"))
-        .where(m.c.planned_date > as_of, m.c.project_id.in_(scope))
-        .group_by(m.c.project_id)
-        .subquery()
-    )
     following = {
         pid: (planned, int(next_weight))
         for pid, planned, next_weight in each_row(
-            session,
-            select(m.c.project_id, m.c.planned_date, weight)
-            .select_from(
-                m.join(
-                    first_date,
-                    and_(
-                        first_date.c.project_id == m.c.project_id,
-                        first_date.c.planned_date == m.c.planned_date,
-                    ),
-                )
-            )
-            .order_by(m.c.id.desc()),
+            session, next_milestones(scope=scope, as_of=as_of)
         )
     }
 

@@ -26,11 +26,12 @@ from app.contracts.terms import contract_terms
 from app.errors import InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.milestones.models import Milestone, MilestoneProgress
-from app.money import fen, half_even, share
+from app.money import fen, share
 from app.programmes.models import PlanItem, Programme
 from app.programmes.service import get_programme
 from app.projects.models import BudgetLine, Project, ProjectSite
 from app.reports import asof
+from app.reports.evm import EarnedValue, earned_and_planned
 from app.reports.figures import (
     Figures,
     P,
@@ -812,24 +813,25 @@ class _Plan:
     weighted: int = 0
     passed: int = 0  # milestones planned on or before the sweep's date
 
-    def ev(self) -> int:
-        total = self.due[-1]
-        return half_even(self.revised * self.weighted, total * 10_000) if total else 0
-
-    def pv(self, day: date) -> int:
-        """Planned value at `day`, exactly as derive() computes it (the sweep only moves on)."""
-        total = self.due[-1]
-        if not total:
-            return 0
-        while self.passed < len(self.dates) and self.dates[self.passed] <= day:
-            self.passed += 1
-        k = self.passed
-        previous = self.dates[k - 1] if k else self.start
-        if previous is not None and k < len(self.dates) and previous < day:
-            span = (self.dates[k] - previous).days
-            numerator = self.due[k] * span + self.weights[k] * (day - previous).days
-            return half_even(self.revised * numerator, total * span)
-        return half_even(self.revised * self.due[k], total)
+    def earned(self, day: date) -> EarnedValue:
+        """EV and PV at `day`, by the formula of the project figures (the sweep only moves
+        on)."""
+        dates, k = self.dates, self.passed
+        while k < len(dates) and dates[k] <= day:
+            k += 1
+        self.passed = k
+        following = k < len(dates)
+        # By position: one call per project per period, where keywords cost a tenth more.
+        return earned_and_planned(
+            self.revised,
+            self.weighted,
+            self.due[-1],
+            self.due[k],
+            self.weights[k] if following else 0,
+            dates[k - 1] if k else self.start,
+            dates[k] if following else None,
+            day,
+        )
 
 
 @dataclass
@@ -929,9 +931,10 @@ class _History:
             self.applied_reports += 1
         bac = pv = ev = 0
         for plan in self.plans.values():
+            plan_ev, plan_pv, _physical, _planned = plan.earned(day)
             bac += plan.revised
-            pv += plan.pv(day)
-            ev += plan.ev()
+            pv += plan_pv
+            ev += plan_ev
         return bac, pv, ev
 
 
