@@ -75,6 +75,11 @@ def format_money(amount: Decimal) -> str:
     return format(amount.quantize(FEN), "f")
 
 
+def yuan(amount_fen: int) -> Decimal:
+    """An amount in integer fen as exact 元 with two decimals: 123450 → Decimal("1234.50")."""
+    return Decimal(amount_fen).scaleb(-2)
+
+
 def fen_text(fen: int) -> str:
     """An amount in integer fen as money is written: 123450 → `"1234.50"`, -5 → `"-0.05"`."""
     yuan, cents = divmod(abs(fen), 100)

@@ -33,9 +33,7 @@ from app.ledger.schemas import (
     DisbursementCreate,
     DisbursementPosted,
     DisbursementRead,
-    FundingFigures,
     LineFigures,
-    ProjectBudget,
     ProjectFigures,
     ReversalCreate,
 )
@@ -619,105 +617,3 @@ def reconcile(*, session: Session) -> list[str]:
     ).all()
     problems += [f"project {p} source {s}: entries but no balance row" for p, s in missing]
     return problems
-
-
-def project_budget(
-    *, session: Session, project: Project, as_of: date, today: date
-) -> ProjectBudget:
-    """The budget position as of a date. Today's comes from the balance rows; an earlier date
-    sums the entries dated up to it (in SQL) and takes the revision in force then."""
-    from app.milestones.service import physical_completion
-    from app.revisions.service import estimate_as_of
-
-    assert project.id is not None
-    current = as_of >= today
-    revised = project.revised_estimate if current else estimate_as_of(session, project, as_of)
-    lines = list(
-        session.exec(
-            select(BudgetLine)
-            .where(col(BudgetLine.project_id) == project.id)
-            .order_by(col(BudgetLine.code))
-        )
-    )
-    sources = session.execute(
-        select(
-            col(FundingSource.id),
-            col(FundingSource.code),
-            col(FundingSource.name),
-            col(ProjectFunding.planned),
-        )
-        .join(ProjectFunding, col(ProjectFunding.funding_source_id) == FundingSource.id)
-        .where(col(ProjectFunding.project_id) == project.id)
-        .order_by(col(FundingSource.sort_order), col(FundingSource.id))
-    ).all()
-    if current:
-        row = session.execute(
-            select(
-                col(ProjectBalance.disbursed),
-                col(ProjectBalance.payments),
-                col(ProjectBalance.reversals),
-            ).where(col(ProjectBalance.project_id) == project.id)
-        ).first()
-        disbursed, payments, reversals = row if row is not None else (Decimal(0), 0, 0)
-        by_line = dict(
-            session.execute(
-                select(
-                    col(BudgetLineBalance.budget_line_id), col(BudgetLineBalance.disbursed)
-                ).where(col(BudgetLineBalance.budget_line_id).in_([line.id for line in lines]))
-            ).all()
-        )
-        by_source = dict(
-            session.execute(
-                select(col(ProjectFunding.funding_source_id), col(ProjectFunding.disbursed)).where(
-                    col(ProjectFunding.project_id) == project.id
-                )
-            ).all()
-        )
-    else:
-        dated = (col(Disbursement.project_id) == project.id, col(Disbursement.paid_on) <= as_of)
-        disbursed, payments, reversals = session.execute(
-            select(
-                money_sum(Disbursement.amount),
-                func.count().filter(col(Disbursement.kind) == EntryKind.payment.value),
-                func.count().filter(col(Disbursement.kind) == EntryKind.reversal.value),
-            ).where(*dated)
-        ).one()
-        by_line = dict(
-            session.execute(
-                select(col(Disbursement.budget_line_id), money_sum(Disbursement.amount))
-                .where(*dated, col(Disbursement.budget_line_id).is_not(None))
-                .group_by(col(Disbursement.budget_line_id))
-            ).all()
-        )
-        by_source = dict(
-            session.execute(
-                select(col(Disbursement.funding_source_id), money_sum(Disbursement.amount))
-                .where(*dated)
-                .group_by(col(Disbursement.funding_source_id))
-            ).all()
-        )
-    return ProjectBudget(
-        as_of=as_of,
-        project_id=project.id,
-        code=project.code,
-        original_estimate=project.original_estimate,
-        revised_estimate=revised,
-        disbursed=disbursed,
-        remaining=revised - disbursed,
-        financial_completion=share(disbursed, revised),
-        physical_completion=physical_completion(
-            session=session, project_id=project.id, as_of=None if current else as_of
-        ),
-        payments=payments,
-        reversals=reversals,
-        budget_lines=[_line_figures(line, Decimal(by_line.get(line.id, 0))) for line in lines],
-        funding=[
-            FundingFigures(
-                funding_source=code,
-                name=name,
-                planned=planned,
-                disbursed=Decimal(by_source.get(sid, 0)),
-            )
-            for sid, code, name, planned in sources
-        ],
-    )

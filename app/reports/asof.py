@@ -21,7 +21,7 @@ from sqlmodel import Session
 from app.contracts.models import ContractBalance
 from app.db import is_sqlite
 from app.funding.models import ProjectFunding
-from app.ledger.models import Disbursement, ProjectBalance
+from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
 from app.milestones.models import Milestone, MilestoneProgress
 from app.money import fen
 from app.revisions.service import revisions_in_force
@@ -34,14 +34,26 @@ def current(*, as_of: date, today: date) -> bool:
     return as_of >= today
 
 
-def paid_by_project(*, scope: Select[Any], as_of: date, today: date) -> Subquery:
-    """(project_id, paid) of the projects `scope` selects. The balance rows are one per
-    project: the caller's join picks its own."""
+def paid_by_project(
+    *, scope: Select[Any], as_of: date, today: date, counted: bool = False
+) -> Subquery:
+    """(project_id, paid) of the projects `scope` selects; `counted` adds how many payments
+    and reversals. The balance rows are one per project: the caller's join picks its own."""
     if current(as_of=as_of, today=today):
         pb = ProjectBalance.__table__  # type: ignore[attr-defined]
-        return select(pb.c.project_id, fen(pb.c.disbursed).label("paid")).subquery()
+        columns = [pb.c.project_id, fen(pb.c.disbursed).label("paid")]
+        if counted:
+            columns += [pb.c.payments, pb.c.reversals]
+        return select(*columns).subquery()
+    columns = [D.c.project_id, func.sum(fen(D.c.amount)).label("paid")]
+    if counted:
+        # Not by default: the kind is not in the covering index the sums read.
+        columns += [
+            func.count().filter(D.c.kind == EntryKind.payment.value).label("payments"),
+            func.count().filter(D.c.kind == EntryKind.reversal.value).label("reversals"),
+        ]
     return (
-        select(D.c.project_id, func.sum(fen(D.c.amount)).label("paid"))
+        select(*columns)
         .where(D.c.paid_on <= as_of, D.c.project_id.in_(scope))
         .group_by(D.c.project_id)
         .subquery()
@@ -60,6 +72,19 @@ def paid_by_contract(*, scope: Select[Any] | None, as_of: date, today: date) -> 
         select(D.c.contract_id, func.sum(fen(D.c.amount)).label("paid"))
         .where(*dated)
         .group_by(D.c.contract_id)
+        .subquery()
+    )
+
+
+def paid_by_budget_line(*, scope: Select[Any], as_of: date, today: date) -> Subquery:
+    """(budget_line_id, paid) of the budget lines of the projects `scope` selects."""
+    if current(as_of=as_of, today=today):
+        blb = BudgetLineBalance.__table__  # type: ignore[attr-defined]
+        return select(blb.c.budget_line_id, fen(blb.c.disbursed).label("paid")).subquery()
+    return (
+        select(D.c.budget_line_id, func.sum(fen(D.c.amount)).label("paid"))
+        .where(D.c.paid_on <= as_of, D.c.project_id.in_(scope), D.c.budget_line_id.is_not(None))
+        .group_by(D.c.budget_line_id)
         .subquery()
     )
 

@@ -7,7 +7,7 @@ EV and PV are the revised estimate (BAC) times each. Weights and percentages are
 so every figure is an exact fraction of integers, rounded half to even only to the fen.
 `earned_and_planned` is the one formula: the project figures (figures.derive) and the
 S-curve's sweep through the periods (timeseries) both call it. `milestone_sums` is the one
-physical-completion query.
+physical-completion query: the figures and the budget read model both read it.
 """
 
 from datetime import date
@@ -31,6 +31,11 @@ M = Milestone.__table__  # type: ignore[attr-defined]
 EarnedValue = tuple[int, int, tuple[int, int] | None, tuple[int, int] | None]
 
 NONE_EARNED: EarnedValue = (0, 0, None, None)
+
+
+def physical_fraction(weighted: int, weights: int) -> tuple[int, int] | None:
+    """Σ(weight × percent) / Σ weight as an exact fraction of 1, or None without milestones."""
+    return (weighted, weights * HUNDREDTHS_SQUARED) if weights else None
 
 
 def earned_and_planned(

@@ -11,12 +11,14 @@ from app.exports.service import render
 from app.inputs import IsoDate, SafeText
 from app.params import TodayDep
 from app.projects.dependencies import ProjectDep
+from app.reports import budget as budget_model
 from app.reports import exports, service
 from app.reports.dependencies import IfNoneMatch, ReportCacheDep, ThresholdsDep
 from app.reports.schemas import (
     AlertsReport,
     DuesReport,
     PortfolioReport,
+    ProjectBudget,
     ProjectReport,
     TimeseriesReport,
 )
@@ -25,6 +27,8 @@ from app.routing import FeatureRouter
 
 router = FeatureRouter(prefix="/api/v1/reports", tags=["reports"])
 project_router = FeatureRouter(prefix="/api/v1/projects", tags=["reports"])
+# The budget read model, documented with the ledger whose balances it reads.
+budget_router = FeatureRouter(prefix="/api/v1/projects", tags=["ledger"])
 
 AsOf = Annotated[IsoDate | None, Query(description="Default: today")]
 
@@ -250,3 +254,21 @@ def dues(
     if fmt is ExportFormat.json:
         return report
     return render(exports.dues_sheets(report), fmt=fmt, lang=lang, filename=f"dues-{report.as_of}")
+
+
+@budget_router.get(
+    "/{ref}/budget",
+    response_model=ProjectBudget,
+    summary="Budget position as of a date: estimate in force, disbursed, remaining",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_budget(
+    actor: AnyRoleDep,
+    project: ProjectDep,
+    session: SessionDep,
+    today: TodayDep,
+    as_of: AsOf = None,
+) -> ProjectBudget:
+    return budget_model.project_budget(
+        session=session, project=project, as_of=as_of or today, today=today
+    )

@@ -16,7 +16,7 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
@@ -26,11 +26,12 @@ from app.contracts.terms import contract_terms
 from app.errors import InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.milestones.models import Milestone, MilestoneProgress
-from app.money import fen, share
+from app.money import fen, share, yuan
 from app.programmes.models import PlanItem, Programme
 from app.programmes.service import get_programme
-from app.projects.models import BudgetLine, Project, ProjectSite
+from app.projects.models import Project, ProjectSite
 from app.reports import asof
+from app.reports.budget import budget_lines, funding
 from app.reports.evm import EarnedValue, earned_and_planned
 from app.reports.figures import (
     Figures,
@@ -321,8 +322,6 @@ def project_report(
 ) -> ProjectReport:
     """The figures of PRODUCT.md for one project as of a date, with its budget lines,
     funding sources and contracts."""
-    from app.ledger.service import project_budget
-
     assert project.id is not None
     found = figures_by_project(
         session=session,
@@ -332,14 +331,6 @@ def project_report(
         thresholds=thresholds,
     )
     project_figures = found[project.id]
-    budget = project_budget(session=session, project=project, as_of=as_of, today=today)
-    names = dict(
-        session.execute(
-            select(col(BudgetLine.id), col(BudgetLine.name)).where(
-                col(BudgetLine.project_id) == project.id
-            )
-        ).all()
-    )
     return ProjectReport(
         project_id=project.id,
         code=project.code,
@@ -348,26 +339,12 @@ def project_report(
         **report_figures(project_figures),
         flags=_flags(project_figures),
         budget_lines=[
-            LineReport(
-                budget_line_id=line.budget_line_id,
-                code=line.code,
-                name=names.get(line.budget_line_id, ""),
-                estimate=line.estimate,
-                disbursed=line.disbursed,
-                remaining=line.remaining,
-                financial_completion=line.financial_completion,
-            )
-            for line in budget.budget_lines
+            LineReport(**line.figures(), name=line.name)
+            for line in budget_lines(session, project_id=project.id, as_of=as_of, today=today)
         ],
         funding=[
-            FundingReport(
-                funding_source=source.funding_source,
-                name=source.name,
-                planned=source.planned,
-                disbursed=source.disbursed,
-                remaining=source.planned - source.disbursed,
-            )
-            for source in budget.funding
+            FundingReport(**source.figures(), remaining=yuan(source.planned - source.disbursed))
+            for source in funding(session, project_id=project.id, as_of=as_of, today=today)
         ],
         contracts=_contract_reports(
             session=session, project_id=project.id, as_of=as_of, today=today
