@@ -1,13 +1,12 @@
-"""The figures of PRODUCT.md "Reports: definitions" for any set of projects, as of a date.
+"""The figures of docs/REPORTS.md (Definitions) for any set of projects, as of a date.
 
 A fixed handful of SQL aggregates gathers, per project, the exact integers the definitions
 start from (estimates, committed, disbursed in fen; milestone weights and progress in
 hundredths; the planned dates around the date); `derive` turns them into the report's
 figures with exact integer arithmetic, rounding half to even only where a figure is shown.
-The project report, the portfolio and the alerts use these functions, and the time series
-the same earned-value formula (evm.py), so their figures agree to the fen.
-
-Which rows a date reads (balances today, entries dated up to it before) is asof.py's to say.
+The project report, the portfolio and the alerts all use these functions, and the time
+series the same earned-value formula (evm.py), so their figures agree to the fen. Which rows
+a date reads (balances today, entries dated up to it before) is asof.py's to say.
 """
 
 from collections.abc import Iterator
@@ -21,11 +20,12 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlmodel import Session
 
-from app.contracts.models import ChangeOrder, Contract
-from app.money import fen, half_even
+from app.money import fen, half_even, share, yuan
 from app.projects.models import Project
 from app.reports import asof
+from app.reports.commitments import changes_by_project, signed_by_project
 from app.reports.evm import earned_and_planned, milestone_sums, next_milestones
+from app.reports.schemas import ReportFlags
 
 P = Project.__table__  # type: ignore[attr-defined]
 
@@ -90,10 +90,6 @@ class Figures(NamedTuple):
     behind_schedule: bool
 
 
-def money(value_fen: int | None) -> Decimal | None:
-    return None if value_fen is None else Decimal(value_fen).scaleb(-2)
-
-
 def derive(ing: Ingredients, as_of: date, thresholds: Thresholds) -> Figures:
     """One project's figures as of the date, from its ingredients."""
     (original, revised, committed, disbursed, weighted, weights, due_weights, next_weight,
@@ -148,34 +144,19 @@ def _with_flags(
 def gather(
     session: Session, *, scope: Select[Any], as_of: date, today: date
 ) -> Iterator[tuple[int, Ingredients]]:
-    """(project id, ingredients) for each project `scope` selects, from three
-    statements whatever their number (four as of a past date: the revisions in force): the
-    projects with disbursed and committed (plain GROUP BYs joined by project id), their
-    milestones' weights and progress, and each one's next milestone. Lazily, and the rows a
-    thousand at a time: what lives only until it is derived never reaches the garbage
-    collector's oldest generation, whose full passes cost more than the arithmetic."""
-    c = Contract.__table__  # type: ignore[attr-defined]
-    co = ChangeOrder.__table__  # type: ignore[attr-defined]
-
+    """(project id, ingredients) for each project `scope` selects, from three statements
+    whatever their number (four as of a past date: the revisions in force): the projects
+    with disbursed and committed (plain GROUP BYs joined by project id), their milestones'
+    weights and progress, and each one's next milestone. Lazily, and the rows a thousand at
+    a time: what lives only until it is derived never reaches the garbage collector's
+    oldest generation, whose full passes cost more than the arithmetic."""
     revisions = asof.revisions_as_of(session, scope=scope, as_of=as_of, today=today)
-    paid_by = asof.paid_by_project(scope=scope, as_of=as_of, today=today)
-    signed = c.c.signed_on <= as_of
-    contracts = (
-        select(c.c.project_id, func.sum(fen(c.c.amount)).label("amount"))
-        .where(signed, c.c.project_id.in_(scope))
-        .group_by(c.c.project_id)
-        .subquery()
-    )
-    changes = (
-        select(c.c.project_id, func.sum(fen(co.c.delta)).label("amount"))
-        .select_from(co.join(c, c.c.id == co.c.contract_id))
-        .where(co.c.approved_on <= as_of, signed, c.c.project_id.in_(scope))
-        .group_by(c.c.project_id)
-        .subquery()
-    )
+    paid = asof.paid_by_project(scope=scope, as_of=as_of, today=today)
+    signed = signed_by_project(scope=scope, as_of=as_of)
+    changes = changes_by_project(scope=scope, as_of=as_of)
     joined = (
-        P.outerjoin(paid_by, paid_by.c.project_id == P.c.id)
-        .outerjoin(contracts, contracts.c.project_id == P.c.id)
+        P.outerjoin(paid, paid.c.project_id == P.c.id)
+        .outerjoin(signed, signed.c.project_id == P.c.id)
         .outerjoin(changes, changes.c.project_id == P.c.id)
     )
     projects = each_row(
@@ -184,14 +165,13 @@ def gather(
             P.c.id,
             fen(P.c.original_estimate),
             fen(P.c.revised_estimate),
-            func.coalesce(contracts.c.amount, 0) + func.coalesce(changes.c.amount, 0),
-            func.coalesce(paid_by.c.paid, 0),
+            func.coalesce(signed.c.amount, 0) + func.coalesce(changes.c.amount, 0),
+            func.coalesce(paid.c.paid, 0),
             P.c.planned_start,
         )
         .select_from(joined)
         .where(P.c.id.in_(scope)),
     )
-
     milestones = {
         pid: (int(weighted), int(weights), int(due_weights), last_due)
         for pid, weighted, weights, due_weights, last_due in each_row(
@@ -240,7 +220,7 @@ def each_row(session: Session, query: Select[Any]) -> Iterator[Any]:
 
 
 def project_ids(*clauses: ColumnElement[bool]) -> Select[Any]:
-    """The ids of the projects matching every clause (a scope for ingredients_query)."""
+    """The ids of the projects matching every clause: the scope of a report's queries."""
     return select(P.c.id).where(and_(True, *clauses))
 
 
@@ -285,3 +265,61 @@ def flag_counts(figures: list[Figures]) -> list[int]:
     """How many of the figures raise each flag: over budget, forecast over, needs revision,
     behind schedule."""
     return [sum(map(attrgetter(flag), figures)) for flag in FLAGS]
+
+
+def figures_by_project(
+    *, session: Session, scope: Select[Any], as_of: date, today: date, thresholds: Thresholds
+) -> dict[int, Figures]:
+    """Every project of the scope's figures as of the date, from a fixed number of SQL
+    aggregates whatever the number of projects (see gather)."""
+    return {
+        project_id: derive(ingredients, as_of, thresholds)
+        for project_id, ingredients in gather(session, scope=scope, as_of=as_of, today=today)
+    }
+
+
+def report_figures(figures: Figures) -> dict[str, Any]:
+    """The fields of ReportFigures from exact figures (docs/REPORTS.md, Definitions)."""
+    revised, disbursed, ev, pv = figures.revised, figures.disbursed, figures.ev, figures.pv
+    remaining = revised - disbursed
+    return {
+        "original_estimate": yuan(figures.original),
+        "revised_estimate": yuan(revised),
+        "committed": yuan(figures.committed),
+        "uncommitted": yuan(revised - figures.committed),
+        "disbursed": yuan(disbursed),
+        "remaining": yuan(remaining),
+        "budget_variance": yuan(remaining),
+        "budget_variance_pct": share(remaining, revised),
+        "financial_completion": share(disbursed, revised),
+        "physical_completion": None if figures.physical is None else share(*figures.physical),
+        "planned_completion": None if figures.planned is None else share(*figures.planned),
+        "bac": yuan(revised),
+        "pv": yuan(pv),
+        "ev": yuan(ev),
+        "ac": yuan(disbursed),
+        "cv": yuan(ev - disbursed),
+        "sv": yuan(ev - pv),
+        "cpi": share(ev, disbursed),
+        "spi": share(ev, pv),
+        "eac": None if figures.eac is None else yuan(figures.eac),
+        "vac": None if figures.eac is None else yuan(revised - figures.eac),
+    }
+
+
+def report_flags(figures: Figures) -> ReportFlags:
+    """A project's flags as the reports show them."""
+    return ReportFlags(
+        over_budget=figures.over_budget,
+        forecast_over=figures.forecast_over,
+        needs_revision=figures.needs_revision,
+        behind_schedule=figures.behind_schedule,
+    )
+
+
+def threshold_strings(thresholds: Thresholds) -> dict[str, str]:
+    """The thresholds a report applied, as it states them."""
+    return {
+        "needs_revision": str(thresholds.needs_revision),
+        "behind_schedule_spi": str(thresholds.behind_schedule_spi),
+    }

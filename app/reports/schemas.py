@@ -51,7 +51,7 @@ class ReportFlags(BaseModel):
 
 
 class ReportFigures(BaseModel):
-    """PRODUCT.md "Reports: definitions". Amount as strings with two decimals; ratios as
+    """docs/REPORTS.md, Definitions. Amount as strings with two decimals; ratios as
     four-decimal strings, or null when their denominator is zero (or, in a group, when the
     figure does not apply to the grouping)."""
 
