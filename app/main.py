@@ -15,13 +15,13 @@ from app.errors import install_handlers
 from app.funding.router import router as funding_router
 from app.health.router import router as health_router
 from app.keys.router import router as keys_router
-from app.ledger.router import project_router as ledger_project_router
 from app.ledger.router import router as ledger_router
 from app.middleware import RequestContextMiddleware, RequestIdFilter
 from app.milestones.router import router as milestones_router
 from app.programmes.router import router as programmes_router
 from app.projects.router import router as projects_router
 from app.reports.cache import ReportCache
+from app.reports.router import budget_router as project_budget_router
 from app.reports.router import project_router as project_reports_router
 from app.reports.router import router as reports_router
 from app.revisions.router import router as revisions_router
@@ -101,7 +101,7 @@ def create_app(
         revisions_router,
         funding_router,
         ledger_router,
-        ledger_project_router,
+        project_budget_router,
         sites_router,
         contractors_router,
         contracts_router,

@@ -6,7 +6,7 @@ engine, served as a two-decimal string ("57413600.00"). Never a float.
 
 import re
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from itertools import repeat
 from operator import add, floordiv, lt, mod
 from typing import Annotated, Any
@@ -73,6 +73,11 @@ def parse_money(value: object, *, bounded: bool = True) -> Decimal:
 
 def format_money(amount: Decimal) -> str:
     return format(amount.quantize(FEN), "f")
+
+
+def yuan(amount_fen: int) -> Decimal:
+    """An amount in integer fen as exact 元 with two decimals: 123450 → Decimal("1234.50")."""
+    return Decimal(amount_fen).scaleb(-2)
 
 
 def fen_text(fen: int) -> str:
@@ -305,13 +310,34 @@ def money_sum(column: Any) -> ColumnElement[Decimal]:
 
 
 SHARE_PLACES = Decimal("0.0001")
+SHARE_SCALE = 10_000  # shares are shown with four decimals
 
 
-def share(numerator: Decimal, denominator: Decimal) -> Decimal | None:
-    """A ratio to four decimals, or None when the denominator is zero (never an error)."""
+def half_even(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half to even, exactly (denominator > 0)."""
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
+
+
+def share(numerator: int | Decimal, denominator: int | Decimal) -> Decimal | None:
+    """numerator / denominator with four decimals, rounded half to even, or None when the
+    denominator is zero (never an error). Exact: integers (fen, hundredths) or decimals
+    (money, taken as the exact fractions they are) are divided as integers, never rounded
+    twice."""
     if denominator == 0:
         return None
-    return (numerator / denominator).quantize(SHARE_PLACES, rounding=ROUND_HALF_EVEN)
+    if isinstance(numerator, int) and isinstance(denominator, int):
+        top, bottom = numerator, denominator
+    else:
+        top, top_scale = numerator.as_integer_ratio()
+        bottom, bottom_scale = denominator.as_integer_ratio()
+        top, bottom = top * bottom_scale, bottom * top_scale
+    if bottom < 0:
+        top, bottom = -top, -bottom
+    return Decimal(half_even(top * SHARE_SCALE, bottom)).scaleb(-4)
 
 
 Share = Annotated[

@@ -1,6 +1,7 @@
-"""UTC timestamps that come back timezone-aware from every engine."""
+"""UTC timestamps that come back timezone-aware from every engine; calendar arithmetic."""
 
-from datetime import UTC, date, datetime
+import calendar
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,22 @@ def utcnow() -> datetime:
 def business_today(timezone: str) -> date:
     """Today's date where the programme's office is (dates of payments can't be later)."""
     return datetime.now(ZoneInfo(timezone)).date()
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day some months on, or the month's last day where it is shorter (31 January
+    plus one month is 28 or 29 February)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def later(day: date, *, days: int = 0, months: int = 0) -> date:
+    """A date some days or months on, or the last representable date (no overflow)."""
+    try:
+        return add_months(day, months) + timedelta(days=days)
+    except (OverflowError, ValueError):
+        return date.max
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,9 +1,8 @@
 """Contracts and change orders: what is committed, what has been paid, what is retained."""
 
-import calendar
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -20,46 +19,16 @@ from app.contracts.schemas import (
     ContractRead,
     ContractUpdate,
 )
+from app.contracts.terms import contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
-from app.money import money_sum, share
+from app.money import money_sum
 from app.params import Pagination, check_if_match, etag_for
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
 
 
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def figures(
-    *,
-    amount: Decimal,
-    changes: Decimal,
-    paid: Decimal,
-    rate: Decimal,
-    accepted_on: date | None,
-    defects_months: int,
-) -> dict[str, Any]:
-    """Committed, the limit on payments, and the retention (PRODUCT.md: 财建〔2022〕183号,
-    建质〔2017〕138号): before 竣工验收 payments stop at committed × (1 − rate); after it,
-    at committed, the rest being retention due when the defects period ends."""
-    committed = amount + changes
-    retention = (committed * rate).quantize(Decimal("0.01"))
-    limit = committed if accepted_on is not None else committed - retention
-    return {
-        "committed": committed,
-        "paid": paid,
-        "payable_limit": limit,
-        "payable_now": max(Decimal(0), limit - paid),
-        "retention_held": max(Decimal(0), min(retention, committed - paid)),
-        "retention_due_on": add_months(accepted_on, defects_months) if accepted_on else None,
-        "financial_completion": share(paid, committed),
-    }
-
-
 def contract_reads(*, session: Session, contracts: list[Contract]) -> list[ContractRead]:
+    """Each contract with its terms (app/contracts/terms.py) as of now."""
     ids = [c.id for c in contracts]
     changes = dict(
         session.exec(
@@ -78,13 +47,15 @@ def contract_reads(*, session: Session, contracts: list[Contract]) -> list[Contr
     return [
         ContractRead(
             **c.model_dump(),
-            **figures(
-                amount=c.amount,
-                changes=Decimal(changes.get(c.id or 0, 0)),
-                paid=Decimal(paid.get(c.id or 0, 0)),
-                rate=c.retention_rate,
-                accepted_on=c.accepted_on,
-                defects_months=c.defects_months,
+            **asdict(
+                contract_terms(
+                    amount=c.amount,
+                    changes=Decimal(changes.get(c.id or 0, 0)),
+                    paid=Decimal(paid.get(c.id or 0, 0)),
+                    retention_rate=c.retention_rate,
+                    accepted_on=c.accepted_on,
+                    defects_months=c.defects_months,
+                )
             ),
         )
         for c in contracts

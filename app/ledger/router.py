@@ -22,15 +22,12 @@ from app.ledger.schemas import (
     DisbursementPosted,
     DisbursementRead,
     ImportSummary,
-    ProjectBudget,
     ReversalCreate,
 )
 from app.params import MAX_ID, IdPath, PaginationDep, TodayDep, parse_sort
-from app.projects.dependencies import ProjectDep
 from app.routing import FeatureRouter
 
 router = FeatureRouter(prefix="/api/v1/disbursements", tags=["ledger"])
-project_router = FeatureRouter(prefix="/api/v1", tags=["ledger"])
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
@@ -188,24 +185,6 @@ def reverse_disbursement(
         )
 
     return _once(session, actor, idem, data, act)
-
-
-@project_router.get(
-    "/projects/{ref}/budget",
-    response_model=ProjectBudget,
-    summary="Budget position as of a date: estimate in force, disbursed, remaining",
-    responses=problem_responses(401, 403, 404, 422),
-)
-def get_budget(
-    actor: AnyRoleDep,
-    project: ProjectDep,
-    session: SessionDep,
-    today: TodayDep,
-    as_of: Annotated[IsoDate | None, Query(description="Default: today")] = None,
-) -> ProjectBudget:
-    return service.project_budget(
-        session=session, project=project, as_of=as_of or today, today=today
-    )
 
 
 @router.post(

@@ -124,33 +124,6 @@ class DisbursementPage(BaseModel):
     sum: Amount = Field(description="Exact sum of every entry that matches the filters")
 
 
-class FundingFigures(BaseModel):
-    funding_source: str
-    name: str
-    planned: Amount
-    disbursed: Amount
-
-
-class ProjectBudget(BaseModel):
-    """A project's budget position as of a date: entries dated later don't count."""
-
-    as_of: date
-    project_id: int
-    code: str
-    original_estimate: Amount
-    revised_estimate: Amount
-    disbursed: Amount
-    remaining: Amount
-    financial_completion: Share
-    physical_completion: Share = Field(
-        description="Σ(milestone weight × percent complete) / Σ weights; null without milestones"
-    )
-    payments: int
-    reversals: int
-    budget_lines: list[LineFigures]
-    funding: list[FundingFigures]
-
-
 class ImportWarning(BaseModel):
     row: int
     code: str

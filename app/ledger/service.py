@@ -21,6 +21,7 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.models import ContractBalance
+from app.contracts.terms import contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
@@ -32,9 +33,7 @@ from app.ledger.schemas import (
     DisbursementCreate,
     DisbursementPosted,
     DisbursementRead,
-    FundingFigures,
     LineFigures,
-    ProjectBudget,
     ProjectFigures,
     ReversalCreate,
 )
@@ -144,8 +143,6 @@ def _check_contract(
 ) -> list[BudgetWarning]:
     """A payment on a contract stops at committed × (1 − retention) until 竣工验收, then at
     committed; the project's policy decides whether going past is refused or warned."""
-    from app.contracts.service import figures
-
     contract = (
         session.connection().execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
     )
@@ -153,41 +150,41 @@ def _check_contract(
         raise InvalidInput(
             f"contract {contract_id} is not a contract of project {project.id}", field="contract_id"
         )
-    terms = figures(
+    terms = contract_terms(
         amount=contract.amount,
         changes=contract.changes,
         paid=contract.paid,
-        rate=contract.retention_rate,
+        retention_rate=contract.retention_rate,
         accepted_on=contract.accepted_on,
         defects_months=contract.defects_months,
     )
     after = contract.paid + amount
-    if after <= terms["payable_limit"]:
+    if after <= terms.payable_limit:
         return []
     held = (
         ""
         if contract.accepted_on
-        else f", holding {terms['retention_held']:.2f} as 质保金 until 竣工验收"
+        else f", holding {terms.retention_held:.2f} as 质保金 until 竣工验收"
     )
     detail = (
         f"contract {contract.contract_no}: paying {amount:.2f} would bring payments to "
-        f"{after:.2f}, above the {terms['payable_limit']:.2f} payable on "
-        f"{terms['committed']:.2f} committed{held}"
+        f"{after:.2f}, above the {terms.payable_limit:.2f} payable on "
+        f"{terms.committed:.2f} committed{held}"
     )
     if project.budget_policy == BudgetPolicy.block.value:
         raise BudgetExceeded(
             detail,
             scope="contract",
-            committed=f"{terms['committed']:.2f}",
-            payable_limit=f"{terms['payable_limit']:.2f}",
+            committed=f"{terms.committed:.2f}",
+            payable_limit=f"{terms.payable_limit:.2f}",
             paid=f"{contract.paid:.2f}",
             amount=f"{amount:.2f}",
             would_be=f"{after:.2f}",
-            over_by=f"{after - terms['payable_limit']:.2f}",
+            over_by=f"{after - terms.payable_limit:.2f}",
         )
     return [
         BudgetWarning(
-            code="contract_over_limit", message=detail, share=share(after, terms["committed"])
+            code="contract_over_limit", message=detail, share=share(after, terms.committed)
         )
     ]
 
@@ -620,105 +617,3 @@ def reconcile(*, session: Session) -> list[str]:
     ).all()
     problems += [f"project {p} source {s}: entries but no balance row" for p, s in missing]
     return problems
-
-
-def project_budget(
-    *, session: Session, project: Project, as_of: date, today: date
-) -> ProjectBudget:
-    """The budget position as of a date. Today's comes from the balance rows; an earlier date
-    sums the entries dated up to it (in SQL) and takes the revision in force then."""
-    from app.milestones.service import physical_completion
-    from app.revisions.service import estimate_as_of
-
-    assert project.id is not None
-    current = as_of >= today
-    revised = project.revised_estimate if current else estimate_as_of(session, project, as_of)
-    lines = list(
-        session.exec(
-            select(BudgetLine)
-            .where(col(BudgetLine.project_id) == project.id)
-            .order_by(col(BudgetLine.code))
-        )
-    )
-    sources = session.execute(
-        select(
-            col(FundingSource.id),
-            col(FundingSource.code),
-            col(FundingSource.name),
-            col(ProjectFunding.planned),
-        )
-        .join(ProjectFunding, col(ProjectFunding.funding_source_id) == FundingSource.id)
-        .where(col(ProjectFunding.project_id) == project.id)
-        .order_by(col(FundingSource.sort_order), col(FundingSource.id))
-    ).all()
-    if current:
-        row = session.execute(
-            select(
-                col(ProjectBalance.disbursed),
-                col(ProjectBalance.payments),
-                col(ProjectBalance.reversals),
-            ).where(col(ProjectBalance.project_id) == project.id)
-        ).first()
-        disbursed, payments, reversals = row if row is not None else (Decimal(0), 0, 0)
-        by_line = dict(
-            session.execute(
-                select(
-                    col(BudgetLineBalance.budget_line_id), col(BudgetLineBalance.disbursed)
-                ).where(col(BudgetLineBalance.budget_line_id).in_([line.id for line in lines]))
-            ).all()
-        )
-        by_source = dict(
-            session.execute(
-                select(col(ProjectFunding.funding_source_id), col(ProjectFunding.disbursed)).where(
-                    col(ProjectFunding.project_id) == project.id
-                )
-            ).all()
-        )
-    else:
-        dated = (col(Disbursement.project_id) == project.id, col(Disbursement.paid_on) <= as_of)
-        disbursed, payments, reversals = session.execute(
-            select(
-                money_sum(Disbursement.amount),
-                func.count().filter(col(Disbursement.kind) == EntryKind.payment.value),
-                func.count().filter(col(Disbursement.kind) == EntryKind.reversal.value),
-            ).where(*dated)
-        ).one()
-        by_line = dict(
-            session.execute(
-                select(col(Disbursement.budget_line_id), money_sum(Disbursement.amount))
-                .where(*dated, col(Disbursement.budget_line_id).is_not(None))
-                .group_by(col(Disbursement.budget_line_id))
-            ).all()
-        )
-        by_source = dict(
-            session.execute(
-                select(col(Disbursement.funding_source_id), money_sum(Disbursement.amount))
-                .where(*dated)
-                .group_by(col(Disbursement.funding_source_id))
-            ).all()
-        )
-    return ProjectBudget(
-        as_of=as_of,
-        project_id=project.id,
-        code=project.code,
-        original_estimate=project.original_estimate,
-        revised_estimate=revised,
-        disbursed=disbursed,
-        remaining=revised - disbursed,
-        financial_completion=share(disbursed, revised),
-        physical_completion=physical_completion(
-            session=session, project_id=project.id, as_of=None if current else as_of
-        ),
-        payments=payments,
-        reversals=reversals,
-        budget_lines=[_line_figures(line, Decimal(by_line.get(line.id, 0))) for line in lines],
-        funding=[
-            FundingFigures(
-                funding_source=code,
-                name=name,
-                planned=planned,
-                disbursed=Decimal(by_source.get(sid, 0)),
-            )
-            for sid, code, name, planned in sources
-        ],
-    )

@@ -1,10 +1,12 @@
-"""Milestones and their progress: a project's physical completion, weighted."""
+"""Milestones and their progress reports, and certification of what is payable.
+
+A project's physical completion (Σ weight × percent / Σ weight) is computed with the
+reports, as of any date: app/reports/evm.py."""
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import BigInteger, func, type_coerce
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -14,7 +16,6 @@ from app.contracts.models import Contract
 from app.errors import Conflict, InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
 from app.milestones.schemas import CertificationCreate, MilestoneCreate, ProgressCreate
-from app.money import share
 from app.params import Pagination
 from app.projects.models import Project
 
@@ -177,68 +178,3 @@ def progress_history(*, session: Session, milestone: Milestone) -> list[Mileston
             .order_by(col(MilestoneProgress.as_of), col(MilestoneProgress.id))
         )
     )
-
-
-def physical_completion(
-    *, session: Session, project_id: int, as_of: date | None = None
-) -> Decimal | None:
-    """The physical completion as a four-decimal share (see physical_fraction)."""
-    fraction = physical_fraction(session=session, project_id=project_id, as_of=as_of)
-    return None if fraction is None else share(fraction, Decimal(1))
-
-
-def physical_fraction(
-    *, session: Session, project_id: int, as_of: date | None = None
-) -> Decimal | None:
-    """Σ(weight × percent) / Σ weights as an exact fraction (0.555 for 55.5%), summed in SQL;
-    progress reported after `as_of` doesn't count. None when the project has no milestones."""
-    weight = type_coerce(Milestone.__table__.c.weight, BigInteger)  # type: ignore[attr-defined]
-    if as_of is None:
-        percent: Any = type_coerce(Milestone.__table__.c.percent_complete, BigInteger)  # type: ignore[attr-defined]
-    else:
-        latest = (
-            select(type_coerce(MilestoneProgress.__table__.c.percent_complete, BigInteger))  # type: ignore[attr-defined]
-            .where(MilestoneProgress.milestone_id == Milestone.id, MilestoneProgress.as_of <= as_of)
-            .order_by(col(MilestoneProgress.as_of).desc(), col(MilestoneProgress.id).desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        percent = func.coalesce(latest, 0)
-    # Both are stored in hundredths, so the products are exact integers.
-    weighted, weights = session.exec(
-        select(
-            func.coalesce(func.sum(weight * percent), 0),
-            func.coalesce(func.sum(weight), 0),
-        ).where(Milestone.project_id == project_id)
-    ).one()
-    if not weights:
-        return None
-    return Decimal(weighted) / (Decimal(weights) * 10_000)
-
-
-def planned_fraction(
-    *, session: Session, project_id: int, start: date | None, as_of: date
-) -> Decimal | None:
-    """Planned completion at `as_of`: the weights of milestones due by then, plus the one in
-    progress pro rata between the previous planned date (or the project's start) and its own.
-    None when the project has no milestones."""
-    rows = session.exec(
-        select(col(Milestone.weight), col(Milestone.planned_date))
-        .where(Milestone.project_id == project_id)
-        .order_by(col(Milestone.planned_date), col(Milestone.id))
-    ).all()
-    total = sum((weight for weight, _ in rows), Decimal(0))
-    if not rows or total == 0:
-        return None
-    done, previous = Decimal(0), start
-    for weight, planned in rows:
-        if planned <= as_of:
-            done += weight
-        else:
-            if previous is not None and previous < as_of:
-                done += (
-                    weight * Decimal((as_of - previous).days) / Decimal((planned - previous).days)
-                )
-            break
-        previous = planned
-    return done / total

@@ -1,14 +1,12 @@
-"""The figures of PRODUCT.md "Reports: definitions" for any set of projects, as of a date.
+"""The figures of docs/REPORTS.md (Definitions) for any set of projects, as of a date.
 
 A fixed handful of SQL aggregates gathers, per project, the exact integers the definitions
 start from (estimates, committed, disbursed in fen; milestone weights and progress in
 hundredths; the planned dates around the date); `derive` turns them into the report's
 figures with exact integer arithmetic, rounding half to even only where a figure is shown.
-The project report, the portfolio, the time series and the alerts all use these functions,
-so their figures agree to the fen.
-
-Today's figures come from the ledger's balance rows; an earlier date sums the entries dated
-up to it through the covering index (project_id, paid_on, amount, funding_source_id).
+The project report, the portfolio and the alerts all use these functions, and the time
+series the same earned-value formula (evm.py), so their figures agree to the fen. Which rows
+a date reads (balances today, entries dated up to it before) is asof.py's to say.
 """
 
 from collections.abc import Iterator
@@ -19,19 +17,15 @@ from itertools import compress
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlmodel import Session
 
-from app.contracts.models import ChangeOrder, Contract
-from app.db import is_sqlite
-from app.ledger.models import Disbursement, ProjectBalance
-from app.milestones.models import Milestone, MilestoneProgress
-from app.money import fen
+from app.money import fen, half_even, share, yuan
 from app.projects.models import Project
-from app.revisions.models import ProjectRevision
-
-HUNDREDTHS_SQUARED = 10_000
-SHARE_SCALE = 10_000  # shares are shown with four decimals
+from app.reports import asof
+from app.reports.commitments import changes_by_project, signed_by_project
+from app.reports.evm import earned_and_planned, milestone_sums, next_milestones
+from app.reports.schemas import ReportFlags
 
 P = Project.__table__  # type: ignore[attr-defined]
 
@@ -96,46 +90,20 @@ class Figures(NamedTuple):
     behind_schedule: bool
 
 
-def half_even(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded half to even, exactly (denominator > 0)."""
-    quotient, remainder = divmod(numerator, denominator)
-    twice = 2 * remainder
-    if twice > denominator or (twice == denominator and quotient % 2):
-        quotient += 1
-    return quotient
-
-
-def ratio(numerator: int, denominator: int) -> Decimal | None:
-    """A four-decimal share, or None when the denominator is zero."""
-    if denominator == 0:
-        return None
-    if denominator < 0:
-        numerator, denominator = -numerator, -denominator
-    return Decimal(half_even(numerator * SHARE_SCALE, denominator)).scaleb(-4)
-
-
-def money(value_fen: int | None) -> Decimal | None:
-    return None if value_fen is None else Decimal(value_fen).scaleb(-2)
-
-
 def derive(ing: Ingredients, as_of: date, thresholds: Thresholds) -> Figures:
+    """One project's figures as of the date, from its ingredients."""
     (original, revised, committed, disbursed, weighted, weights, due_weights, next_weight,
      previous, following) = ing  # fmt: skip
-    if weights:
-        physical: tuple[int, int] | None = (weighted, weights * HUNDREDTHS_SQUARED)
-        # Planned: weights of milestones due by the date, plus the next one pro rata between
-        # the previous planned date (or the project's start) and its own, over all weights.
-        if previous is not None and following is not None and previous < as_of:
-            span = (following - previous).days
-            due, out_of = due_weights * span + next_weight * (as_of - previous).days, weights * span
-        else:
-            due, out_of = due_weights, weights
-        planned: tuple[int, int] | None = (due, out_of)
-        ev = half_even(revised * weighted, weights * HUNDREDTHS_SQUARED)
-        pv = half_even(revised * due, out_of)
-    else:
-        physical = planned = None
-        ev = pv = 0
+    ev, pv, physical, planned = earned_and_planned(
+        revised=revised,
+        weighted=weighted,
+        weights=weights,
+        due_weights=due_weights,
+        next_weight=next_weight,
+        previous=previous,
+        following=following,
+        as_of=as_of,
+    )
     return _with_flags(
         original, revised, committed, disbursed, ev, pv, physical, planned, thresholds
     )
@@ -174,59 +142,21 @@ def _with_flags(
 
 
 def gather(
-    session: Session, *, scope: Select[Any], as_of: date, current: bool
+    session: Session, *, scope: Select[Any], as_of: date, today: date
 ) -> Iterator[tuple[int, Ingredients]]:
-    """(project id, ingredients) for each project `scope` selects, from three
-    statements whatever their number (four as of a past date: the revisions in force): the
-    projects with disbursed and committed (plain GROUP BYs joined by project id), their
-    milestones' weights and progress, and each one's next milestone. Lazily, and the rows a
-    thousand at a time: what lives only until it is derived never reaches the garbage
-    collector's oldest generation, whose full passes cost more than the arithmetic."""
-    m = Milestone.__table__  # type: ignore[attr-defined]
-    c = Contract.__table__  # type: ignore[attr-defined]
-    co = ChangeOrder.__table__  # type: ignore[attr-defined]
-    d = Disbursement.__table__  # type: ignore[attr-defined]
-
-    in_force: dict[int, int] = {}
-    if current:
-        pb = ProjectBalance.__table__  # type: ignore[attr-defined]
-        paid = select(pb.c.project_id, fen(pb.c.disbursed).label("amount"))
-    else:
-        paid = (
-            select(d.c.project_id, func.sum(fen(d.c.amount)).label("amount"))
-            .where(d.c.paid_on <= as_of, d.c.project_id.in_(scope))
-            .group_by(d.c.project_id)
-        )
-        # A few rows, read on their own: joined, SQLite would scan them once per project.
-        r = ProjectRevision.__table__  # type: ignore[attr-defined]
-        revisions = _latest(
-            r.c.project_id,
-            fen(r.c.new_estimate),
-            by=(r.c.approved_on, r.c.id),
-            where=(r.c.approved_on <= as_of, r.c.project_id.in_(scope)),
-        )
-        in_force = {
-            pid: int(estimate)
-            for pid, estimate in session.execute(select(revisions.c.key, revisions.c.value)).all()
-        }
-    paid_by = paid.subquery()
-    signed = c.c.signed_on <= as_of
-    contracts = (
-        select(c.c.project_id, func.sum(fen(c.c.amount)).label("amount"))
-        .where(signed, c.c.project_id.in_(scope))
-        .group_by(c.c.project_id)
-        .subquery()
-    )
-    changes = (
-        select(c.c.project_id, func.sum(fen(co.c.delta)).label("amount"))
-        .select_from(co.join(c, c.c.id == co.c.contract_id))
-        .where(co.c.approved_on <= as_of, signed, c.c.project_id.in_(scope))
-        .group_by(c.c.project_id)
-        .subquery()
-    )
+    """(project id, ingredients) for each project `scope` selects, from three statements
+    whatever their number (four as of a past date: the revisions in force): the projects
+    with disbursed and committed (plain GROUP BYs joined by project id), their milestones'
+    weights and progress, and each one's next milestone. Lazily, and the rows a thousand at
+    a time: what lives only until it is derived never reaches the garbage collector's
+    oldest generation, whose full passes cost more than the arithmetic."""
+    revisions = asof.revisions_as_of(session, scope=scope, as_of=as_of, today=today)
+    paid = asof.paid_by_project(scope=scope, as_of=as_of, today=today)
+    signed = signed_by_project(scope=scope, as_of=as_of)
+    changes = changes_by_project(scope=scope, as_of=as_of)
     joined = (
-        P.outerjoin(paid_by, paid_by.c.project_id == P.c.id)
-        .outerjoin(contracts, contracts.c.project_id == P.c.id)
+        P.outerjoin(paid, paid.c.project_id == P.c.id)
+        .outerjoin(signed, signed.c.project_id == P.c.id)
         .outerjoin(changes, changes.c.project_id == P.c.id)
     )
     projects = each_row(
@@ -235,59 +165,23 @@ def gather(
             P.c.id,
             fen(P.c.original_estimate),
             fen(P.c.revised_estimate),
-            func.coalesce(contracts.c.amount, 0) + func.coalesce(changes.c.amount, 0),
-            func.coalesce(paid_by.c.amount, 0),
+            func.coalesce(signed.c.amount, 0) + func.coalesce(changes.c.amount, 0),
+            func.coalesce(paid.c.paid, 0),
             P.c.planned_start,
         )
         .select_from(joined)
         .where(P.c.id.in_(scope)),
     )
-
-    weight = fen(m.c.weight)
-    due = m.c.planned_date <= as_of
-    if current:
-        percent, milestones_from = fen(m.c.percent_complete), m
-    else:
-        percent, milestones_from = _progress_as_of(session, m, as_of)
     milestones = {
         pid: (int(weighted), int(weights), int(due_weights), last_due)
         for pid, weighted, weights, due_weights, last_due in each_row(
-            session,
-            select(
-                m.c.project_id,
-                func.sum(weight * percent),
-                func.sum(weight),
-                func.sum(case((due, weight), else_=0)),
-                func.max(case((due, m.c.planned_date))),
-            )
-            .select_from(milestones_from)
-            .where(m.c.project_id.in_(scope))
-            .group_by(m.c.project_id),
+            session, milestone_sums(session, scope=scope, as_of=as_of, today=today)
         )
     }
-    # The first milestone planned after the date: the earliest planned date's, ties to the
-    # lowest id (rows come highest id first, so the lowest is written last).
-    first_date = (
-        select(m.c.project_id, func.min(m.c.planned_date).label("planned_date"))
-        .where(m.c.planned_date > as_of, m.c.project_id.in_(scope))
-        .group_by(m.c.project_id)
-        .subquery()
-    )
     following = {
         pid: (planned, int(next_weight))
         for pid, planned, next_weight in each_row(
-            session,
-            select(m.c.project_id, m.c.planned_date, weight)
-            .select_from(
-                m.join(
-                    first_date,
-                    and_(
-                        first_date.c.project_id == m.c.project_id,
-                        first_date.c.planned_date == m.c.planned_date,
-                    ),
-                )
-            )
-            .order_by(m.c.id.desc()),
+            session, next_milestones(scope=scope, as_of=as_of)
         )
     }
 
@@ -300,7 +194,9 @@ def gather(
             pid,
             Ingredients(
                 int(original),
-                int(revised) if current else in_force.get(pid, int(original)),
+                asof.estimate_in_force(
+                    revisions, project_id=pid, original=int(original), revised=int(revised)
+                ),
                 int(committed),
                 int(disbursed),
                 weighted,
@@ -323,49 +219,8 @@ def each_row(session: Session, query: Select[Any]) -> Iterator[Any]:
         yield from rows
 
 
-def _progress_as_of(session: Session, m: Any, as_of: date) -> tuple[Any, Any]:
-    """Each milestone's percent complete as of the date (its latest report by then, else 0),
-    and the FROM clause that provides it."""
-    mp = MilestoneProgress.__table__  # type: ignore[attr-defined]
-    if is_sqlite(session.get_bind()):
-        # SQLite looks each milestone's latest report up through the (milestone_id, as_of)
-        # index, 2-3× faster than numbering every report; PostgreSQL is the other way round.
-        latest_percent = (
-            select(fen(mp.c.percent_complete))
-            .where(mp.c.milestone_id == m.c.id, mp.c.as_of <= as_of)
-            .order_by(mp.c.as_of.desc(), mp.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        return func.coalesce(latest_percent, 0), m
-    latest = _latest(
-        mp.c.milestone_id,
-        fen(mp.c.percent_complete),
-        by=(mp.c.as_of, mp.c.id),
-        where=(mp.c.as_of <= as_of,),
-    )
-    return func.coalesce(latest.c.value, 0), m.outerjoin(latest, latest.c.key == m.c.id)
-
-
-def _latest(key: Any, value: Any, *, by: tuple[Any, ...], where: tuple[Any, ...]) -> Any:
-    """(key, value) of each key's latest row, the last by `by`, among the rows `where`
-    selects, as a subquery."""
-    ranked = (
-        select(
-            key.label("key"),
-            value.label("value"),
-            func.row_number()
-            .over(partition_by=key, order_by=[column.desc() for column in by])
-            .label("rank"),
-        )
-        .where(*where)
-        .subquery()
-    )
-    return select(ranked.c.key, ranked.c.value).where(ranked.c.rank == 1).subquery()
-
-
 def project_ids(*clauses: ColumnElement[bool]) -> Select[Any]:
-    """The ids of the projects matching every clause (a scope for ingredients_query)."""
+    """The ids of the projects matching every clause: the scope of a report's queries."""
     return select(P.c.id).where(and_(True, *clauses))
 
 
@@ -410,3 +265,61 @@ def flag_counts(figures: list[Figures]) -> list[int]:
     """How many of the figures raise each flag: over budget, forecast over, needs revision,
     behind schedule."""
     return [sum(map(attrgetter(flag), figures)) for flag in FLAGS]
+
+
+def figures_by_project(
+    *, session: Session, scope: Select[Any], as_of: date, today: date, thresholds: Thresholds
+) -> dict[int, Figures]:
+    """Every project of the scope's figures as of the date, from a fixed number of SQL
+    aggregates whatever the number of projects (see gather)."""
+    return {
+        project_id: derive(ingredients, as_of, thresholds)
+        for project_id, ingredients in gather(session, scope=scope, as_of=as_of, today=today)
+    }
+
+
+def report_figures(figures: Figures) -> dict[str, Any]:
+    """The fields of ReportFigures from exact figures (docs/REPORTS.md, Definitions)."""
+    revised, disbursed, ev, pv = figures.revised, figures.disbursed, figures.ev, figures.pv
+    remaining = revised - disbursed
+    return {
+        "original_estimate": yuan(figures.original),
+        "revised_estimate": yuan(revised),
+        "committed": yuan(figures.committed),
+        "uncommitted": yuan(revised - figures.committed),
+        "disbursed": yuan(disbursed),
+        "remaining": yuan(remaining),
+        "budget_variance": yuan(remaining),
+        "budget_variance_pct": share(remaining, revised),
+        "financial_completion": share(disbursed, revised),
+        "physical_completion": None if figures.physical is None else share(*figures.physical),
+        "planned_completion": None if figures.planned is None else share(*figures.planned),
+        "bac": yuan(revised),
+        "pv": yuan(pv),
+        "ev": yuan(ev),
+        "ac": yuan(disbursed),
+        "cv": yuan(ev - disbursed),
+        "sv": yuan(ev - pv),
+        "cpi": share(ev, disbursed),
+        "spi": share(ev, pv),
+        "eac": None if figures.eac is None else yuan(figures.eac),
+        "vac": None if figures.eac is None else yuan(revised - figures.eac),
+    }
+
+
+def report_flags(figures: Figures) -> ReportFlags:
+    """A project's flags as the reports show them."""
+    return ReportFlags(
+        over_budget=figures.over_budget,
+        forecast_over=figures.forecast_over,
+        needs_revision=figures.needs_revision,
+        behind_schedule=figures.behind_schedule,
+    )
+
+
+def threshold_strings(thresholds: Thresholds) -> dict[str, str]:
+    """The thresholds a report applied, as it states them."""
+    return {
+        "needs_revision": str(thresholds.needs_revision),
+        "behind_schedule_spi": str(thresholds.behind_schedule_spi),
+    }

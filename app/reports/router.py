@@ -11,20 +11,30 @@ from app.exports.service import render
 from app.inputs import IsoDate, SafeText
 from app.params import TodayDep
 from app.projects.dependencies import ProjectDep
-from app.reports import exports, service
+from app.reports import alerts as alerts_report
+from app.reports import budget as budget_model
+from app.reports import dues as dues_report
+from app.reports import exports
+from app.reports import portfolio as portfolio_report
+from app.reports import project as project_reports
+from app.reports import timeseries as timeseries_report
 from app.reports.dependencies import IfNoneMatch, ReportCacheDep, ThresholdsDep
+from app.reports.portfolio import GroupBy
 from app.reports.schemas import (
     AlertsReport,
     DuesReport,
     PortfolioReport,
+    ProjectBudget,
     ProjectReport,
     TimeseriesReport,
 )
-from app.reports.service import GroupBy, Interval
+from app.reports.timeseries import MAX_PERIODS, Interval
 from app.routing import FeatureRouter
 
 router = FeatureRouter(prefix="/api/v1/reports", tags=["reports"])
 project_router = FeatureRouter(prefix="/api/v1/projects", tags=["reports"])
+# The budget read model, documented with the ledger whose balances it reads.
+budget_router = FeatureRouter(prefix="/api/v1/projects", tags=["ledger"])
 
 AsOf = Annotated[IsoDate | None, Query(description="Default: today")]
 
@@ -93,7 +103,7 @@ Ref = Annotated[SafeText | None, Query(max_length=64, description="Id or code")]
     "/{ref}/report",
     response_model=ProjectReport,
     summary="A project's variance and completion report, earned value included, as of a date",
-    description="Definitions: PRODUCT.md, Reports. Entries, revisions, commitments and progress "
+    description="Definitions: docs/REPORTS.md. Entries, revisions, commitments and progress "
     "dated after `as_of` don't count. A ratio whose denominator is zero is null. With "
     "breakdowns per budget line, funding source (planned vs disbursed) and contract. Staff "
     "only: a contractor sees its own contracts (`/contracts`) and dues (`/reports/dues`).",
@@ -112,7 +122,7 @@ def project_report(
     report, etag = cache.fetch(
         session,
         ("project", project.id, actor.role, actor.contractor_id, as_of, today, thresholds),
-        lambda: service.project_report(
+        lambda: project_reports.project_report(
             session=session,
             project=project,
             as_of=as_of or today,
@@ -147,7 +157,7 @@ def portfolio(
     report, etag = cache.fetch(
         session,
         (*question, thresholds),
-        lambda: service.portfolio(
+        lambda: portfolio_report.portfolio(
             session=session,
             actor=actor,
             programme=programme,
@@ -166,7 +176,7 @@ def portfolio(
     summary="The S-curve: per period disbursed, cumulative AC, PV and EV",
     description="Name a project or a programme (neither: every project you can see). Periods "
     "run from `from` (default: the earliest payment, planned start or milestone) to `as_of`, "
-    f"at most {service.MAX_PERIODS}; each point's figures are as of the period's end.",
+    f"at most {MAX_PERIODS}; each point's figures are as of the period's end.",
     responses={**problem_responses(401, 403, 422), **CACHED, **EXPORT_RESPONSES},
 )
 def timeseries(
@@ -188,7 +198,7 @@ def timeseries(
     report, etag = cache.fetch(
         session,
         (*question, since, as_of, today),
-        lambda: service.timeseries(
+        lambda: timeseries_report.timeseries(
             session=session,
             actor=actor,
             project=project,
@@ -222,7 +232,7 @@ def alerts(
     report, etag = cache.fetch(
         session,
         ("alerts", actor.role, actor.contractor_id, as_of, today, thresholds),
-        lambda: service.alerts(
+        lambda: alerts_report.alerts(
             session=session, actor=actor, as_of=as_of or today, today=today, thresholds=thresholds
         ),
     )
@@ -246,7 +256,25 @@ def dues(
     lang: LangDep,
     as_of: AsOf = None,
 ) -> DuesReport | Response:
-    report = service.dues(session=session, actor=actor, as_of=as_of or today, today=today)
+    report = dues_report.dues(session=session, actor=actor, as_of=as_of or today, today=today)
     if fmt is ExportFormat.json:
         return report
     return render(exports.dues_sheets(report), fmt=fmt, lang=lang, filename=f"dues-{report.as_of}")
+
+
+@budget_router.get(
+    "/{ref}/budget",
+    response_model=ProjectBudget,
+    summary="Budget position as of a date: estimate in force, disbursed, remaining",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_budget(
+    actor: AnyRoleDep,
+    project: ProjectDep,
+    session: SessionDep,
+    today: TodayDep,
+    as_of: AsOf = None,
+) -> ProjectBudget:
+    return budget_model.project_budget(
+        session=session, project=project, as_of=as_of or today, today=today
+    )

@@ -2,6 +2,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from app.ledger.schemas import LineFigures
 from app.money import Amount, Share
 
 
@@ -50,7 +51,7 @@ class ReportFlags(BaseModel):
 
 
 class ReportFigures(BaseModel):
-    """PRODUCT.md "Reports: definitions". Amount as strings with two decimals; ratios as
+    """docs/REPORTS.md, Definitions. Amount as strings with two decimals; ratios as
     four-decimal strings, or null when their denominator is zero (or, in a group, when the
     figure does not apply to the grouping)."""
 
@@ -183,3 +184,30 @@ class AlertsReport(BaseModel):
     as_of: date
     thresholds: dict[str, str]
     alerts: list[Alert] = Field(description="Most severe first")
+
+
+class FundingFigures(BaseModel):
+    funding_source: str
+    name: str
+    planned: Amount
+    disbursed: Amount
+
+
+class ProjectBudget(BaseModel):
+    """A project's budget position as of a date: entries dated later don't count."""
+
+    as_of: date
+    project_id: int
+    code: str
+    original_estimate: Amount
+    revised_estimate: Amount
+    disbursed: Amount
+    remaining: Amount
+    financial_completion: Share
+    physical_completion: Share = Field(
+        description="Σ(milestone weight × percent complete) / Σ weights; null without milestones"
+    )
+    payments: int
+    reversals: int
+    budget_lines: list[LineFigures]
+    funding: list[FundingFigures]

@@ -7,7 +7,9 @@ revision with the latest approval date (a back-dated revision doesn't override a
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import Select, Subquery, func
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -29,27 +31,36 @@ def _read(revision: ProjectRevision, source_code: str | None) -> RevisionRead:
     )
 
 
-def current_estimate(session: Session, project: Project) -> Decimal:
-    """The figure of the latest-approved revision, or the original estimate."""
-    latest = session.execute(
-        select(col(ProjectRevision.new_estimate))
-        .where(col(ProjectRevision.project_id) == project.id)
-        .order_by(col(ProjectRevision.approved_on).desc(), col(ProjectRevision.id).desc())
-        .limit(1)
-    ).scalar()
-    return latest if latest is not None else project.original_estimate
+def revisions_in_force(*, as_of: date, projects: Select[Any] | list[int]) -> Subquery:
+    """(project_id, estimate) of the revision in force on `as_of` of each project that
+    `projects` names and that has one: the latest approved by then, of two approved the same
+    day the later recorded. A project with none by then is on its original estimate."""
+    r = ProjectRevision.__table__  # type: ignore[attr-defined]
+    ranked = (
+        select(
+            r.c.project_id,
+            r.c.new_estimate.label("estimate"),
+            func.row_number()
+            .over(partition_by=r.c.project_id, order_by=(r.c.approved_on.desc(), r.c.id.desc()))
+            .label("rank"),
+        )
+        .where(r.c.approved_on <= as_of, r.c.project_id.in_(projects))
+        .subquery()
+    )
+    return select(ranked.c.project_id, ranked.c.estimate).where(ranked.c.rank == 1).subquery()
 
 
 def estimate_as_of(session: Session, project: Project, as_of: date) -> Decimal:
-    latest = session.execute(
-        select(col(ProjectRevision.new_estimate))
-        .where(
-            col(ProjectRevision.project_id) == project.id, col(ProjectRevision.approved_on) <= as_of
-        )
-        .order_by(col(ProjectRevision.approved_on).desc(), col(ProjectRevision.id).desc())
-        .limit(1)
-    ).scalar()
+    """The project's estimate in force on a date (see revisions_in_force)."""
+    assert project.id is not None
+    in_force = revisions_in_force(as_of=as_of, projects=[project.id])
+    latest = session.execute(select(in_force.c.estimate)).scalar()
     return latest if latest is not None else project.original_estimate
+
+
+def current_estimate(session: Session, project: Project) -> Decimal:
+    """The figure of the latest-approved revision, or the original estimate."""
+    return estimate_as_of(session, project, date.max)
 
 
 def create_revision(
