@@ -1,14 +1,16 @@
 """The budget policy: the approved estimate (概算) is the ceiling on what is paid.
 
-Every payment is checked against its project's revised estimate, and against its budget
-line's estimate if it names one, under the project's lock (app/projects/locks.py). The
+Every payment is checked against its project's revised estimate, against its budget line's
+estimate if it names one, and against its contract's payable limit if it names one, under the
+project's lock (app/projects/locks.py). The
 project's (or line's) policy says what happens past the ceiling: `warn` posts the payment with
 a warning, `block` refuses it until an approved 概算调整 raises the estimate
-(政府投资条例 第12、23条). docs/REPORTS.md, section 8, has the rules and warning codes.
+(政府投资条例 第12、23条). docs/REPORTS.md, The budget policy, has the rules and warning codes.
 """
 
 from decimal import Decimal
 
+from app.contracts.terms import ContractTerms
 from app.errors import Conflict
 from app.ledger.schemas import BudgetWarning
 from app.money import share
@@ -68,3 +70,40 @@ def apply_budget_policy(
             )
         ]
     return []
+
+
+def apply_contract_limit(
+    *, contract_no: str, terms: ContractTerms, amount: Decimal, policy: str
+) -> list[BudgetWarning]:
+    """A payment on a contract stops at its payable limit: committed × (1 − retention rate)
+    until 竣工验收, then committed. Past it, the project's policy refuses (`block`) or warns
+    (`contract_over_limit`)."""
+    after = terms.paid + amount
+    if after <= terms.payable_limit:
+        return []
+    held = (
+        ""
+        if terms.retention_due_on is not None
+        else f", holding {terms.retention_held:.2f} as 质保金 until 竣工验收"
+    )
+    detail = (
+        f"contract {contract_no}: paying {amount:.2f} would bring payments to "
+        f"{after:.2f}, above the {terms.payable_limit:.2f} payable on "
+        f"{terms.committed:.2f} committed{held}"
+    )
+    if policy == BudgetPolicy.block.value:
+        raise BudgetExceeded(
+            detail,
+            scope="contract",
+            committed=f"{terms.committed:.2f}",
+            payable_limit=f"{terms.payable_limit:.2f}",
+            paid=f"{terms.paid:.2f}",
+            amount=f"{amount:.2f}",
+            would_be=f"{after:.2f}",
+            over_by=f"{after - terms.payable_limit:.2f}",
+        )
+    return [
+        BudgetWarning(
+            code="contract_over_limit", message=detail, share=share(after, terms.committed)
+        )
+    ]

@@ -21,12 +21,12 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.models import ContractBalance
-from app.contracts.terms import contract_terms
+from app.contracts.terms import ContractTerms, contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
 from app.ledger import statements as sql
-from app.ledger.budget_policy import BudgetExceeded, apply_budget_policy
+from app.ledger.budget_policy import apply_budget_policy, apply_contract_limit
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
 from app.ledger.schemas import (
     BudgetWarning,
@@ -40,7 +40,7 @@ from app.ledger.schemas import (
 from app.money import money_sum, share
 from app.params import Pagination
 from app.projects.locks import lock_project_balance
-from app.projects.models import BudgetLine, BudgetPolicy, Project
+from app.projects.models import BudgetLine, Project
 from app.timeutil import utcnow
 
 # A Core result row (typed loosely: its columns are the statement's).
@@ -138,11 +138,8 @@ def _line_context(session: Session, project: Record, line_id: int | None) -> Rec
     return line
 
 
-def _check_contract(
-    session: Session, project: Record, contract_id: int, amount: Decimal
-) -> list[BudgetWarning]:
-    """A payment on a contract stops at committed × (1 − retention) until 竣工验收, then at
-    committed; the project's policy decides whether going past is refused or warned."""
+def _contract(session: Session, project: Record, contract_id: int) -> tuple[str, ContractTerms]:
+    """The number and terms of a contract of the project a payment names (422 otherwise)."""
     contract = (
         session.connection().execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
     )
@@ -150,7 +147,7 @@ def _check_contract(
         raise InvalidInput(
             f"contract {contract_id} is not a contract of project {project.id}", field="contract_id"
         )
-    terms = contract_terms(
+    return contract.contract_no, contract_terms(
         amount=contract.amount,
         changes=contract.changes,
         paid=contract.paid,
@@ -158,35 +155,6 @@ def _check_contract(
         accepted_on=contract.accepted_on,
         defects_months=contract.defects_months,
     )
-    after = contract.paid + amount
-    if after <= terms.payable_limit:
-        return []
-    held = (
-        ""
-        if contract.accepted_on
-        else f", holding {terms.retention_held:.2f} as 质保金 until 竣工验收"
-    )
-    detail = (
-        f"contract {contract.contract_no}: paying {amount:.2f} would bring payments to "
-        f"{after:.2f}, above the {terms.payable_limit:.2f} payable on "
-        f"{terms.committed:.2f} committed{held}"
-    )
-    if project.budget_policy == BudgetPolicy.block.value:
-        raise BudgetExceeded(
-            detail,
-            scope="contract",
-            committed=f"{terms.committed:.2f}",
-            payable_limit=f"{terms.payable_limit:.2f}",
-            paid=f"{contract.paid:.2f}",
-            amount=f"{amount:.2f}",
-            would_be=f"{after:.2f}",
-            over_by=f"{after - terms.payable_limit:.2f}",
-        )
-    return [
-        BudgetWarning(
-            code="contract_over_limit", message=detail, share=share(after, terms.committed)
-        )
-    ]
 
 
 def _not_in_future(value: date, today: date, field: str) -> None:
@@ -280,7 +248,10 @@ def post_disbursement(
             threshold=line.warn_threshold or project.warn_threshold,
         )
     if data.contract_id is not None:
-        warnings += _check_contract(session, project, data.contract_id, data.amount)
+        contract_no, terms = _contract(session, project, data.contract_id)
+        warnings += apply_contract_limit(
+            contract_no=contract_no, terms=terms, amount=data.amount, policy=project.budget_policy
+        )
 
     values = {
         "programme_id": project.programme_id,

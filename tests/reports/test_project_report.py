@@ -1,4 +1,4 @@
-"""The project report against a hand-computed example (PRODUCT.md, Reports: definitions)."""
+"""The project report against a hand-computed example (docs/REPORTS.md, Worked example)."""
 
 from datetime import date
 from decimal import Decimal
