@@ -39,10 +39,6 @@ _BEFORE_COMMIT = "before_commit"
 _AFTER_COMMIT = "after_commit"
 
 
-def is_sqlite(bind: Engine | Connection) -> bool:
-    return bind.dialect.name == "sqlite"
-
-
 def normalise_url(url: str) -> str:
     """Route plain postgresql:// URLs through psycopg 3."""
     parsed = make_url(url)

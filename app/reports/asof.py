@@ -19,7 +19,6 @@ from sqlalchemy import Select, Subquery, extract, func, select
 from sqlmodel import Session
 
 from app.contracts.models import ContractBalance
-from app.db import is_sqlite
 from app.funding.models import ProjectFunding
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
 from app.milestones.models import Milestone, MilestoneProgress
@@ -132,42 +131,32 @@ def estimate_in_force(
     return revisions.get(project_id, original)
 
 
-def percent_complete(
-    session: Session, *, scope: Select[Any], as_of: date, today: date
-) -> tuple[Any, Any]:
+def percent_complete(*, as_of: date, today: date) -> tuple[Any, Any]:
     """Each milestone's percent complete on the date (hundredths), and the FROM clause
-    (the milestone table, maybe joined) that provides it, for the milestones of the projects
-    `scope` selects."""
+    (the milestone table, maybe joined) that provides it."""
     m = Milestone.__table__  # type: ignore[attr-defined]
     if current(as_of=as_of, today=today):
         return fen(m.c.percent_complete), m
     mp = MilestoneProgress.__table__  # type: ignore[attr-defined]
-    if is_sqlite(session.get_bind()):
-        # SQLite looks each milestone's latest report up through the (milestone_id, as_of)
-        # index, 2-3× faster than numbering every report; PostgreSQL is the other way round.
-        latest_percent = (
-            select(fen(mp.c.percent_complete))
-            .where(mp.c.milestone_id == m.c.id, mp.c.as_of <= as_of)
-            .order_by(mp.c.as_of.desc(), mp.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        return func.coalesce(latest_percent, 0), m
-    ranked = (
-        select(
-            mp.c.milestone_id,
-            fen(mp.c.percent_complete).label("percent"),
-            func.row_number()
-            .over(partition_by=mp.c.milestone_id, order_by=(mp.c.as_of.desc(), mp.c.id.desc()))
-            .label("rank"),
-        )
+    later = mp.alias("later")
+    # Each milestone's last report by the date: one that no later report (or a report of the
+    # same day recorded after it) follows. Within 10% of the fastest engine-specific form on
+    # each engine (docs/PERFORMANCE.md).
+    latest = (
+        select(mp.c.milestone_id, fen(mp.c.percent_complete).label("percent"))
         .where(
             mp.c.as_of <= as_of,
-            mp.c.milestone_id.in_(select(m.c.id).where(m.c.project_id.in_(scope))),
+            ~select(later.c.id)
+            .where(
+                later.c.milestone_id == mp.c.milestone_id,
+                later.c.as_of <= as_of,
+                (later.c.as_of > mp.c.as_of)
+                | ((later.c.as_of == mp.c.as_of) & (later.c.id > mp.c.id)),
+            )
+            .exists(),
         )
         .subquery()
     )
-    latest = select(ranked.c.milestone_id, ranked.c.percent).where(ranked.c.rank == 1).subquery()
     return func.coalesce(latest.c.percent, 0), m.outerjoin(latest, latest.c.milestone_id == m.c.id)
 
 

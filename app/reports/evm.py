@@ -74,7 +74,7 @@ def milestone_sums(session: Session, *, scope: Select[Any], as_of: date, today: 
     planned by the date, last_due: the last of their planned dates)."""
     weight = fen(M.c.weight)
     due = M.c.planned_date <= as_of
-    percent, milestones = percent_complete(session, scope=scope, as_of=as_of, today=today)
+    percent, milestones = percent_complete(as_of=as_of, today=today)
     return (
         select(
             M.c.project_id,
