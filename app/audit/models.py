@@ -1,4 +1,10 @@
-from datetime import datetime
+"""The audit trail's tables, and the encoding each entry's hash covers."""
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, Index, Text
 from sqlmodel import Field, SQLModel
@@ -38,3 +44,48 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = Field(default=0, sa_type=BigInteger)
     hash: str = Field(default=GENESIS_HASH, max_length=64)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def canonical(value: Any) -> str:
+    """One encoding for hashing: sorted keys, no spaces, UTF-8 text, decimals as strings."""
+    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# What an entry's hash covers: all of it but its id and its own hash.
+HASHED = (
+    *("seq", "at", "actor_key_id", "actor_name", "actor_role", "action", "entity"),
+    *("entity_id", "before", "after", "request_id", "prev_hash"),
+)
+# Of those, what only the chain's head knows when the entry is appended. Sorted, the keys
+# put these three last, in this order: hash_template relies on it.
+FROM_HEAD = ("prev_hash", "request_id", "seq")
+
+
+def entry_hash(fields: dict[str, Any]) -> str:
+    """The SHA-256 (hex) of an entry's HASHED fields in their canonical encoding."""
+    return hashlib.sha256(canonical({k: fields[k] for k in HASHED}).encode("utf-8")).hexdigest()
+
+
+def hash_template(content: dict[str, Any]) -> tuple[str, str]:
+    """The canonical encoding of an entry to be appended, split around the two values only the
+    chain's head knows: the text before the previous hash, and the text between it and the
+    seq (the encoding ends with "}"). Whoever appends under the head's lock joins them:
+    before_prev + prev_hash + before_seq + str(seq) + "}" is what entry_hash hashes."""
+    rest = {k: content[k] for k in HASHED if k not in FROM_HEAD}
+    before_prev = canonical(rest)[:-1] + ',"prev_hash":"'
+    before_seq = '","request_id":' + canonical(content["request_id"]) + ',"seq":'
+    return before_prev, before_seq

@@ -6,12 +6,9 @@ carries a SHA-256 over a canonical encoding of its content and the previous entr
 `verify()` walks the chain and names the first entry that no longer matches.
 """
 
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -19,8 +16,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
-from app.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from app.audit.models import GENESIS_HASH, HASHED, AuditEntry, AuditHead, canonical, entry_hash
 from app.db import before_commit
+from app.engines import rules
 from app.middleware import request_id_var
 from app.params import Pagination
 from app.timeutil import utcnow
@@ -52,25 +50,6 @@ class Change:
     before: str | None
     after: str | None
     request_id: str | None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def canonical(value: Any) -> str:
-    """One encoding for hashing: sorted keys, no spaces, UTF-8 text, decimals as strings."""
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def snapshot(
@@ -109,48 +88,22 @@ def record(
     before_commit(session, write_pending)
 
 
-def entry_hash(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
-
-
-def _hashed_fields(entry: AuditEntry | dict[str, Any]) -> dict[str, Any]:
-    get = entry.get if isinstance(entry, dict) else lambda k: getattr(entry, k)
-    return {name: get(name) for name in HASHED}
-
-
-# What an entry's hash covers: all of it but its id and its own hash.
-HASHED = (
-    *("seq", "at", "actor_key_id", "actor_name", "actor_role", "action", "entity"),
-    *("entity_id", "before", "after", "request_id", "prev_hash"),
-)
-_entries = AuditEntry.__table__  # type: ignore[attr-defined]
-_head = AuditHead.__table__  # type: ignore[attr-defined]
-_LOCK_HEAD = sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
-_APPEND = _entries.insert()
-_MOVE_HEAD = (
-    _head.update()
-    .where(_head.c.id == 1)
-    .values(seq=sa.bindparam("head_seq"), hash=sa.bindparam("head_hash"))
-)
+def _hashed_fields(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in HASHED}
 
 
 def write_pending(session: Session) -> None:
     """Chain the transaction's queued entries onto the head, which stays locked until the
-    commit that follows: the entries' order is the commits' order."""
+    commit that follows: the entries' order is the commits' order. How is the engine's rule
+    (app/engines/): the head is locked for as few round trips as it can be."""
     pending: list[Change] = session.info.pop(PENDING, [])
     if not pending:
         return
     connection = session.connection()
-    seq, prev_hash = connection.execute(_LOCK_HEAD).one()
     at = utcnow()
-    rows = []
-    for change in pending:
-        seq += 1
-        row = {**change.__dict__, "seq": seq, "at": at, "prev_hash": prev_hash}
-        prev_hash = entry_hash(row)
-        rows.append({**row, "hash": prev_hash})
-    connection.execute(_APPEND, rows if len(rows) > 1 else rows[0])
-    connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
+    rules(connection.dialect.name).append_audit_entries(
+        connection, [{**change.__dict__, "at": at} for change in pending]
+    )
 
 
 @dataclass(frozen=True)
@@ -170,6 +123,8 @@ def _stream(session: Session, *, up_to: int) -> Iterator[AuditEntry]:
     )
 
 
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_head = AuditHead.__table__  # type: ignore[attr-defined]
 _HEAD = sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)
 # In one statement, so both are read as of the same moment.
 _LAST_AND_HEAD = sa.select(

@@ -24,6 +24,10 @@ class EngineRules(Protocol):
 
     def claim_request(self, connection: Connection, key: int) -> bool: ...
 
+    def append_audit_entries(
+        self, connection: Connection, contents: list[dict[str, Any]]
+    ) -> None: ...
+
     # The database writes each CSV line of a big export itself, read with COPY.
     CSV_LINES_IN_SQL: bool
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.audit.models import FROM_HEAD, HASHED, AuditEntry, AuditHead, hash_template
 from app.config import Settings
 from app.exports.batches import driver_statement
 from app.exports.service import CHUNK_BYTES, CSV_UNSAFE_START
@@ -68,6 +69,69 @@ def claim_request(connection: Connection, key: int) -> bool:
 def _utc_to_char(element: UtcText, compiler: SQLCompiler, **kw: Any) -> str:
     stamp = compiler.process(element.clauses, **kw)
     return f"to_char({stamp} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+
+
+_audit_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_audit_head = AuditHead.__table__  # type: ignore[attr-defined]
+_CONTENT = [name for name in HASHED if name not in FROM_HEAD] + ["request_id"]
+
+
+def _append_audit_entry() -> Any:
+    """One entry chained onto the head and the head moved to it, in one statement: the head
+    is locked, the entry's text assembled from its template and the head's seq and hash,
+    SHA-256 taken, the entry inserted and the head moved. Writers run side by side here and
+    all of them queue on the head's lock, so the fewer round trips under it, the more
+    payments a second: 1.4-1.55x the posting rate of reading the head, hashing in Python,
+    then inserting and moving it (docs/PERFORMANCE.md)."""
+    head = (
+        sa.select(_audit_head.c.seq, _audit_head.c.hash)
+        .where(_audit_head.c.id == 1)
+        .with_for_update()
+        .cte("head")
+    )
+    seq = head.c.seq + 1
+    text_ = (
+        sa.bindparam("before_prev", type_=Text)
+        + head.c.hash
+        + sa.bindparam("before_seq", type_=Text)
+        + cast(seq, Text)
+        + literal_column("'}'", Text)
+    )
+    digest = func.encode(func.sha256(func.convert_to(text_, literal_column("'UTF8'"))), "hex")
+    content = [sa.bindparam(name, type_=_audit_entries.c[name].type) for name in _CONTENT]
+    appended = (
+        sa.insert(_audit_entries)
+        .from_select(
+            ["seq", *_CONTENT, "prev_hash", "hash"],
+            sa.select(seq, *content, head.c.hash, digest),
+        )
+        .returning(_audit_entries.c.seq, _audit_entries.c.hash)
+        .cte("appended")
+    )
+    # Only `id = 1` here: after waiting for the lock, PostgreSQL re-finds the head's latest
+    # version by that condition alone (a condition on its old values would skip it).
+    return (
+        sa.update(_audit_head)
+        .where(_audit_head.c.id == 1)
+        .values(
+            seq=sa.select(appended.c.seq).scalar_subquery(),
+            hash=sa.select(appended.c.hash).scalar_subquery(),
+        )
+    )
+
+
+_APPEND_AUDIT_ENTRY = _append_audit_entry()
+
+
+def append_audit_entries(connection: Connection, contents: list[dict[str, Any]]) -> None:
+    """Chain entries onto the audit trail's head, each in one statement (pipelined), hashing
+    in the database the text that hash_template and the head make: the same text
+    entry_hash hashes."""
+    rows = []
+    for content in contents:
+        before_prev, before_seq = hash_template(content)
+        rows.append({**content, "before_prev": before_prev, "before_seq": before_seq})
+    connection.execute(_APPEND_AUDIT_ENTRY, rows)
 
 
 def write_queue(engine: Engine, *, wait_s: float) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from app.audit.models import AuditEntry, AuditHead, entry_hash
 from app.config import Settings
 from app.errors import DomainError
 from app.timeutil import UtcText
@@ -91,6 +92,31 @@ CSV_LINES_IN_SQL = False
 def _stored_text(element: UtcText, compiler: SQLCompiler, **kw: Any) -> str:
     """SQLite stores a UTCDateTime as its UTC text already."""
     return compiler.process(element.clauses, **kw)
+
+
+_audit_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_audit_head = AuditHead.__table__  # type: ignore[attr-defined]
+_HEAD = sa.select(_audit_head.c.seq, _audit_head.c.hash).where(_audit_head.c.id == 1)
+_APPEND = _audit_entries.insert()
+_MOVE_HEAD = (
+    _audit_head.update()
+    .where(_audit_head.c.id == 1)
+    .values(seq=sa.bindparam("head_seq"), hash=sa.bindparam("head_hash"))
+)
+
+
+def append_audit_entries(connection: Connection, contents: list[dict[str, Any]]) -> None:
+    """Chain entries onto the audit trail's head. This transaction is SQLite's only writer:
+    read the head, hash each entry (entry_hash), insert them, move the head."""
+    seq, prev_hash = connection.execute(_HEAD).one()
+    rows = []
+    for content in contents:
+        seq += 1
+        row = {**content, "seq": seq, "prev_hash": prev_hash}
+        prev_hash = entry_hash(row)
+        rows.append({**row, "hash": prev_hash})
+    connection.execute(_APPEND, rows if len(rows) > 1 else rows[0])
+    connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
 
 
 class WriteBusy(DomainError):

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
-from app.audit.service import canonical
+from app.audit.models import canonical
 from app.auth.actor import Actor
 from app.engines import rules
 from app.errors import Conflict, DomainError, FieldError

@@ -1,5 +1,7 @@
 """Every write leaves a hash-chained audit entry; tampering with any entry is found."""
 
+import hashlib
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -8,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
+from app.audit.models import canonical, entry_hash, hash_template
 from app.audit.service import verify
 from tests.factories import Keys, make_programme, make_project, payment
 
@@ -260,6 +263,33 @@ def test_deleting_entries_is_found(
     )
     head_cut = client.get("/api/v1/audit/verify", headers=keys.admin).json()
     assert head_cut["ok"] is False and head_cut["first_broken"] == trail[1]["id"]
+
+
+@pytest.mark.parametrize("request_id", [None, "req-1"])
+def test_the_hash_template_is_the_canonical_encoding(request_id: str | None) -> None:
+    """PostgreSQL hashes template + previous hash + seq: that must be exactly the text
+    verify() (and SQLite's append) hash, whatever the content (quotes, Chinese, control
+    characters)."""
+    fields = {
+        "at": datetime(2026, 11, 30, 8, 0, 0, 123456, tzinfo=UTC),
+        "actor_key_id": 7,
+        "actor_name": '财务 "一"\n\t',
+        "actor_role": "finance",
+        "action": "post",
+        "entity": "disbursement",
+        "entity_id": "42",
+        "before": None,
+        "after": canonical({"memo": '}\u0000"prev_hash":', "amount": Decimal("1.10")}),
+        "request_id": request_id,
+    }
+    before_prev, before_seq = hash_template(fields)
+    prev, seq = "ab" * 32, 123456789
+    whole = canonical({**fields, "prev_hash": prev, "seq": seq})
+    assert before_prev + prev + before_seq + str(seq) + "}" == whole
+    assert (
+        entry_hash({**fields, "prev_hash": prev, "seq": seq})
+        == hashlib.sha256(whole.encode()).hexdigest()
+    )
 
 
 def test_an_entry_past_the_head_is_found(
