@@ -1,5 +1,7 @@
-"""The router every feature uses: JSON bodies are parsed with exact decimals, never floats."""
+"""The router every feature uses: JSON bodies are parsed with exact decimals, never floats, and
+a sync endpoint may end its request's transaction in its own thread (app.db)."""
 
+import inspect
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -7,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from app.db import ending_in_its_thread
 from app.money import parse_json_constant, parse_json_float
 
 
@@ -30,6 +33,15 @@ class ExactJSONRequest(Request):
 
 
 class ExactRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if inspect.isfunction(endpoint) and not (
+            inspect.iscoroutinefunction(endpoint)
+            or inspect.isgeneratorfunction(endpoint)
+            or inspect.isasyncgenfunction(endpoint)
+        ):
+            endpoint = ending_in_its_thread(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

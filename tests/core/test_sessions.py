@@ -4,14 +4,15 @@ before it commits, and a failed request leaves nothing behind."""
 import threading
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, func
+from sqlalchemy import Connection, Engine, event, func
 from sqlmodel import Session, col, select
 
 from app.auth.dependencies import AdminDep
@@ -20,6 +21,7 @@ from app.db import SessionDep, SessionFactory
 from app.errors import Conflict
 from app.exports.batches import driver_batches
 from app.money import MoneyType, fen
+from app.routing import ExactRoute
 from app.sites.models import Site
 from tests.factories import make_key
 
@@ -118,3 +120,55 @@ def test_driver_batches_bind_parameters_as_sqlalchemy_does(connection: Connectio
         ]
     finally:
         savepoint.rollback()
+
+
+def test_the_route_ends_the_transaction_in_the_endpoints_thread(
+    committed_app: FastAPI, engine: Engine
+) -> None:
+    """A sync endpoint that returns a finished Response is committed in its own worker thread
+    (no second trip through the pool); one that raises is rolled back there; one that returns
+    a model is committed by the session dependency once the model has been serialised."""
+    app = committed_app
+    router = APIRouter(route_class=ExactRoute)
+    # Set in the endpoint: seen by the commit only if it runs in the same worker-thread call.
+    endpoint_call: ContextVar[str | None] = ContextVar("endpoint_call", default=None)
+    commits: dict[str, str | None] = {}
+
+    def write(session: Session, name: str) -> None:
+        session.add(Site(region=REGION, name=name, kind="other"))
+        session.flush()
+        endpoint_call.set(name)
+
+        @event.listens_for(session, "after_commit")
+        def committed(_: Session) -> None:
+            commits[name] = endpoint_call.get()
+
+    @router.post("/api/v1/test-uow/response/{name}")
+    def as_response(name: str, session: SessionDep, actor: AdminDep) -> Response:
+        write(session, name)
+        return Response(status_code=201)
+
+    @router.post("/api/v1/test-uow/model/{name}")
+    def as_model(name: str, session: SessionDep, actor: AdminDep) -> dict[str, str]:
+        write(session, name)
+        return {"name": name}
+
+    @router.post("/api/v1/test-uow/fail/{name}")
+    def failing(name: str, session: SessionDep, actor: AdminDep) -> Response:
+        write(session, name)
+        raise Conflict("this request fails after writing")
+
+    app.include_router(router)
+    with Session(engine) as s:
+        _, key = make_key(s, Role.admin)
+        s.commit()
+    headers = {"Authorization": f"Bearer {key}"}
+    client = TestClient(app)
+    tag = uuid.uuid4().hex[:6]
+    assert client.post(f"/api/v1/test-uow/response/r-{tag}", headers=headers).status_code == 201
+    assert client.post(f"/api/v1/test-uow/model/m-{tag}", headers=headers).status_code == 200
+    assert client.post(f"/api/v1/test-uow/fail/f-{tag}", headers=headers).status_code == 409
+    assert commits == {f"r-{tag}": f"r-{tag}", f"m-{tag}": None}
+    with Session(engine) as s:
+        stored = set(s.exec(select(Site.name).where(col(Site.region) == REGION)))
+    assert stored == {f"r-{tag}", f"m-{tag}"}
