@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.audit.models import FROM_HEAD, HASHED, AuditEntry, AuditHead, hash_template
 from app.config import Settings
-from app.exports.batches import driver_statement
+from app.exports.batches import driver_query
 from app.exports.service import CHUNK_BYTES, CSV_UNSAFE_START
 from app.timeutil import UtcText
 
@@ -231,11 +231,7 @@ def _as_csv(block: bytes, encoding: str) -> bytes:
 def copy_lines(connection: Connection, query: Select[Any]) -> Iterator[bytes]:
     """The lines of a query whose one column is a CSV line (csv_line), in chunks of about
     CHUNK_BYTES of whole lines, read with COPY in the connection's transaction."""
-    statement, parameters = driver_statement(connection, query)
-    if not connection.in_transaction():
-        connection.begin()
-    driver = connection.connection.driver_connection
-    assert driver is not None
+    driver, statement, parameters = driver_query(connection, query)
     encoding = driver.info.encoding
     with (
         driver.cursor() as cursor,

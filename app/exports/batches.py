@@ -22,6 +22,17 @@ def driver_statement(connection: Connection, query: Select[Any]) -> tuple[str, A
     return compiled.string, parameters
 
 
+def driver_query(connection: Connection, query: Select[Any]) -> tuple[Any, str, Any]:
+    """The database driver's own connection and a SELECT as it takes it (driver_statement),
+    in the connection's transaction (begun if need be)."""
+    statement, parameters = driver_statement(connection, query)
+    if not connection.in_transaction():
+        connection.begin()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    return driver, statement, parameters
+
+
 def driver_batches(
     connection: Connection, query: Select[Any], *, size: int
 ) -> Iterator[list[tuple[Any, ...]]]:
@@ -31,11 +42,7 @@ def driver_batches(
     SQLAlchemy makes no Row and converts no value, so the values are the driver's own (on
     SQLite, dates and timestamps are text; a TypeDecorator's result processing doesn't run).
     Parameters are bound as SQLAlchemy binds them."""
-    statement, parameters = driver_statement(connection, query)
-    if not connection.in_transaction():
-        connection.begin()
-    driver = connection.connection.driver_connection
-    assert driver is not None
+    driver, statement, parameters = driver_query(connection, query)
     # A server-side cursor where the driver has one (PostgreSQL): rows come as they are fetched.
     streams = connection.dialect.supports_server_side_cursors
     cursor = driver.cursor(name="batches") if streams else driver.cursor()
