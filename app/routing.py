@@ -1,13 +1,18 @@
-"""The router every feature uses: JSON bodies are parsed with exact decimals, never floats, and
-a sync endpoint may end its request's transaction in its own thread (app.db)."""
+"""The router every feature uses: JSON bodies are parsed with exact decimals, never floats; a
+sync endpoint may end its request's transaction in its own thread (app.db); a path outside a
+router's routes is told at once."""
 
 import inspect
 import json
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from starlette._utils import get_route_path
+from starlette.routing import Match
+from starlette.types import Scope
 
 from app.db import ending_in_its_thread
 from app.money import parse_json_constant, parse_json_float
@@ -52,7 +57,31 @@ class ExactRoute(APIRoute):
 
 
 class FeatureRouter(APIRouter):
-    """A feature's APIRouter: its routes parse JSON bodies with exact decimals."""
+    """A feature's APIRouter (route class ExactRoute). FastAPI asks each route of each included
+    router in turn whether it matches, at a few microseconds a route; this router first tries
+    its routes' path patterns alone and answers "no match" at once when none fits the path (a
+    pattern that fits goes on to FastAPI, which also tells a wrong method, 405, from no route,
+    404). Measured: 0.1-0.13 ms less CPU per request, 6-7% of a cached report's
+    (docs/PERFORMANCE.md). Include it without a prefix (its routes carry their own): the
+    patterns are its routes' own paths."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(route_class=ExactRoute, **kwargs)
+        self._patterns: tuple[int, list[re.Pattern[str]] | None] = (-1, None)
+
+    def _path_patterns(self) -> list[re.Pattern[str]] | None:
+        """Every route's path pattern; None if a route has none (then FastAPI decides)."""
+        count, patterns = self._patterns
+        if count != len(self.routes):
+            found = [getattr(route, "path_regex", None) for route in self.routes]
+            patterns = None if None in found else [p for p in found if p is not None]
+            self._patterns = (len(self.routes), patterns)
+        return patterns
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        patterns = self._path_patterns()
+        if patterns is not None:
+            path = get_route_path(scope)
+            if not any(pattern.match(path) for pattern in patterns):
+                return Match.NONE, {}
+        return super().matches(scope)
