@@ -47,16 +47,25 @@ _ISO_DATETIME = re.compile(
 )
 
 
+# No record of this service's kind predates it; a year 0001 is a typing slip, and reports
+# would otherwise span thousands of years of empty periods.
+EARLIEST_DATE = date(1900, 1, 1)
+
+
 def _iso_date(value: Any) -> date:
-    """Only YYYY-MM-DD: no timestamps, no '0' read as 1970-01-01."""
+    """Only YYYY-MM-DD from 1900-01-01 on: no timestamps, no '0' read as 1970-01-01."""
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        parsed = value
+    elif not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError("must be a date written as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"{value} is not a date in the calendar") from exc
+    else:
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"{value} is not a date in the calendar") from exc
+    if parsed < EARLIEST_DATE:
+        raise ValueError(f"must be on or after {EARLIEST_DATE.isoformat()}")
+    return parsed
 
 
 def _iso_datetime(value: Any) -> datetime:

@@ -12,6 +12,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
+from app.errors import InvalidInput
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -77,3 +79,17 @@ class UtcText(FunctionElement[str]):
 @compiles(UtcText)
 def _unsupported(element: UtcText, compiler: SQLCompiler, **kw: Any) -> str:
     raise CompileError(f"UtcText is not defined for {compiler.dialect.name}")
+
+
+def check_event_date(
+    value: date, *, field: str, today: date, since: date | None = None, since_what: str = ""
+) -> None:
+    """An event that must have happened: not after today (the service's today, where the
+    programme's office is) and, when `since` is given, not before it (e.g. the contract's
+    signing). A 422 naming `field` otherwise."""
+    if value > today:
+        raise InvalidInput(
+            f"{value} is after today ({today}); only what has happened is recorded", field=field
+        )
+    if since is not None and value < since:
+        raise InvalidInput(f"{value} is before {since_what} ({since})", field=field)

@@ -48,9 +48,13 @@ def list_contracts(
     responses=problem_responses(401, 403, 409, 422),
 )
 def create_contract(
-    actor: AdminDep, data: ContractCreate, session: SessionDep, response: Response
+    actor: AdminDep,
+    data: ContractCreate,
+    session: SessionDep,
+    response: Response,
+    today: TodayDep,
 ) -> ContractRead:
-    contract = service.create_contract(session=session, actor=actor, data=data)
+    contract = service.create_contract(session=session, actor=actor, data=data, today=today)
     response.headers["Location"] = f"/api/v1/contracts/{contract.id}"
     return service.contract_reads(session=session, contracts=[contract])[0]
 
@@ -139,11 +143,17 @@ def list_change_orders(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def add_change_order(
-    contract_id: IdPath, actor: AdminDep, data: ChangeOrderCreate, session: SessionDep
+    contract_id: IdPath,
+    actor: AdminDep,
+    data: ChangeOrderCreate,
+    session: SessionDep,
+    today: TodayDep,
 ) -> ChangeOrderRead:
     contract = service.get_contract(
         session=session, actor=actor, contract_id=contract_id, for_update=True
     )
     return ChangeOrderRead.model_validate(
-        service.add_change_order(session=session, actor=actor, contract=contract, data=data)
+        service.add_change_order(
+            session=session, actor=actor, contract=contract, data=data, today=today
+        )
     )

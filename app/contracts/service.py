@@ -25,6 +25,11 @@ from app.money import money_sum
 from app.params import Pagination, check_if_match, etag_for
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
+from app.timeutil import check_event_date
+
+
+class CommitmentBelowPaid(Conflict):
+    slug, title = "commitment-below-paid", "Committed amount would fall below what is paid"
 
 
 def contract_reads(*, session: Session, contracts: list[Contract]) -> list[ContractRead]:
@@ -107,7 +112,9 @@ def get_contract(
     return contract
 
 
-def create_contract(*, session: Session, actor: Actor, data: ContractCreate) -> Contract:
+def create_contract(
+    *, session: Session, actor: Actor, data: ContractCreate, today: date
+) -> Contract:
     if session.get(Project, data.project_id) is None:
         raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")
     if session.get(Contractor, data.contractor_id) is None:
@@ -121,6 +128,7 @@ def create_contract(*, session: Session, actor: Actor, data: ContractCreate) -> 
         raise Conflict(
             f"contract {data.contract_no} is already recorded for this project (contract {clash})"
         )
+    check_event_date(data.signed_on, field="signed_on", today=today)
     if data.planned_finish and data.planned_finish < data.signed_on:
         raise InvalidInput("planned_finish must not be before signed_on", field="planned_finish")
     contract = Contract(**data.model_dump())
@@ -179,10 +187,13 @@ def record_acceptance(
 ) -> Contract:
     """Record 竣工验收: payments may then reach the committed amount; retention falls due
     when the defects period ends."""
-    if data.accepted_on > today:
-        raise InvalidInput(f"{data.accepted_on} is after today ({today})", field="accepted_on")
-    if data.accepted_on < contract.signed_on:
-        raise InvalidInput("acceptance can't predate the contract", field="accepted_on")
+    check_event_date(
+        data.accepted_on,
+        field="accepted_on",
+        today=today,
+        since=contract.signed_on,
+        since_what="the contract was signed",
+    )
     if contract.accepted_on is not None:
         raise Conflict(f"contract {contract.contract_no} was accepted on {contract.accepted_on}")
     before = contract.model_dump()
@@ -202,15 +213,47 @@ def record_acceptance(
     return contract
 
 
+def committed_amount(session: Session, contract_id: int) -> Decimal:
+    """The contract's price plus its approved price change orders."""
+    contract = session.get(Contract, contract_id)
+    assert contract is not None
+    changes = session.exec(
+        select(money_sum(ChangeOrder.delta)).where(ChangeOrder.contract_id == contract_id)
+    ).one()
+    return contract.amount + Decimal(changes or 0)
+
+
+def _contract_paid(session: Session, contract_id: int) -> Decimal:
+    paid = session.exec(
+        select(col(ContractBalance.paid)).where(col(ContractBalance.contract_id) == contract_id)
+    ).first()
+    return Decimal(paid or 0)
+
+
 def add_change_order(
-    *, session: Session, actor: Actor, contract: Contract, data: ChangeOrderCreate
+    *, session: Session, actor: Actor, contract: Contract, data: ChangeOrderCreate, today: date
 ) -> ChangeOrder:
+    """Record an approved change order (签证/变更), dated within the contract's life; a price
+    decrease never takes the committed amount below what has been paid on the contract (409)."""
     if data.kind is ChangeKind.price and data.delta == 0:
         raise InvalidInput("a price change order needs a non-zero delta", field="delta")
     if data.kind is not ChangeKind.price and data.delta != 0:
         raise InvalidInput("only a price change order changes the price", field="delta")
     if data.kind is ChangeKind.duration and data.new_finish is None:
         raise InvalidInput("a duration change order needs new_finish", field="new_finish")
+    check_event_date(
+        data.approved_on,
+        field="approved_on",
+        today=today,
+        since=contract.signed_on,
+        since_what="the contract was signed",
+    )
+    if data.new_finish is not None and data.new_finish < contract.signed_on:
+        raise InvalidInput(
+            f"new_finish {data.new_finish} is before the contract was signed "
+            f"({contract.signed_on})",
+            field="new_finish",
+        )
     clash = session.exec(
         select(ChangeOrder.id).where(
             ChangeOrder.contract_id == contract.id, ChangeOrder.document_no == data.document_no
@@ -221,6 +264,16 @@ def add_change_order(
             f"change order {data.document_no} is already recorded (change order {clash})"
         )
     assert contract.id is not None
+    if data.delta < 0:
+        committed = committed_amount(session, contract.id) + data.delta
+        paid = _contract_paid(session, contract.id)
+        if committed < paid:
+            raise CommitmentBelowPaid(
+                f"this change would take contract {contract.contract_no} to {committed:.2f}, "
+                f"below the {paid:.2f} already paid on it",
+                committed=f"{committed:.2f}",
+                paid=f"{paid:.2f}",
+            )
     order = ChangeOrder(
         contract_id=contract.id, **data.model_dump(exclude={"kind"}), kind=data.kind.value
     )

@@ -61,6 +61,7 @@ class Disbursement(SQLModel, table=True):
     )
     reason: str | None = Field(default=None, max_length=2000)
     memo: str | None = Field(default=None, max_length=2000)
+    payee_differs_reason: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     created_by_key_id: int | None = Field(
         default=None, foreign_key="api_key.id", ondelete="RESTRICT"

@@ -45,6 +45,13 @@ class DisbursementCreate(InputModel):
         min_length=1, max_length=100, description="Code or name: `county` or 县级财政"
     )
     memo: str | None = Field(default=None, max_length=2000)
+    payee_differs_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Required when a payment on a contract goes to someone other than its "
+        "contractor (e.g. 农民工工资专用账户), and only then",
+    )
 
 
 class ReversalCreate(InputModel):
@@ -78,6 +85,9 @@ class DisbursementRead(BaseModel):
     reverses_id: int | None
     reason: str | None
     memo: str | None
+    payee_differs_reason: str | None = Field(
+        description="Why a payment on a contract went to someone other than its contractor"
+    )
     reversed: Amount | None = Field(description="For a payment: how much has been reversed")
     created_at: datetime
     created_by_key_id: int | None

@@ -6,6 +6,7 @@ the insert can't interleave with another payment. The balance rows are updated i
 transaction as each entry: the check reads one locked row, whatever the size of the ledger.
 """
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -40,8 +41,8 @@ from app.ledger.schemas import (
 from app.money import money_sum, share
 from app.params import Pagination
 from app.projects.locks import lock_project_balance
-from app.projects.models import BudgetLine, Project
-from app.timeutil import utcnow
+from app.projects.models import BudgetLine, Project, ProjectStatus
+from app.timeutil import add_months, check_event_date, utcnow
 
 # A Core result row (typed loosely: its columns are the statement's).
 Record = Row[*tuple[Any, ...]]
@@ -138,8 +139,9 @@ def _line_context(session: Session, project: Record, line_id: int | None) -> Rec
     return line
 
 
-def _contract(session: Session, project: Record, contract_id: int) -> tuple[str, ContractTerms]:
-    """The number and terms of a contract of the project a payment names (422 otherwise)."""
+def _contract(session: Session, project: Record, contract_id: int) -> tuple[Record, ContractTerms]:
+    """A contract of the project a payment names (422 otherwise): its number, signing date and
+    contractor, and its terms."""
     contract = (
         session.connection().execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
     )
@@ -147,7 +149,7 @@ def _contract(session: Session, project: Record, contract_id: int) -> tuple[str,
         raise InvalidInput(
             f"contract {contract_id} is not a contract of project {project.id}", field="contract_id"
         )
-    return contract.contract_no, contract_terms(
+    return contract, contract_terms(
         amount=contract.amount,
         changes=contract.changes,
         paid=contract.paid,
@@ -157,10 +159,44 @@ def _contract(session: Session, project: Record, contract_id: int) -> tuple[str,
     )
 
 
-def _not_in_future(value: date, today: date, field: str) -> None:
-    if value > today:
+class ProjectCancelled(Conflict):
+    slug, title = "project-cancelled", "The project is cancelled"
+
+
+def _refuse_cancelled(project: Record) -> None:
+    if project.status == ProjectStatus.cancelled.value:
+        raise ProjectCancelled(
+            f"project {project.code} is {project.status}: nothing is paid or reversed on it",
+            status=project.status,
+        )
+
+
+def _spending_from(project: Record) -> date:
+    """The earliest date a payment of the project's programme may bear: 1 January of its first
+    year, less the preparatory months the programme allows."""
+    return add_months(date(project.programme_start_year, 1, 1), -project.preparatory_months)
+
+
+def _party(name: str) -> str:
+    """A name as compared with another: NFKC (full-width forms), case and spacing aside."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def _check_payee(data: DisbursementCreate, contract: Record | None) -> None:
+    """A payment on a contract goes to its contractor, or says why not."""
+    differs = contract is not None and _party(data.payee) != _party(contract.contractor_name)
+    if differs and data.payee_differs_reason is None:
+        assert contract is not None
         raise InvalidInput(
-            f"{value} is after today ({today}); the ledger records what has happened", field=field
+            f"payee {data.payee} is not the contractor of contract {contract.contract_no} "
+            f"({contract.contractor_name}); give payee_differs_reason to pay them",
+            field="payee",
+        )
+    if not differs and data.payee_differs_reason is not None:
+        raise InvalidInput(
+            "payee_differs_reason is only for a payment on a contract to someone other than "
+            "its contractor",
+            field="payee_differs_reason",
         )
 
 
@@ -223,8 +259,15 @@ def post_disbursement(
 ) -> Posted:
     """Post a payment: check it against the project's (and line's) budget policy, append it,
     and move the balances, all under the project's balance lock."""
-    _not_in_future(data.paid_on, today, "paid_on")
     balance, project = _locked_context(session, data.project_id, data.funding_source)
+    _refuse_cancelled(project)
+    check_event_date(
+        data.paid_on,
+        field="paid_on",
+        today=today,
+        since=_spending_from(project),
+        since_what="the start of the programme's period, less its preparatory_months",
+    )
     if project.source_id is None:
         resolve_source(session=session, ref=data.funding_source, field="funding_source")
     line = _line_context(session, project, data.budget_line_id)
@@ -247,11 +290,23 @@ def post_disbursement(
             policy=line.budget_policy or project.budget_policy,
             threshold=line.warn_threshold or project.warn_threshold,
         )
+    contract = None
     if data.contract_id is not None:
-        contract_no, terms = _contract(session, project, data.contract_id)
-        warnings += apply_contract_limit(
-            contract_no=contract_no, terms=terms, amount=data.amount, policy=project.budget_policy
+        contract, terms = _contract(session, project, data.contract_id)
+        check_event_date(
+            data.paid_on,
+            field="paid_on",
+            today=today,
+            since=contract.signed_on,
+            since_what=f"contract {contract.contract_no} was signed",
         )
+        warnings += apply_contract_limit(
+            contract_no=contract.contract_no,
+            terms=terms,
+            amount=data.amount,
+            policy=project.budget_policy,
+        )
+    _check_payee(data, contract)
 
     values = {
         "programme_id": project.programme_id,
@@ -267,6 +322,7 @@ def post_disbursement(
         "reverses_id": None,
         "reason": None,
         "memo": data.memo,
+        "payee_differs_reason": data.payee_differs_reason,
         "created_at": utcnow(),
         "created_by_key_id": actor.key_id,
         "request_id": request_id,
@@ -331,12 +387,15 @@ def reverse_disbursement(
         raise Conflict(
             f"entry {entry_id} is itself a reversal; reverse the payment it corrects instead"
         )
-    _not_in_future(data.reversed_on, today, "reversed_on")
-    if data.reversed_on < original.paid_on:
-        raise InvalidInput(
-            f"a reversal can't predate the payment ({original.paid_on})", field="reversed_on"
-        )
+    check_event_date(
+        data.reversed_on,
+        field="reversed_on",
+        today=today,
+        since=original.paid_on,
+        since_what=f"the payment it reverses ({entry_id})",
+    )
     balance, project = _locked_context(session, original.project_id)
+    _refuse_cancelled(project)
     assert original.id is not None
     left = original.amount - _reversed_total(session, original.id)
     amount = data.amount if data.amount is not None else left
@@ -364,6 +423,7 @@ def reverse_disbursement(
         "reverses_id": original.id,
         "reason": data.reason,
         "memo": None,
+        "payee_differs_reason": None,
         "created_at": utcnow(),
         "created_by_key_id": actor.key_id,
         "request_id": request_id,

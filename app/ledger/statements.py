@@ -6,11 +6,12 @@ from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, exists, func, insert, literal, or_, select, update
 
+from app.contractors.models import Contractor
 from app.contracts.models import ChangeOrder, Contract, ContractBalance
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import BudgetLineBalance, Disbursement, ProjectBalance
 from app.money import MoneyType
-from app.programmes.models import PlanItem
+from app.programmes.models import PlanItem, Programme
 from app.projects.models import BudgetLine, Project
 
 
@@ -21,6 +22,8 @@ def _table(model: Any) -> Table:
 
 project = _table(Project)
 plan_item = _table(PlanItem)
+programme = _table(Programme)
+contractor = _table(Contractor)
 budget_line = _table(BudgetLine)
 source = _table(FundingSource)
 entry = _table(Disbursement)
@@ -41,7 +44,10 @@ PROJECT_CONTEXT = (
         project.c.revised_estimate,
         project.c.budget_policy,
         project.c.warn_threshold,
+        project.c.status,
         plan_item.c.programme_id,
+        programme.c.start_year.label("programme_start_year"),
+        programme.c.preparatory_months,
         exists().where(budget_line.c.project_id == project.c.id).label("has_lines"),
         # Codes and names never collide (funding service); order and limit make it certain.
         select(source.c.id)
@@ -57,7 +63,11 @@ PROJECT_CONTEXT = (
         .scalar_subquery()
         .label("source_code"),
     )
-    .select_from(project.join(plan_item, plan_item.c.id == project.c.plan_item_id))
+    .select_from(
+        project.join(plan_item, plan_item.c.id == project.c.plan_item_id).join(
+            programme, programme.c.id == plan_item.c.programme_id
+        )
+    )
     .where(project.c.id == bindparam("project_id"))
 )
 LINE_CONTEXT = (
@@ -84,6 +94,8 @@ CONTRACT_CONTEXT = (
         contract.c.id,
         contract.c.project_id,
         contract.c.contract_no,
+        contract.c.signed_on,
+        contractor.c.name.label("contractor_name"),
         contract.c.amount,
         contract.c.retention_rate,
         contract.c.accepted_on,
@@ -95,7 +107,9 @@ CONTRACT_CONTEXT = (
         func.coalesce(contract_balance.c.paid, 0).label("paid"),
     )
     .select_from(
-        contract.outerjoin(contract_balance, contract_balance.c.contract_id == contract.c.id)
+        contract.join(contractor, contractor.c.id == contract.c.contractor_id).outerjoin(
+            contract_balance, contract_balance.c.contract_id == contract.c.id
+        )
     )
     .where(contract.c.id == bindparam("contract_id"))
 )

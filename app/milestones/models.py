@@ -33,6 +33,7 @@ class Milestone(SQLModel, table=True):
     percent_complete: Decimal = Field(default=Decimal(0), sa_type=ScaledDecimal(2), nullable=False)
     certified_amount: Decimal | None = Field(default=None, sa_type=MoneyType)
     certified_on: date | None = None
+    certification_reason: str | None = Field(default=None, max_length=2000)
     version: int = Field(default=1, nullable=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

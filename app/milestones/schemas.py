@@ -82,6 +82,12 @@ class MilestoneCreate(InputModel):
         default=None, description="Certified payable (计量)"
     )
     certified_on: IsoDate | None = None
+    certification_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Why the certified amount exceeds the milestone's share at its progress",
+    )
 
 
 class ProgressCreate(InputModel):
@@ -103,8 +109,28 @@ class ProgressCreate(InputModel):
 class CertificationCreate(InputModel):
     """计量: the amount certified as payable for this milestone, and when."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"certified_amount": "1200000.00", "certified_on": "2023-11-15"},
+                {
+                    "certified_amount": "1500000.00",
+                    "certified_on": "2023-11-15",
+                    "reason": "按合同约定预付材料款，经监理单位确认（示例）",
+                },
+            ]
+        }
+    )
+
     certified_amount: NonNegativeMoney
     certified_on: IsoDate
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Required when the amount exceeds the milestone's share of the committed "
+        "amount at its reported progress (weight share × percent)",
+    )
 
 
 class ProgressRead(BaseModel):
@@ -133,4 +159,5 @@ class MilestoneRead(BaseModel):
     percent_complete: Percent
     certified_amount: Amount | None
     certified_on: date | None
+    certification_reason: str | None
     version: int

@@ -4,7 +4,7 @@ A project's physical completion (Σ weight × percent / Σ weight) is computed w
 reports, as of any date: app/reports/evm.py."""
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -13,13 +13,79 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.models import Contract
+from app.contracts.service import committed_amount
 from app.errors import Conflict, InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
 from app.milestones.schemas import CertificationCreate, MilestoneCreate, ProgressCreate
+from app.money import FEN, money_sum
 from app.params import Pagination
 from app.projects.models import Project
+from app.timeutil import check_event_date
 
 HUNDRED = Decimal(100)
+
+
+class CertificationCeiling(Conflict):
+    slug, title = "certification-ceiling", "Certified amount above its ceiling"
+
+
+def _signed_on(session: Session, contract_id: int | None) -> date | None:
+    if contract_id is None:
+        return None
+    contract = session.get(Contract, contract_id)
+    return contract.signed_on if contract is not None else None
+
+
+def _check_certification(
+    session: Session,
+    *,
+    milestone: Milestone,
+    amount: Decimal,
+    certified_on: date,
+    reason: str | None,
+    today: date,
+) -> None:
+    """计量 has a ceiling (docs/REPORTS.md, Certification): the contract's certified total never
+    exceeds its committed amount, and a milestone's certified amount never exceeds its share of
+    the committed amount at its reported progress (weight share × percent) unless finance states
+    a reason. `milestone` carries the weight and progress the amount is checked against."""
+    check_event_date(
+        certified_on,
+        field="certified_on",
+        today=today,
+        since=_signed_on(session, milestone.contract_id),
+        since_what="the contract was signed",
+    )
+    if milestone.contract_id is None:
+        raise InvalidInput(
+            "only a milestone of a contract can be certified for payment", field="certified_amount"
+        )
+    committed = committed_amount(session, milestone.contract_id)
+    others = session.exec(
+        select(
+            func.coalesce(func.sum(Milestone.weight), 0),
+            money_sum(Milestone.certified_amount),
+        ).where(
+            Milestone.contract_id == milestone.contract_id,
+            col(Milestone.id) != (milestone.id or 0),
+        )
+    ).one()
+    other_weights, other_certified = Decimal(others[0]), Decimal(others[1] or 0)
+    if other_certified + amount > committed:
+        raise CertificationCeiling(
+            f"the contract's certified total would be {other_certified + amount:.2f}, above its "
+            f"committed amount {committed:.2f}",
+            ceiling=f"{committed - other_certified:.2f}",
+        )
+    share = milestone.weight / (other_weights + milestone.weight)
+    ceiling = committed * share * milestone.percent_complete / HUNDRED
+    if amount > ceiling and reason is None:
+        raise CertificationCeiling(
+            f"{amount:.2f} is more than this milestone's share of the committed amount at its "
+            f"reported progress ({milestone.percent_complete}% of {committed * share:.2f} = "
+            f"{ceiling.quantize(FEN, ROUND_FLOOR):.2f}); state a reason to certify it anyway",
+            ceiling=f"{ceiling.quantize(FEN, ROUND_FLOOR):.2f}",
+        )
 
 
 def list_milestones(
@@ -63,8 +129,6 @@ def get_milestone(
 def create_milestone(
     *, session: Session, actor: Actor, data: MilestoneCreate, today: date
 ) -> Milestone:
-    if data.certified_on is not None and data.certified_on > today:
-        raise InvalidInput(f"{data.certified_on} is after today ({today})", field="certified_on")
     project = session.exec(
         select(Project).where(Project.id == data.project_id, visible_projects(actor))
     ).first()
@@ -85,6 +149,18 @@ def create_milestone(
     if clash is not None:
         raise Conflict(f"the project already has a milestone {data.code} (milestone {clash})")
     milestone = Milestone(**data.model_dump())
+    if data.certified_amount is not None or data.certified_on is not None:
+        if data.certified_amount is None or data.certified_on is None:
+            missing = "certified_on" if data.certified_on is None else "certified_amount"
+            raise InvalidInput("a certification needs an amount and a date", field=missing)
+        _check_certification(
+            session,
+            milestone=milestone,
+            amount=data.certified_amount,
+            certified_on=data.certified_on,
+            reason=data.certification_reason,
+            today=today,
+        )
     session.add(milestone)
     session.flush()
     audit.record(
@@ -103,8 +179,13 @@ def report_progress(
 ) -> MilestoneProgress:
     """Keep the report; the latest by date becomes the current value, and 100% sets the
     actual date."""
-    if data.as_of > today:
-        raise InvalidInput(f"{data.as_of} is after today ({today})", field="as_of")
+    check_event_date(
+        data.as_of,
+        field="as_of",
+        today=today,
+        since=_signed_on(session, milestone.contract_id),
+        since_what="the contract was signed",
+    )
     assert milestone.id is not None
     before = milestone.model_dump()
     report = MilestoneProgress(
@@ -145,16 +226,20 @@ def report_progress(
 def certify(
     *, session: Session, actor: Actor, milestone: Milestone, data: CertificationCreate, today: date
 ) -> Milestone:
-    """Record the certified payable amount; it falls due after the contract's payment term."""
-    if milestone.contract_id is None:
-        raise InvalidInput(
-            "only a milestone of a contract can be certified for payment", field="certified_amount"
-        )
-    if data.certified_on > today:
-        raise InvalidInput(f"{data.certified_on} is after today ({today})", field="certified_on")
+    """Record the certified payable amount (within its ceiling, or with finance's reason); it
+    falls due after the contract's payment term."""
+    _check_certification(
+        session,
+        milestone=milestone,
+        amount=data.certified_amount,
+        certified_on=data.certified_on,
+        reason=data.reason,
+        today=today,
+    )
     before = milestone.model_dump()
     milestone.certified_amount = data.certified_amount
     milestone.certified_on = data.certified_on
+    milestone.certification_reason = data.reason
     milestone.version += 1
     session.add(milestone)
     session.flush()

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.timeutil import UTCDateTime, utcnow
@@ -9,6 +9,10 @@ from app.timeutil import UTCDateTime, utcnow
 class Programme(SQLModel, table=True):
     """A plan that carries projects, e.g. a county's 2021–2025 education plan."""
 
+    __table_args__ = (
+        CheckConstraint("preparatory_months BETWEEN 0 AND 120", name="preparatory_months"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=300)
@@ -16,6 +20,10 @@ class Programme(SQLModel, table=True):
     region: str = Field(max_length=200, description="Administrative area the plan covers")
     start_year: int
     end_year: int
+    # How far back before 1 January of start_year a payment may be dated (前期工作: design,
+    # surveys), in months; 0 allows nothing before the period.
+    preparatory_months: int = Field(default=0)
+    version: int = Field(default=1)
     source: str | None = Field(
         default=None, max_length=500, description="Where the facts come from"
     )

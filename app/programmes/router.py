@@ -6,9 +6,15 @@ from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.inputs import SafeText
-from app.params import Page, PaginationDep
+from app.params import IfMatchHeader, Page, PaginationDep
 from app.programmes import service
-from app.programmes.schemas import PlanItemCreate, PlanItemRead, ProgrammeCreate, ProgrammeRead
+from app.programmes.schemas import (
+    PlanItemCreate,
+    PlanItemRead,
+    ProgrammeCreate,
+    ProgrammeRead,
+    ProgrammeUpdate,
+)
 from app.routing import FeatureRouter
 
 router = FeatureRouter(prefix="/api/v1/programmes", tags=["programmes"])
@@ -49,8 +55,33 @@ def create_programme(
     summary="One programme, by id or code",
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_programme(ref: ProgrammeRef, actor: AnyRoleDep, session: SessionDep) -> ProgrammeRead:
+def get_programme(
+    ref: ProgrammeRef, actor: AnyRoleDep, session: SessionDep, response: Response
+) -> ProgrammeRead:
     programme = service.get_programme(session=session, ref=ref)
+    response.headers["ETag"] = service.programme_etag(programme)
+    return service.programme_reads(session=session, programmes=[programme])[0]
+
+
+@router.patch(
+    "/{ref}",
+    response_model=ProgrammeRead,
+    summary="Change a programme (If-Match required)",
+    responses=problem_responses(401, 403, 404, 412, 422, 428),
+)
+def update_programme(
+    ref: ProgrammeRef,
+    actor: AdminDep,
+    data: ProgrammeUpdate,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> ProgrammeRead:
+    programme = service.get_programme(session=session, ref=ref, for_update=True)
+    programme = service.update_programme(
+        session=session, actor=actor, programme=programme, data=data, if_match=if_match
+    )
+    response.headers["ETag"] = service.programme_etag(programme)
     return service.programme_reads(session=session, programmes=[programme])[0]
 
 

@@ -9,6 +9,12 @@ from app.money import Amount
 CODE_PATTERN = r"^[^\s/?#%]*[^\s/?#%0-9][^\s/?#%]*$"
 
 
+PREPARATORY = (
+    "How many months before 1 January of start_year a payment may be dated (前期工作 such as "
+    "design and surveys); 0: nothing before the programme's period"
+)
+
+
 class ProgrammeCreate(InputModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -32,6 +38,7 @@ class ProgrammeCreate(InputModel):
     start_year: int = Field(ge=1900, le=2200)
     end_year: int = Field(ge=1900, le=2200)
     source: str | None = Field(default=None, max_length=500)
+    preparatory_months: int = Field(default=0, ge=0, le=120, description=PREPARATORY)
 
     @field_validator("end_year")
     @classmethod
@@ -74,7 +81,20 @@ class ProgrammeRead(BaseModel):
     start_year: int
     end_year: int
     source: str | None
+    preparatory_months: int
+    version: int
     project_count: int = 0
     original_estimate: Amount = Field(default=Decimal(0), description="Sum of its projects' 概算")
     revised_estimate: Amount = Field(default=Decimal(0))
     plan_items: list[PlanItemRead] = []
+
+
+class ProgrammeUpdate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"preparatory_months": 6, "owner": "平罗县教育体育局"}]}
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
+    source: str | None = Field(default=None, min_length=1, max_length=500)
+    preparatory_months: int | None = Field(default=None, ge=0, le=120, description=PREPARATORY)

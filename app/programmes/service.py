@@ -9,9 +9,15 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.errors import Conflict, NotFound
 from app.money import money_sum
-from app.params import Pagination, ref_clause
+from app.params import Pagination, check_if_match, etag_for, ref_clause
 from app.programmes.models import PlanItem, Programme
-from app.programmes.schemas import PlanItemCreate, PlanItemRead, ProgrammeCreate, ProgrammeRead
+from app.programmes.schemas import (
+    PlanItemCreate,
+    PlanItemRead,
+    ProgrammeCreate,
+    ProgrammeRead,
+    ProgrammeUpdate,
+)
 from app.projects.models import Project
 
 
@@ -83,10 +89,9 @@ def list_programmes(*, session: Session, page: Pagination) -> tuple[list[Program
     return programme_reads(session=session, programmes=rows), total
 
 
-def get_programme(*, session: Session, ref: str) -> Programme:
-    programme = session.exec(
-        select(Programme).where(ref_clause(Programme.id, Programme.code, ref))
-    ).first()
+def get_programme(*, session: Session, ref: str, for_update: bool = False) -> Programme:
+    query = select(Programme).where(ref_clause(Programme.id, Programme.code, ref))
+    programme = session.exec(query.with_for_update() if for_update else query).first()
     if programme is None:
         raise NotFound(f"programme {ref} not found")
     return programme
@@ -104,6 +109,39 @@ def create_programme(*, session: Session, actor: Actor, data: ProgrammeCreate) -
         action="create",
         entity="programme",
         entity_id=programme.id,
+        after=programme.model_dump(),
+    )
+    return programme
+
+
+def programme_etag(programme: Programme) -> str:
+    assert programme.id is not None
+    return etag_for("programme", programme.id, programme.version)
+
+
+def update_programme(
+    *,
+    session: Session,
+    actor: Actor,
+    programme: Programme,
+    data: ProgrammeUpdate,
+    if_match: str | None,
+) -> Programme:
+    """Apply a PATCH based on the version named by If-Match (412 if it has moved on)."""
+    check_if_match(if_match, programme_etag(programme))
+    before = programme.model_dump()
+    for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(programme, name, value)
+    programme.version += 1
+    session.add(programme)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="programme",
+        entity_id=programme.id,
+        before=before,
         after=programme.model_dump(),
     )
     return programme

@@ -35,7 +35,7 @@ from app.projects.schemas import (
 )
 from app.revisions.models import ProjectRevision
 from app.sites.models import Site, SiteAlias
-from app.timeutil import utcnow
+from app.timeutil import check_event_date, utcnow
 
 PROJECT_SORTS = (
     "code",
@@ -336,10 +336,8 @@ def update_project(
 ) -> Project:
     """Apply a PATCH based on the version named by If-Match (412 if it has moved on)."""
     check_if_match(if_match, project_etag(project))
-    if data.final_accounts_on is not None and data.final_accounts_on > today:
-        raise InvalidInput(
-            f"{data.final_accounts_on} is after today ({today})", field="final_accounts_on"
-        )
+    if data.final_accounts_on is not None:
+        check_event_date(data.final_accounts_on, field="final_accounts_on", today=today)
     assert project.id is not None
     before = _snapshot(session, project)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"stages", "site_ids"})

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict
 from app.funding.models import FundingSource
 from app.funding.service import resolve_source
 from app.money import money_sum
@@ -22,7 +22,7 @@ from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project
 from app.revisions.models import ProjectRevision
 from app.revisions.schemas import RevisionCreate, RevisionPosted, RevisionRead
-from app.timeutil import utcnow
+from app.timeutil import check_event_date, utcnow
 
 
 def _read(revision: ProjectRevision, source_code: str | None) -> RevisionRead:
@@ -69,8 +69,7 @@ def create_revision(
     """Record an approved 概算调整 under the project's balance lock, so no payment is checked
     against a figure that is being replaced."""
     assert project.id is not None
-    if data.approved_on > today:
-        raise InvalidInput(f"{data.approved_on} is after today ({today})", field="approved_on")
+    check_event_date(data.approved_on, field="approved_on", today=today)
     source_id = source_code = None
     if data.funding_source is not None:
         source = resolve_source(session=session, ref=data.funding_source, field="funding_source")

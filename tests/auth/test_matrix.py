@@ -62,6 +62,7 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/api/v1/programmes"): ("AFVC", False),
     ("POST", "/api/v1/programmes"): ("A", False),
     ("GET", "/api/v1/programmes/{ref}"): ("AFVC", False),
+    ("PATCH", "/api/v1/programmes/{ref}"): ("A", False),
     ("POST", "/api/v1/programmes/{ref}/plan-items"): ("A", False),
     ("GET", "/api/v1/projects"): ("AFVC", False),
     ("POST", "/api/v1/projects"): ("A", False),
@@ -103,7 +104,9 @@ def world(client: TestClient, keys: Keys, session: Session) -> dict[str, dict[st
     programme, item = make_programme(session)
     other_contractor = make_contractor(session, name="另一家（测试）")
     ids: dict[str, dict[str, str]] = {"own": {}, "other": {}}
-    for variant, contractor_id in [("own", keys.contractor_id), ("other", other_contractor.id)]:
+    contract_payee = {"own": "宁夏某建设工程有限公司（测试）", "other": other_contractor.name}
+    contractors = [("own", keys.contractor_id), ("other", other_contractor.id)]
+    for variant, contractor_id in contractors:
         project = make_project(
             session, item, estimate=Decimal("1000000.00"), code=f"MX-{variant.upper()}"
         )
@@ -145,6 +148,7 @@ def world(client: TestClient, keys: Keys, session: Session) -> dict[str, dict[st
             "/api/v1/disbursements",
             json={
                 **payment(project.id, "10.00", f"MX-{variant}", budget_line_id=line["id"]),
+                "payee": contract_payee[variant],
                 "contract_id": contract["id"],
             },
             headers=keys.finance,

@@ -105,6 +105,7 @@ def ledger(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
                 "payee": payee,
                 "contract_id": contracts["EXP-OWN"],
                 "memo": "城关第九小学主体工程进度款（测试）",
+                "payee_differs_reason": "代发农民工工资（测试）",
             },
             headers=keys.finance,
         )
@@ -119,7 +120,7 @@ def ledger(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
     response = client.post(
         "/api/v1/disbursements",
         json={
-            **payment(other.id, "777.77", "X-1", payee="别人的收款单位"),
+            **payment(other.id, "777.77", "X-1", payee="另一家（测试）"),
             "contract_id": contracts["EXP-OTHER"],
         },
         headers=keys.finance,
@@ -214,6 +215,7 @@ def test_every_cell_matches_the_json_list(client: TestClient, keys: Keys, sessio
             "budget_line_id": line.json()["id"],
             "contract_id": contract["id"],
             "memo": '主体工程进度款, 第"2"期',
+            "payee_differs_reason": "代发农民工工资（测试）",
         },
         "C-2": payment(unplanned.id, "0.05", "C-2", paid_on="2023-02-01", payee='=HYPERLINK("x")'),
         "=C-3": {
@@ -589,6 +591,8 @@ def awkward(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
         }
         if number % 2:
             body["contract_id"] = (contract if lined else plain_contract)["id"]
+            if payee != "宁夏某建设工程有限公司（测试）":
+                body["payee_differs_reason"] = AWKWARD[number // 2]
         response = client.post("/api/v1/disbursements", json=body, headers=keys.finance)
         assert response.status_code == 201, response.text
         posted[body["voucher_no"]] = response.json()["id"]  # type: ignore[index]

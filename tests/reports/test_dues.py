@@ -16,6 +16,9 @@ from tests.factories import (
     payment,
 )
 
+# Certified ahead of reported progress (the ceiling is tested in tests/milestones).
+ADVANCE = "按合同约定支付预付款（测试）"
+
 
 def test_dues_and_retention(client: TestClient, keys: Keys, session: Session) -> None:
     _, item = make_programme(session)
@@ -49,7 +52,7 @@ def test_dues_and_retention(client: TestClient, keys: Keys, session: Session) ->
         ).json()
         certified = client.post(
             f"/api/v1/milestones/{created['id']}/certification",
-            json={"certified_amount": amount, "certified_on": on},
+            json={"certified_amount": amount, "certified_on": on, "reason": ADVANCE},
             headers=keys.finance,
         )
         assert certified.status_code == 200, certified.text
@@ -114,7 +117,7 @@ def test_dues_as_of_a_date_ignore_later_payments_and_future_certifications(
     )
     certified = client.post(
         f"/api/v1/milestones/{milestone['id']}/certification",
-        json={"certified_amount": "400000.00", "certified_on": "2023-12-15"},
+        json={"certified_amount": "400000.00", "certified_on": "2023-12-15", "reason": ADVANCE},
         headers=keys.finance,
     )
     assert certified.status_code == 200, certified.text

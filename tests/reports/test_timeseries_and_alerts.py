@@ -15,6 +15,9 @@ from tests.factories import (
     payment,
 )
 
+# Certified ahead of reported progress (the ceiling is tested in tests/milestones).
+ADVANCE = "按合同约定支付预付款（测试）"
+
 
 def _project(client: TestClient, keys: Keys, session: Session, code: str) -> Any:
     _, item = make_programme(session)
@@ -150,7 +153,7 @@ def test_alerts_most_severe_first_with_their_figures(
     )
     certified = client.post(
         f"/api/v1/milestones/{stage['id']}/certification",
-        json={"certified_amount": "200000.00", "certified_on": "2023-04-01"},
+        json={"certified_amount": "200000.00", "certified_on": "2023-04-01", "reason": ADVANCE},
         headers=keys.finance,
     )
     assert certified.status_code == 200, certified.text
