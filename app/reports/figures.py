@@ -3,7 +3,7 @@
 A fixed handful of SQL aggregates gathers, per project, the exact integers the definitions
 start from (estimates, committed, disbursed in fen; milestone weights and progress in
 hundredths; the planned dates around the date); `derive` turns them into the report's
-figures with exact integer arithmetic, rounding half to even only where a figure is shown.
+figures with exact integer arithmetic, rounding half away from zero only where a figure is shown.
 The project report, the portfolio and the alerts all use these functions, and the time
 series the same earned-value formula (evm.py), so their figures agree to the fen. Which rows
 a date reads (balances today, entries dated up to it before) is asof.py's to say.
@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlmodel import Session
 
-from app.money import fen, half_even, share, yuan
+from app.money import fen, half_up, share, yuan
 from app.projects.models import Project
 from app.reports import asof
 from app.reports.commitments import changes_by_project, signed_by_project
@@ -122,7 +122,7 @@ def _with_flags(
 ) -> Figures:
     """The figures with their EAC and flags, of a project or of a group's sums."""
     # EAC = BAC / CPI = BAC × AC / EV; undefined when AC or EV is zero.
-    eac = half_even(revised * disbursed, ev) if disbursed and ev > 0 else None
+    eac = half_up(revised * disbursed, ev) if disbursed and ev > 0 else None
     return Figures(
         original,
         revised,

@@ -303,3 +303,37 @@ def test_breakdowns_and_an_as_of_report_that_later_events_cannot_change(
         "500000.00",
     )
     assert (now["physical_completion"], now["ev"]) == ("1.0000", "2300000.00")
+
+
+def _report(client: TestClient, keys: Keys, project_id: Any, **params: str) -> Any:
+    response = client.get(
+        f"/api/v1/projects/{project_id}/report", params=params, headers=keys.viewer
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_rounding_is_half_away_from_zero_like_excel(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """四舍五入: a ratio of exactly 1.04005 is 1.0401 (Excel's ROUND), not 1.0400; money
+    halfway between two fen goes up in magnitude, also when negative."""
+    _, item = make_programme(session)
+    paid_over = make_project(session, item, estimate=Decimal("100000.00"), code="RND-1")
+    posted = client.post(
+        "/api/v1/disbursements",
+        json=payment(paid_over.id, "104005.00", "RND-V1", paid_on="2023-06-30"),
+        headers=keys.finance,
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["warnings"][0]["share"] == "1.0401"
+    r = _report(client, keys, paid_over.id, as_of="2023-06-30")
+    assert r["financial_completion"] == "1.0401"
+    assert r["budget_variance_pct"] == "-0.0401"  # -4,005 / 100,000 = -0.04005
+
+    halfway = make_project(session, item, estimate=Decimal("100.01"), code="RND-2")
+    make_milestone(
+        client, keys, halfway.id, "完工", "1", "2023-01-01", progress=[("50", "2023-01-01")]
+    )
+    r = _report(client, keys, halfway.id, as_of="2023-06-30")
+    assert (r["ev"], r["pv"], r["sv"]) == ("50.01", "100.01", "-50.00")  # EV = 50.005
