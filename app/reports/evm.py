@@ -4,7 +4,7 @@ Physical completion is Σ(weight × percent complete) / Σ weight over a project
 planned completion is the weight of the milestones planned by the date, plus the next one pro
 rata between the previous planned date (or the project's start) and its own, over Σ weight.
 EV and PV are the revised estimate (BAC) times each. Weights and percentages are hundredths,
-so every figure is an exact fraction of integers, rounded half away from zero (四舍五入) only to the fen.
+so every figure is an exact fraction of integers, rounded (四舍五入) only to the fen.
 `earned_and_planned` is the one formula: the project figures (figures.derive) and the
 S-curve's sweep through the periods (timeseries) both call it. `milestone_sums` is the one
 physical-completion query: the figures and the budget read model both read it.

@@ -135,8 +135,9 @@ def _with_flags(
         eac,
         disbursed > revised,
         eac is not None and eac > revised,
-        (eac is not None and thresholds.above_ceiling(eac, revised))
-        or thresholds.above_ceiling(committed, revised),
+        # The largest of disbursed, committed and EAC above the ceiling: money already spent
+        # needs a 概算调整 as much as money forecast.
+        thresholds.above_ceiling(max(disbursed, committed, eac or 0), revised),
         thresholds.behind(ev, pv),
     )
 

@@ -45,7 +45,8 @@ class ReportFlags(BaseModel):
     over_budget: bool = Field(description="disbursed > revised_estimate")
     forecast_over: bool = Field(description="eac > revised_estimate")
     needs_revision: bool = Field(
-        description="eac or committed above revised_estimate by more than the threshold"
+        description="the largest of disbursed, committed and eac above revised_estimate by "
+        "more than the threshold"
     )
     behind_schedule: bool = Field(description="spi below the threshold")
 

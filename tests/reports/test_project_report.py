@@ -337,3 +337,27 @@ def test_rounding_is_half_away_from_zero_like_excel(
     )
     r = _report(client, keys, halfway.id, as_of="2023-06-30")
     assert (r["ev"], r["pv"], r["sv"]) == ("50.01", "100.01", "-50.00")  # EV = 50.005
+
+
+def test_money_already_spent_needs_a_revision(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """180,000.00 paid on an estimate of 100,000.00, nothing committed, no EAC: over budget
+    and, being more than 10% over, in need of a 概算调整 too."""
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("100000.00"), code="NR-1")
+    posted = client.post(
+        "/api/v1/disbursements",
+        json=payment(project.id, "180000.00", "NR-V1", paid_on="2023-06-30"),
+        headers=keys.finance,
+    )
+    assert posted.status_code == 201, posted.text
+    r = _report(client, keys, project.id)
+    assert (r["committed"], r["eac"]) == ("0.00", None)
+    assert r["flags"]["over_budget"] and r["flags"]["needs_revision"]
+    # Exactly at the ceiling (100,000.00 × 1.80) is not above it.
+    assert not _report(client, keys, project.id, revision_threshold="0.80")["flags"][
+        "needs_revision"
+    ]
+    alerts = client.get("/api/v1/reports/alerts", headers=keys.viewer).json()["alerts"]
+    assert ("NR-1", "needs_revision") in {(a["project_code"], a["kind"]) for a in alerts}
