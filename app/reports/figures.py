@@ -65,7 +65,7 @@ class Ingredients(NamedTuple):
     weighted: int  # Σ weight × percent, both in hundredths
     weights: int  # Σ weight, in hundredths
     due_weights: int  # Σ weight of milestones planned on or before the date
-    next_weight: int  # weight of the first milestone planned after the date
+    next_weight: int  # Σ weight of the milestones on the next planned date after the date
     previous_date: date | None  # last milestone planned by the date, else the project's start
     next_date: date | None
 

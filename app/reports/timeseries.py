@@ -131,18 +131,19 @@ def timeseries(
 
 @dataclass
 class _Plan:
-    """One project's state in the sweep: its estimate in force, its milestones in planned
-    order, and Σ weight × percent of the progress reported so far."""
+    """One project's state in the sweep: its estimate in force, its distinct planned dates in
+    order with Σ weight of the milestones on each, and Σ weight × percent of the progress
+    reported so far."""
 
     revised: int
     start: date | None
     dates: list[date]
     weights: list[int]
-    due: list[int]  # due[k] = Σ weights of the first k milestones
+    due: list[int]  # due[k] = Σ weights of the milestones on the first k dates
     percent: dict[int, int]
     weight_of: dict[int, int]
     weighted: int = 0
-    passed: int = 0  # milestones planned on or before the sweep's date
+    passed: int = 0  # planned dates on or before the sweep's date
 
     def earned(self, day: date) -> EarnedValue:
         """EV and PV at `day`, by the formula of the project figures (the sweep only moves
@@ -220,9 +221,14 @@ class _History:
             plan = plans.get(pid)
             if plan is None:
                 continue
-            plan.dates.append(planned)
-            plan.weights.append(int(weight))
-            plan.due.append(plan.due[-1] + int(weight))
+            if plan.dates and plan.dates[-1] == planned:
+                # Milestones sharing a planned date ramp together: one step of their Σ weight.
+                plan.weights[-1] += int(weight)
+                plan.due[-1] += int(weight)
+            else:
+                plan.dates.append(planned)
+                plan.weights.append(int(weight))
+                plan.due.append(plan.due[-1] + int(weight))
             plan.weight_of[mid] = int(weight)
             milestone_project[mid] = pid
         first_planned = [plan.start for plan in plans.values() if plan.start is not None]

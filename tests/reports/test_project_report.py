@@ -361,3 +361,31 @@ def test_money_already_spent_needs_a_revision(
     ]
     alerts = client.get("/api/v1/reports/alerts", headers=keys.viewer).json()["alerts"]
     assert ("NR-1", "needs_revision") in {(a["project_code"], a["kind"]) for a in alerts}
+
+
+def test_milestones_due_on_the_same_day_ramp_together(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """Two milestones (weights 1 and 3) planned ten days after the start: halfway, half of
+    both is planned, whichever was entered first; the S-curve agrees."""
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("1000000.00"), code="RAMP-1")
+    patched = client.patch(
+        f"/api/v1/projects/{project.id}",
+        json={"planned_start": "2023-01-01"},
+        headers={**keys.admin, "If-Match": "*"},
+    )
+    assert patched.status_code == 200, patched.text
+    make_milestone(client, keys, project.id, "设备到货", "1", "2023-01-11")
+    make_milestone(client, keys, project.id, "安装调试", "3", "2023-01-11")
+    halfway = _report(client, keys, project.id, as_of="2023-01-06")
+    assert (halfway["planned_completion"], halfway["pv"]) == ("0.5000", "500000.00")
+    series = client.get(
+        "/api/v1/reports/timeseries",
+        params={"project": "RAMP-1", "as_of": "2023-01-06"},
+        headers=keys.viewer,
+    )
+    assert series.status_code == 200, series.text
+    assert series.json()["points"][-1]["pv"] == "500000.00"
+    due = _report(client, keys, project.id, as_of="2023-01-11")
+    assert (due["planned_completion"], due["pv"]) == ("1.0000", "1000000.00")
