@@ -19,6 +19,7 @@ from app.auth.actor import Actor
 from app.errors import InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
 from app.money import fen, yuan
+from app.programmes.models import PlanItem, Programme
 from app.projects.service import get_project
 from app.reports.asof import paid_by_period
 from app.reports.evm import EarnedValue, earned_and_planned
@@ -82,9 +83,9 @@ def timeseries(
     """Per period: disbursed, and at the period's end (or the as-of date) the cumulative AC,
     PV, EV and BAC — the S-curve of a project, a programme, or (naming neither) every project
     the caller can see. Periods run from `since` (default: the earliest payment, planned start
-    or milestone) to `as_of`. Five statements whatever the number of projects, payments and
-    periods (six naming a project or a programme): the dated facts are read once and swept
-    through the periods in order."""
+    or milestone, but not before the programme's start) to `as_of`. Five statements whatever
+    the number of projects, payments and periods (six naming a project or a programme): the
+    dated facts are read once and swept through the periods in order."""
     if project is not None and programme is not None:
         raise InvalidInput(
             "name a project or a programme, not both", field="programme", location="query"
@@ -100,6 +101,10 @@ def timeseries(
         label = "all projects" if code is None else f"programme {code}"
     history = _History.read(session, scope=scope, as_of=as_of)
     starts = [day for day in history.first_days() if day <= as_of]
+    if starts and history.programme_start is not None:
+        # Never before the programme's start: one entry dated decades early must not make
+        # the series unreadable; what came before is in the first point's AC.
+        starts = [min(max(min(starts), history.programme_start), as_of)]
     if since is not None:
         starts = [since] if since <= as_of else []
     spans = periods(min(starts), as_of, interval) if starts else []
@@ -176,6 +181,7 @@ class _History:
     milestone_project: dict[int, int]
     paid_by_month: dict[date, int]
     first_planned: list[date]
+    programme_start: date | None  # 1 January of the earliest start year of their programmes
     applied_revisions: int = 0
     applied_reports: int = 0
 
@@ -184,8 +190,14 @@ class _History:
         m = Milestone.__table__  # type: ignore[attr-defined]
         mp = MilestoneProgress.__table__  # type: ignore[attr-defined]
         r = ProjectRevision.__table__  # type: ignore[attr-defined]
+        pi = PlanItem.__table__  # type: ignore[attr-defined]
+        pg = Programme.__table__  # type: ignore[attr-defined]
         projects = session.execute(
-            select(P.c.id, fen(P.c.original_estimate), P.c.planned_start).where(P.c.id.in_(scope))
+            select(P.c.id, fen(P.c.original_estimate), P.c.planned_start, pg.c.start_year)
+            .select_from(
+                P.join(pi, pi.c.id == P.c.plan_item_id).join(pg, pg.c.id == pi.c.programme_id)
+            )
+            .where(P.c.id.in_(scope))
         ).all()
         milestones = session.execute(
             select(m.c.id, m.c.project_id, fen(m.c.weight), m.c.planned_date)
@@ -214,8 +226,9 @@ class _History:
                 percent={},
                 weight_of={},
             )
-            for pid, original, start in projects
+            for pid, original, start, _year in projects
         }
+        start_years = [year for _pid, _original, _start, year in projects]
         milestone_project = {}
         for mid, pid, weight, planned in milestones:
             plan = plans.get(pid)
@@ -240,6 +253,7 @@ class _History:
             milestone_project=milestone_project,
             paid_by_month={date(int(y), int(mo), 1): int(amount) for y, mo, amount in paid},
             first_planned=first_planned,
+            programme_start=date(min(start_years), 1, 1) if start_years else None,
         )
 
     def first_days(self) -> list[date]:
