@@ -108,6 +108,8 @@ def timeseries(
     if since is not None:
         starts = [since] if since <= as_of else []
     spans = periods(min(starts), as_of, interval) if starts else []
+    # Earned value over the projects with a measure of progress; none: null, as the portfolio.
+    measured = any(plan.dates for plan in history.plans.values())
     points = []
     cumulative = sum(
         amount for month, amount in history.paid_by_month.items() if spans and month < spans[0][1]
@@ -126,8 +128,8 @@ def timeseries(
                 end=end,
                 disbursed=yuan(paid),
                 ac=yuan(cumulative),
-                pv=yuan(pv),
-                ev=yuan(ev),
+                pv=yuan(pv) if measured else None,
+                ev=yuan(ev) if measured else None,
                 bac=yuan(bac),
             )
         )

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from app.projects.models import Category
 from tests.factories import (
     Keys,
     make_contract,
@@ -305,6 +306,17 @@ def test_breakdowns_and_an_as_of_report_that_later_events_cannot_change(
     assert (now["physical_completion"], now["ev"]) == ("1.0000", "2300000.00")
 
 
+def _pay(client: TestClient, keys: Keys, project_id: Any, amount: str, voucher: str) -> Any:
+    """A payment dated 2023-06-30, posted; its 201 answer."""
+    posted = client.post(
+        "/api/v1/disbursements",
+        json=payment(project_id, amount, voucher, paid_on="2023-06-30"),
+        headers=keys.finance,
+    )
+    assert posted.status_code == 201, posted.text
+    return posted.json()
+
+
 def _report(client: TestClient, keys: Keys, project_id: Any, **params: str) -> Any:
     response = client.get(
         f"/api/v1/projects/{project_id}/report", params=params, headers=keys.viewer
@@ -320,13 +332,8 @@ def test_rounding_is_half_away_from_zero_like_excel(
     halfway between two fen goes up in magnitude, also when negative."""
     _, item = make_programme(session)
     paid_over = make_project(session, item, estimate=Decimal("100000.00"), code="RND-1")
-    posted = client.post(
-        "/api/v1/disbursements",
-        json=payment(paid_over.id, "104005.00", "RND-V1", paid_on="2023-06-30"),
-        headers=keys.finance,
-    )
-    assert posted.status_code == 201, posted.text
-    assert posted.json()["warnings"][0]["share"] == "1.0401"
+    posted = _pay(client, keys, paid_over.id, "104005.00", "RND-V1")
+    assert posted["warnings"][0]["share"] == "1.0401"
     r = _report(client, keys, paid_over.id, as_of="2023-06-30")
     assert r["financial_completion"] == "1.0401"
     assert r["budget_variance_pct"] == "-0.0401"  # -4,005 / 100,000 = -0.04005
@@ -346,12 +353,7 @@ def test_money_already_spent_needs_a_revision(
     and, being more than 10% over, in need of a 概算调整 too."""
     _, item = make_programme(session)
     project = make_project(session, item, estimate=Decimal("100000.00"), code="NR-1")
-    posted = client.post(
-        "/api/v1/disbursements",
-        json=payment(project.id, "180000.00", "NR-V1", paid_on="2023-06-30"),
-        headers=keys.finance,
-    )
-    assert posted.status_code == 201, posted.text
+    _pay(client, keys, project.id, "180000.00", "NR-V1")
     r = _report(client, keys, project.id)
     assert (r["committed"], r["eac"]) == ("0.00", None)
     assert r["flags"]["over_budget"] and r["flags"]["needs_revision"]
@@ -389,3 +391,30 @@ def test_milestones_due_on_the_same_day_ramp_together(
     assert series.json()["points"][-1]["pv"] == "500000.00"
     due = _report(client, keys, project.id, as_of="2023-01-11")
     assert (due["planned_completion"], due["pv"]) == ("1.0000", "1000000.00")
+
+
+def test_no_measure_of_progress_no_earned_value(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """Equipment bought without milestones (like ZL7-6): paid, but with no measure of
+    physical progress its earned value figures are null, not an EV of 0.00 and a CPI of 0."""
+    _, item = make_programme(session)
+    project = make_project(
+        session, item, estimate=Decimal("1000000.00"), code="NM-1", category=Category.equipment
+    )
+    _pay(client, keys, project.id, "400000.00", "NM-V1")
+    r = _report(client, keys, project.id)
+    assert (r["bac"], r["ac"], r["financial_completion"]) == ("1000000.00", "400000.00", "0.4000")
+    unmeasured = ("physical_completion", "planned_completion", "ev", "pv", "cv", "sv", "cpi")
+    assert {k: r[k] for k in (*unmeasured, "spi", "eac", "vac")} == dict.fromkeys(
+        (*unmeasured, "spi", "eac", "vac")
+    )
+    assert not r["flags"]["forecast_over"] and not r["flags"]["behind_schedule"]
+    series = client.get(
+        "/api/v1/reports/timeseries",
+        params={"project": "NM-1", "interval": "year", "as_of": "2023-12-31"},
+        headers=keys.viewer,
+    )
+    assert series.status_code == 200, series.text
+    last = series.json()["points"][-1]
+    assert (last["ac"], last["ev"], last["pv"]) == ("400000.00", None, None)
