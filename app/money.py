@@ -6,7 +6,7 @@ engine, served as a two-decimal string ("57413600.00"). Never a float.
 
 import re
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import repeat
 from operator import add, floordiv, lt, mod
 from typing import Annotated, Any
@@ -298,6 +298,11 @@ Ratio = Annotated[
 ]
 
 
+def round_fen(amount: Decimal) -> Decimal:
+    """An amount in 元 rounded to the fen half away from zero (四舍五入): 3000.045 → 3000.05."""
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
 def fen(column: Any) -> Any:
     """A money (or hundredths) column as its raw stored integer, for exact SQL arithmetic or to
     read without making a Decimal of every value."""
@@ -313,17 +318,17 @@ SHARE_PLACES = Decimal("0.0001")
 SHARE_SCALE = 10_000  # shares are shown with four decimals
 
 
-def half_even(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded half to even, exactly (denominator > 0)."""
-    quotient, remainder = divmod(numerator, denominator)
-    twice = 2 * remainder
-    if twice > denominator or (twice == denominator and quotient % 2):
+def half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half away from zero (四舍五入, as Excel's ROUND),
+    exactly (denominator > 0): 5/2 → 3, -5/2 → -3."""
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if 2 * remainder >= denominator:
         quotient += 1
-    return quotient
+    return -quotient if numerator < 0 else quotient
 
 
 def share(numerator: int | Decimal, denominator: int | Decimal) -> Decimal | None:
-    """numerator / denominator with four decimals, rounded half to even, or None when the
+    """numerator / denominator with four decimals, rounded half away from zero, or None when the
     denominator is zero (never an error). Exact: integers (fen, hundredths) or decimals
     (money, taken as the exact fractions they are) are divided as integers, never rounded
     twice."""
@@ -337,7 +342,7 @@ def share(numerator: int | Decimal, denominator: int | Decimal) -> Decimal | Non
         top, bottom = top * bottom_scale, bottom * top_scale
     if bottom < 0:
         top, bottom = -top, -bottom
-    return Decimal(half_even(top * SHARE_SCALE, bottom)).scaleb(-4)
+    return Decimal(half_up(top * SHARE_SCALE, bottom)).scaleb(-4)
 
 
 Share = Annotated[

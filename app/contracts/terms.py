@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from app.money import FEN, share
+from app.money import round_fen, share
 from app.timeutil import later
 
 
@@ -40,7 +40,7 @@ def contract_terms(
     """The terms of a contract of price `amount`, with price changes `changes`, on which
     `paid` has been paid, accepted on `accepted_on` (None: not yet)."""
     committed = amount + changes
-    retention = (committed * retention_rate).quantize(FEN)
+    retention = round_fen(committed * retention_rate)
     limit = committed if accepted_on is not None else committed - retention
     return ContractTerms(
         committed=committed,

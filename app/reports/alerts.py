@@ -177,7 +177,8 @@ def _project_alerts(row: Any, f: Figures, as_of: date, thresholds: Thresholds) -
             (
                 "needs_revision",
                 "high",
-                "estimate at completion or committed exceeds the revised estimate by more than "
+                "disbursed, committed or estimate at completion exceeds the revised estimate "
+                "by more than "
                 f"{thresholds.needs_revision:%}: 概算调整 needed",
                 None,
             )

@@ -1,10 +1,11 @@
 """Earned value from milestones (docs/REPORTS.md, Earned value).
 
 Physical completion is Σ(weight × percent complete) / Σ weight over a project's milestones;
-planned completion is the weight of the milestones planned by the date, plus the next one pro
-rata between the previous planned date (or the project's start) and its own, over Σ weight.
+planned completion is the weight of the milestones planned by the date, plus those of the next
+planned date pro rata between the previous planned date (or the project's start) and their own,
+over Σ weight.
 EV and PV are the revised estimate (BAC) times each. Weights and percentages are hundredths,
-so every figure is an exact fraction of integers, rounded half to even only to the fen.
+so every figure is an exact fraction of integers, rounded (四舍五入) only to the fen.
 `earned_and_planned` is the one formula: the project figures (figures.derive) and the
 S-curve's sweep through the periods (timeseries) both call it. `milestone_sums` is the one
 physical-completion query: the figures and the budget read model both read it.
@@ -17,7 +18,7 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlmodel import Session
 
 from app.milestones.models import Milestone
-from app.money import fen, half_even
+from app.money import fen, half_up
 from app.reports.asof import percent_complete
 
 HUNDREDTHS_SQUARED = 10_000  # weight × percent, both in hundredths
@@ -50,8 +51,8 @@ def earned_and_planned(
 ) -> EarnedValue:
     """EV and PV of a project as of a date. `weighted`: Σ weight × percent reported by then;
     `weights`: Σ weight; `due_weights`: Σ weight of the milestones planned by then;
-    `next_weight` and `following`: the weight and planned date of the first one planned
-    after; `previous`: the last one's planned date by then, else the project's start."""
+    `next_weight` and `following`: the next planned date after and Σ weight of the milestones
+    planned on it; `previous`: the last planned date by then, else the project's start."""
     if not weights:
         return NONE_EARNED
     if previous is not None and following is not None and previous < as_of:
@@ -61,8 +62,8 @@ def earned_and_planned(
         due, out_of = due_weights, weights
     physical = weights * HUNDREDTHS_SQUARED
     return (
-        half_even(revised * weighted, physical),
-        half_even(revised * due, out_of),
+        half_up(revised * weighted, physical),
+        half_up(revised * due, out_of),
         (weighted, physical),
         (due, out_of),
     )
@@ -90,9 +91,8 @@ def milestone_sums(session: Session, *, scope: Select[Any], as_of: date, today: 
 
 
 def next_milestones(*, scope: Select[Any], as_of: date) -> Select[Any]:
-    """(project_id, planned_date, weight) of each project's first milestone planned after the
-    date: the earliest planned date's, ties to the lowest id (rows come highest id first, so
-    the lowest is read last)."""
+    """(project_id, planned_date, weight) of each project's next planned date after the date,
+    with Σ weight of every milestone planned on it: milestones sharing a date ramp together."""
     first_date = (
         select(M.c.project_id, func.min(M.c.planned_date).label("planned_date"))
         .where(M.c.planned_date > as_of, M.c.project_id.in_(scope))
@@ -100,7 +100,7 @@ def next_milestones(*, scope: Select[Any], as_of: date) -> Select[Any]:
         .subquery()
     )
     return (
-        select(M.c.project_id, M.c.planned_date, fen(M.c.weight))
+        select(M.c.project_id, M.c.planned_date, func.sum(fen(M.c.weight)))
         .select_from(
             M.join(
                 first_date,
@@ -110,5 +110,5 @@ def next_milestones(*, scope: Select[Any], as_of: date) -> Select[Any]:
                 ),
             )
         )
-        .order_by(M.c.id.desc())
+        .group_by(M.c.project_id, M.c.planned_date)
     )

@@ -157,6 +157,8 @@ def portfolio_sheets(report: PortfolioReport, *, notes: bool = True) -> list[She
         Column("projects", "projects", "项目数", Kind.INT),
         *(Column(f"flag_{name}", name, f"{zh}项目数", Kind.INT) for name, zh in FLAG_NAMES),
         *FIGURE_COLUMNS,
+        Column("evm_projects", "evm_projects", "有进度计量项目数", Kind.INT),
+        Column("evm_coverage", "evm_coverage", "挣值覆盖率（占BAC）", Kind.SHARE),
         Column("funding_planned", "funding_planned", "资金计划（元）", Kind.MONEY),
     )
     rows = [_flat(group.model_dump()) for group in (*report.groups, report.totals)]

@@ -3,7 +3,7 @@
 A fixed handful of SQL aggregates gathers, per project, the exact integers the definitions
 start from (estimates, committed, disbursed in fen; milestone weights and progress in
 hundredths; the planned dates around the date); `derive` turns them into the report's
-figures with exact integer arithmetic, rounding half to even only where a figure is shown.
+figures with exact integer arithmetic, rounding half away from zero only where a figure is shown.
 The project report, the portfolio and the alerts all use these functions, and the time
 series the same earned-value formula (evm.py), so their figures agree to the fen. Which rows
 a date reads (balances today, entries dated up to it before) is asof.py's to say.
@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from itertools import compress
 from operator import attrgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlmodel import Session
 
-from app.money import fen, half_even, share, yuan
+from app.money import fen, half_up, share, yuan
 from app.projects.models import Project
 from app.reports import asof
 from app.reports.commitments import changes_by_project, signed_by_project
@@ -65,7 +64,7 @@ class Ingredients(NamedTuple):
     weighted: int  # Σ weight × percent, both in hundredths
     weights: int  # Σ weight, in hundredths
     due_weights: int  # Σ weight of milestones planned on or before the date
-    next_weight: int  # weight of the first milestone planned after the date
+    next_weight: int  # Σ weight of the milestones on the next planned date after the date
     previous_date: date | None  # last milestone planned by the date, else the project's start
     next_date: date | None
 
@@ -78,11 +77,16 @@ class Figures(NamedTuple):
     revised: int
     committed: int
     disbursed: int
-    ev: int
+    ev: int  # 0 for a project without a measure of progress, which shows it as null
     pv: int
     # Fractions kept exact (numerator, denominator) so groups can be weighed; None = undefined.
     physical: tuple[int, int] | None
     planned: tuple[int, int] | None
+    # The projects with a measure of progress (milestones), and their BAC and AC: the earned
+    # value figures stand on these alone (a project: 1 and its own, or 0, 0, 0).
+    measured: int
+    measured_revised: int
+    measured_disbursed: int
     eac: int | None
     over_budget: bool
     forecast_over: bool
@@ -104,8 +108,9 @@ def derive(ing: Ingredients, as_of: date, thresholds: Thresholds) -> Figures:
         following=following,
         as_of=as_of,
     )
+    measured = (1, revised, disbursed) if physical is not None else (0, 0, 0)
     return _with_flags(
-        original, revised, committed, disbursed, ev, pv, physical, planned, thresholds
+        original, revised, committed, disbursed, ev, pv, physical, planned, measured, thresholds
     )
 
 
@@ -118,11 +123,18 @@ def _with_flags(
     pv: int,
     physical: tuple[int, int] | None,
     planned: tuple[int, int] | None,
+    measured: tuple[int, int, int],
     thresholds: Thresholds,
 ) -> Figures:
-    """The figures with their EAC and flags, of a project or of a group's sums."""
-    # EAC = BAC / CPI = BAC × AC / EV; undefined when AC or EV is zero.
-    eac = half_even(revised * disbursed, ev) if disbursed and ev > 0 else None
+    """The figures with their EAC and flags, of a project or of a group's sums. `measured`:
+    how many projects have a measure of progress, and their BAC and AC."""
+    count, measured_revised, measured_disbursed = measured
+    # EAC = BAC / CPI = BAC × AC / EV over the measured projects; undefined when AC or EV is 0.
+    eac = (
+        half_up(measured_revised * measured_disbursed, ev)
+        if measured_disbursed and ev > 0
+        else None
+    )
     return Figures(
         original,
         revised,
@@ -132,11 +144,15 @@ def _with_flags(
         pv,
         physical,
         planned,
+        count,
+        measured_revised,
+        measured_disbursed,
         eac,
         disbursed > revised,
         eac is not None and eac > revised,
-        (eac is not None and thresholds.above_ceiling(eac, revised))
-        or thresholds.above_ceiling(committed, revised),
+        # The largest of disbursed, committed and EAC above the ceiling: money already spent
+        # needs a 概算调整 as much as money forecast.
+        thresholds.above_ceiling(max(disbursed, committed, eac or 0), revised),
         thresholds.behind(ev, pv),
     )
 
@@ -226,36 +242,28 @@ def project_ids(*clauses: ColumnElement[bool]) -> Select[Any]:
 
 def add(figures: list[Figures], thresholds: Thresholds) -> Figures:
     """A group's figures: money summed, each project's flags counted by the caller; the
-    group's ratios are the same formulas applied to the sums (e.g. CPI = ΣEV / ΣAC), and its
-    completion shares weigh the projects that have milestones by their budgets."""
+    group's ratios are the same formulas applied to the sums (e.g. CPI = ΣEV / ΣAC), its
+    earned value figures and completion shares over the projects that have a measure of
+    progress (milestones), so a project without one doesn't read as 0% done."""
 
-    # Column by column, in C (map, compress, sum): a portfolio adds 10,000s of projects.
+    # Column by column, in C (map, sum): a portfolio adds 10,000s of projects.
     def column(name: str) -> Iterator[Any]:
         return map(attrgetter(name), figures)
 
-    revised, ev, pv = sum(column("revised")), sum(column("ev")), sum(column("pv"))
+    ev, pv = sum(column("ev")), sum(column("pv"))  # 0 from the projects without a measure
+    measured_revised = sum(column("measured_revised"))
     return _with_flags(
         sum(column("original")),
-        revised,
+        sum(column("revised")),
         sum(column("committed")),
         sum(column("disbursed")),
         ev,
         pv,
-        _weighed(column("ev"), column("revised"), column("physical")),
-        _weighed(column("pv"), column("revised"), column("planned")),
+        (ev, measured_revised) if measured_revised else None,
+        (pv, measured_revised) if measured_revised else None,
+        (sum(column("measured")), measured_revised, sum(column("measured_disbursed"))),
         thresholds,
     )
-
-
-def _weighed(
-    values: Iterator[int], budgets: Iterator[int], fractions: Iterator[Any]
-) -> tuple[int, int] | None:
-    """A group's physical (or planned) completion: Σ EV (or PV) / Σ BAC over the projects
-    that have milestones (a fraction, not None), so a project without any doesn't read as
-    0% done."""
-    measured = list(fractions)
-    budget = sum(compress(budgets, measured))
-    return (sum(compress(values, measured)), budget) if budget else None
 
 
 FLAGS = ("over_budget", "forecast_over", "needs_revision", "behind_schedule")
@@ -279,9 +287,11 @@ def figures_by_project(
 
 
 def report_figures(figures: Figures) -> dict[str, Any]:
-    """The fields of ReportFigures from exact figures (docs/REPORTS.md, Definitions)."""
-    revised, disbursed, ev, pv = figures.revised, figures.disbursed, figures.ev, figures.pv
+    """The fields of ReportFigures from exact figures (docs/REPORTS.md, Definitions). Without
+    a measure of progress, the earned value figures are null, not zero."""
+    revised, disbursed = figures.revised, figures.disbursed
     remaining = revised - disbursed
+    earned = _earned_value(figures) if figures.measured else dict.fromkeys(EARNED_VALUE)
     return {
         "original_estimate": yuan(figures.original),
         "revised_estimate": yuan(revised),
@@ -295,15 +305,36 @@ def report_figures(figures: Figures) -> dict[str, Any]:
         "physical_completion": None if figures.physical is None else share(*figures.physical),
         "planned_completion": None if figures.planned is None else share(*figures.planned),
         "bac": yuan(revised),
+        "ac": yuan(disbursed),
+        **earned,
+    }
+
+
+EARNED_VALUE = ("pv", "ev", "cv", "sv", "cpi", "spi", "eac", "vac")
+
+
+def _earned_value(figures: Figures) -> dict[str, Any]:
+    """EV, PV and what follows from them, over the projects that have a measure: of a group,
+    CV = ΣEV − ΣAC and CPI = ΣEV / ΣAC with AC (and BAC, for EAC and VAC) of those projects."""
+    ev, pv, eac = figures.ev, figures.pv, figures.eac
+    return {
         "pv": yuan(pv),
         "ev": yuan(ev),
-        "ac": yuan(disbursed),
-        "cv": yuan(ev - disbursed),
+        "cv": yuan(ev - figures.measured_disbursed),
         "sv": yuan(ev - pv),
-        "cpi": share(ev, disbursed),
+        "cpi": share(ev, figures.measured_disbursed),
         "spi": share(ev, pv),
-        "eac": None if figures.eac is None else yuan(figures.eac),
-        "vac": None if figures.eac is None else yuan(revised - figures.eac),
+        "eac": None if eac is None else yuan(eac),
+        "vac": None if eac is None else yuan(figures.measured_revised - eac),
+    }
+
+
+def evm_coverage(figures: Figures) -> dict[str, Any]:
+    """What a group's earned value stands on: how many of its projects have a measure of
+    progress, and their share of its BAC."""
+    return {
+        "evm_projects": figures.measured,
+        "evm_coverage": share(figures.measured_revised, figures.revised),
     }
 
 

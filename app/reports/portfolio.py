@@ -31,6 +31,7 @@ from app.reports.figures import (
     Thresholds,
     add,
     each_row,
+    evm_coverage,
     figures_by_project,
     flag_counts,
     project_ids,
@@ -90,6 +91,8 @@ PROJECT_FIGURE_FIELDS = (
     "spi",
     "eac",
     "vac",
+    "evm_projects",
+    "evm_coverage",
 )
 
 
@@ -115,6 +118,7 @@ def _group(
         ),
         funding_planned=yuan(funding_planned),
         **report_figures(total),
+        **evm_coverage(total),
     )
 
 
@@ -320,6 +324,7 @@ def _by_year(groups: list[PortfolioGroup], paid: dict[str, int]) -> list[Portfol
     mix years (see NOTES); a year with payments but no project finishing in it is added."""
     blank = dict.fromkeys(MIXED_BY_YEAR)
     by_key = {group.key: group for group in groups}
+    nothing = add([], Thresholds())
     for year in paid:
         if year not in by_key:
             by_key[year] = PortfolioGroup(
@@ -330,7 +335,8 @@ def _by_year(groups: list[PortfolioGroup], paid: dict[str, int]) -> list[Portfol
                     over_budget=0, forecast_over=0, needs_revision=0, behind_schedule=0
                 ),
                 funding_planned=Decimal("0.00"),
-                **report_figures(add([], Thresholds())),
+                **report_figures(nothing),
+                **evm_coverage(nothing),
             )
     result = []
     for key in sorted(by_key, key=lambda k: (k is None, k or "")):

@@ -45,7 +45,8 @@ class ReportFlags(BaseModel):
     over_budget: bool = Field(description="disbursed > revised_estimate")
     forecast_over: bool = Field(description="eac > revised_estimate")
     needs_revision: bool = Field(
-        description="eac or committed above revised_estimate by more than the threshold"
+        description="the largest of disbursed, committed and eac above revised_estimate by "
+        "more than the threshold"
     )
     behind_schedule: bool = Field(description="spi below the threshold")
 
@@ -53,7 +54,9 @@ class ReportFlags(BaseModel):
 class ReportFigures(BaseModel):
     """docs/REPORTS.md, Definitions. Amount as strings with two decimals; ratios as
     four-decimal strings, or null when their denominator is zero (or, in a group, when the
-    figure does not apply to the grouping)."""
+    figure does not apply to the grouping). Without a measure of progress (no milestones),
+    physical and planned completion and the earned value figures (pv, ev, cv, sv, cpi, spi,
+    eac, vac) are null."""
 
     original_estimate: Amount | None
     revised_estimate: Amount | None
@@ -134,6 +137,13 @@ class PortfolioGroup(ReportFigures):
     label: str
     projects: int
     flags: FlagCounts
+    evm_projects: int | None = Field(
+        description="How many of the projects have a measure of progress (milestones): the "
+        "earned value figures (pv, ev, cv, sv, cpi, spi, eac, vac) are over these alone"
+    )
+    evm_coverage: Share = Field(
+        description="Their share of the group's BAC (Σ their revised estimates / Σ all)"
+    )
     funding_planned: Amount | None = Field(description="Σ the projects' funding plans")
 
 
@@ -153,8 +163,12 @@ class TimeseriesPoint(BaseModel):
     end: date
     disbursed: Amount = Field(description="Paid in the period, net of reversals")
     ac: Amount = Field(description="Cumulative disbursed at the period's end")
-    pv: Amount
-    ev: Amount
+    pv: Amount | None = Field(
+        description="Σ PV of the projects with milestones; null when none has any"
+    )
+    ev: Amount | None = Field(
+        description="Σ EV of the projects with milestones; null when none has any"
+    )
     bac: Amount = Field(description="Σ revised estimates in force at the period's end")
 
 

@@ -19,6 +19,7 @@ from app.auth.actor import Actor
 from app.errors import InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
 from app.money import fen, yuan
+from app.programmes.models import PlanItem, Programme
 from app.projects.service import get_project
 from app.reports.asof import paid_by_period
 from app.reports.evm import EarnedValue, earned_and_planned
@@ -82,9 +83,9 @@ def timeseries(
     """Per period: disbursed, and at the period's end (or the as-of date) the cumulative AC,
     PV, EV and BAC — the S-curve of a project, a programme, or (naming neither) every project
     the caller can see. Periods run from `since` (default: the earliest payment, planned start
-    or milestone) to `as_of`. Five statements whatever the number of projects, payments and
-    periods (six naming a project or a programme): the dated facts are read once and swept
-    through the periods in order."""
+    or milestone, but not before the programme's start) to `as_of`. Five statements whatever
+    the number of projects, payments and periods (six naming a project or a programme): the
+    dated facts are read once and swept through the periods in order."""
     if project is not None and programme is not None:
         raise InvalidInput(
             "name a project or a programme, not both", field="programme", location="query"
@@ -100,9 +101,15 @@ def timeseries(
         label = "all projects" if code is None else f"programme {code}"
     history = _History.read(session, scope=scope, as_of=as_of)
     starts = [day for day in history.first_days() if day <= as_of]
+    if starts and history.programme_start is not None:
+        # Never before the programme's start: one entry dated decades early must not make
+        # the series unreadable; what came before is in the first point's AC.
+        starts = [min(max(min(starts), history.programme_start), as_of)]
     if since is not None:
         starts = [since] if since <= as_of else []
     spans = periods(min(starts), as_of, interval) if starts else []
+    # Earned value over the projects with a measure of progress; none: null, as the portfolio.
+    measured = any(plan.dates for plan in history.plans.values())
     points = []
     cumulative = sum(
         amount for month, amount in history.paid_by_month.items() if spans and month < spans[0][1]
@@ -121,8 +128,8 @@ def timeseries(
                 end=end,
                 disbursed=yuan(paid),
                 ac=yuan(cumulative),
-                pv=yuan(pv),
-                ev=yuan(ev),
+                pv=yuan(pv) if measured else None,
+                ev=yuan(ev) if measured else None,
                 bac=yuan(bac),
             )
         )
@@ -131,18 +138,19 @@ def timeseries(
 
 @dataclass
 class _Plan:
-    """One project's state in the sweep: its estimate in force, its milestones in planned
-    order, and Σ weight × percent of the progress reported so far."""
+    """One project's state in the sweep: its estimate in force, its distinct planned dates in
+    order with Σ weight of the milestones on each, and Σ weight × percent of the progress
+    reported so far."""
 
     revised: int
     start: date | None
     dates: list[date]
     weights: list[int]
-    due: list[int]  # due[k] = Σ weights of the first k milestones
+    due: list[int]  # due[k] = Σ weights of the milestones on the first k dates
     percent: dict[int, int]
     weight_of: dict[int, int]
     weighted: int = 0
-    passed: int = 0  # milestones planned on or before the sweep's date
+    passed: int = 0  # planned dates on or before the sweep's date
 
     def earned(self, day: date) -> EarnedValue:
         """EV and PV at `day`, by the formula of the project figures (the sweep only moves
@@ -175,6 +183,7 @@ class _History:
     milestone_project: dict[int, int]
     paid_by_month: dict[date, int]
     first_planned: list[date]
+    programme_start: date | None  # 1 January of the earliest start year of their programmes
     applied_revisions: int = 0
     applied_reports: int = 0
 
@@ -183,8 +192,14 @@ class _History:
         m = Milestone.__table__  # type: ignore[attr-defined]
         mp = MilestoneProgress.__table__  # type: ignore[attr-defined]
         r = ProjectRevision.__table__  # type: ignore[attr-defined]
+        pi = PlanItem.__table__  # type: ignore[attr-defined]
+        pg = Programme.__table__  # type: ignore[attr-defined]
         projects = session.execute(
-            select(P.c.id, fen(P.c.original_estimate), P.c.planned_start).where(P.c.id.in_(scope))
+            select(P.c.id, fen(P.c.original_estimate), P.c.planned_start, pg.c.start_year)
+            .select_from(
+                P.join(pi, pi.c.id == P.c.plan_item_id).join(pg, pg.c.id == pi.c.programme_id)
+            )
+            .where(P.c.id.in_(scope))
         ).all()
         milestones = session.execute(
             select(m.c.id, m.c.project_id, fen(m.c.weight), m.c.planned_date)
@@ -213,16 +228,22 @@ class _History:
                 percent={},
                 weight_of={},
             )
-            for pid, original, start in projects
+            for pid, original, start, _year in projects
         }
+        start_years = [year for _pid, _original, _start, year in projects]
         milestone_project = {}
         for mid, pid, weight, planned in milestones:
             plan = plans.get(pid)
             if plan is None:
                 continue
-            plan.dates.append(planned)
-            plan.weights.append(int(weight))
-            plan.due.append(plan.due[-1] + int(weight))
+            if plan.dates and plan.dates[-1] == planned:
+                # Milestones sharing a planned date ramp together: one step of their Σ weight.
+                plan.weights[-1] += int(weight)
+                plan.due[-1] += int(weight)
+            else:
+                plan.dates.append(planned)
+                plan.weights.append(int(weight))
+                plan.due.append(plan.due[-1] + int(weight))
             plan.weight_of[mid] = int(weight)
             milestone_project[mid] = pid
         first_planned = [plan.start for plan in plans.values() if plan.start is not None]
@@ -234,6 +255,7 @@ class _History:
             milestone_project=milestone_project,
             paid_by_month={date(int(y), int(mo), 1): int(amount) for y, mo, amount in paid},
             first_planned=first_planned,
+            programme_start=date(min(start_years), 1, 1) if start_years else None,
         )
 
     def first_days(self) -> list[date]:

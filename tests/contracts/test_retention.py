@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import Keys, make_programme, make_project, payment
+from tests.factories import Keys, make_contract, make_programme, make_project, payment
 
 
 @pytest.fixture
@@ -212,3 +212,13 @@ def test_a_contract_changes_with_its_etag(client: TestClient, keys: Keys, contra
     assert stale.status_code == 412
     price = client.patch(url, json={"amount": "1.00"}, headers={**keys.admin, "If-Match": "*"})
     assert price.status_code == 422 and price.json()["errors"][0]["field"] == "amount"
+
+
+def test_retention_is_rounded_half_away_from_zero(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """3% of 100,001.50 is 3,000.045: 四舍五入 holds 3,000.05 (half to even would hold 3,000.04)."""
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("200000.00"), code="CT-RND")
+    contract = make_contract(client, keys, project.id, "SG-RND", "100001.50")
+    assert (contract["retention_held"], contract["payable_limit"]) == ("3000.05", "97001.45")

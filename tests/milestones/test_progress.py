@@ -88,8 +88,8 @@ def test_progress_history_and_weighted_completion(
     assert finished["actual_date"] == "2023-02-03"
 
     project = site["project"]
-    # (10 × 100 + 30 × 55.5) / 40 = 66.625% → 0.6662 (four decimals, half to even)
-    assert _budget(client, keys, project)["physical_completion"] == "0.6662"
+    # (10 × 100 + 30 × 55.5) / 40 = 66.625% → 0.6663 (four decimals, 四舍五入)
+    assert _budget(client, keys, project)["physical_completion"] == "0.6663"
     assert _budget(client, keys, project, "2023-07-31")["physical_completion"] == "0.5500"
     assert _budget(client, keys, project, "2023-01-31")["physical_completion"] == "0.0000"
 

@@ -146,8 +146,11 @@ def _reports(client: TestClient, keys: Keys, world: dict[str, Any], **params: An
     ]
 
 
-def _sum(rows: list[Any], field: str) -> str:
-    return str(sum((Decimal(row[field]) for row in rows), Decimal("0.00")))
+def _sum(rows: list[Any], field: str) -> str | None:
+    """Σ the field over the rows that have it; null when none has (earned value of projects
+    without milestones)."""
+    values = [Decimal(row[field]) for row in rows if row[field] is not None]
+    return str(sum(values, Decimal("0.00"))) if values else None
 
 
 @pytest.mark.parametrize("as_of", [None, "2023-06-30", "2023-12-31", "2024-03-01"])
@@ -165,9 +168,17 @@ def test_totals_equal_the_sum_of_the_project_reports(
     assert totals["flags"] == {
         flag: sum(report["flags"][flag] for report in reports) for flag in FLAGS
     }
-    # The group's ratios are the definitions applied to its sums.
+    # The group's ratios are the definitions applied to its sums; its earned value ratios to
+    # the sums over the projects that have milestones (PF-1 alone).
+    measured = [report for report in reports if report["ev"] is not None]
+    assert (totals["evm_projects"], len(measured)) == (1, 1)
     ev, ac, bac = (Decimal(totals[k]) for k in ("ev", "ac", "bac"))
-    assert totals["cpi"] == (None if ac == 0 else str((ev / ac).quantize(Decimal("0.0001"))))
+    ev_ac = Decimal(_sum(measured, "ac") or 0)
+    assert totals["cpi"] == (None if ev_ac == 0 else str((ev / ev_ac).quantize(Decimal("0.0001"))))
+    assert totals["cpi"] == measured[0]["cpi"] and totals["eac"] == measured[0]["eac"]
+    assert totals["evm_coverage"] == str(
+        (Decimal(_sum(measured, "bac") or 0) / bac).quantize(Decimal("0.0001"))
+    )
     assert totals["financial_completion"] == str((ac / bac).quantize(Decimal("0.0001")))
     by_item = {group["key"]: group for group in portfolio["groups"]}
     assert set(by_item) == set(world["items"])
@@ -334,7 +345,7 @@ def test_the_portfolio_as_csv_matches_the_json(
         for row, group in zip(body, [*report["groups"], report["totals"]], strict=True):
             cells = dict(zip(header, row, strict=True))
             for field in MONEY:
-                assert cells[field] == group[field], field  # plain two-decimal strings
+                assert cells[field] == (group[field] or ""), field  # two-decimal strings
             assert cells["projects"] == str(group["projects"])
             assert cells["over_budget"] == str(group["flags"]["over_budget"])
     labels = [row[1] for row in body]

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from app.projects.models import Category
 from tests.factories import (
     Keys,
     make_contract,
@@ -303,3 +304,117 @@ def test_breakdowns_and_an_as_of_report_that_later_events_cannot_change(
         "500000.00",
     )
     assert (now["physical_completion"], now["ev"]) == ("1.0000", "2300000.00")
+
+
+def _pay(client: TestClient, keys: Keys, project_id: Any, amount: str, voucher: str) -> Any:
+    """A payment dated 2023-06-30, posted; its 201 answer."""
+    posted = client.post(
+        "/api/v1/disbursements",
+        json=payment(project_id, amount, voucher, paid_on="2023-06-30"),
+        headers=keys.finance,
+    )
+    assert posted.status_code == 201, posted.text
+    return posted.json()
+
+
+def _report(client: TestClient, keys: Keys, project_id: Any, **params: str) -> Any:
+    response = client.get(
+        f"/api/v1/projects/{project_id}/report", params=params, headers=keys.viewer
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_rounding_is_half_away_from_zero_like_excel(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """四舍五入: a ratio of exactly 1.04005 is 1.0401 (Excel's ROUND), not 1.0400; money
+    halfway between two fen goes up in magnitude, also when negative."""
+    _, item = make_programme(session)
+    paid_over = make_project(session, item, estimate=Decimal("100000.00"), code="RND-1")
+    posted = _pay(client, keys, paid_over.id, "104005.00", "RND-V1")
+    assert posted["warnings"][0]["share"] == "1.0401"
+    r = _report(client, keys, paid_over.id, as_of="2023-06-30")
+    assert r["financial_completion"] == "1.0401"
+    assert r["budget_variance_pct"] == "-0.0401"  # -4,005 / 100,000 = -0.04005
+
+    halfway = make_project(session, item, estimate=Decimal("100.01"), code="RND-2")
+    make_milestone(
+        client, keys, halfway.id, "完工", "1", "2023-01-01", progress=[("50", "2023-01-01")]
+    )
+    r = _report(client, keys, halfway.id, as_of="2023-06-30")
+    assert (r["ev"], r["pv"], r["sv"]) == ("50.01", "100.01", "-50.00")  # EV = 50.005
+
+
+def test_money_already_spent_needs_a_revision(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """180,000.00 paid on an estimate of 100,000.00, nothing committed, no EAC: over budget
+    and, being more than 10% over, in need of a 概算调整 too."""
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("100000.00"), code="NR-1")
+    _pay(client, keys, project.id, "180000.00", "NR-V1")
+    r = _report(client, keys, project.id)
+    assert (r["committed"], r["eac"]) == ("0.00", None)
+    assert r["flags"]["over_budget"] and r["flags"]["needs_revision"]
+    # Exactly at the ceiling (100,000.00 × 1.80) is not above it.
+    assert not _report(client, keys, project.id, revision_threshold="0.80")["flags"][
+        "needs_revision"
+    ]
+    alerts = client.get("/api/v1/reports/alerts", headers=keys.viewer).json()["alerts"]
+    assert ("NR-1", "needs_revision") in {(a["project_code"], a["kind"]) for a in alerts}
+
+
+def test_milestones_due_on_the_same_day_ramp_together(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """Two milestones (weights 1 and 3) planned ten days after the start: halfway, half of
+    both is planned, whichever was entered first; the S-curve agrees."""
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("1000000.00"), code="RAMP-1")
+    patched = client.patch(
+        f"/api/v1/projects/{project.id}",
+        json={"planned_start": "2023-01-01"},
+        headers={**keys.admin, "If-Match": "*"},
+    )
+    assert patched.status_code == 200, patched.text
+    make_milestone(client, keys, project.id, "设备到货", "1", "2023-01-11")
+    make_milestone(client, keys, project.id, "安装调试", "3", "2023-01-11")
+    halfway = _report(client, keys, project.id, as_of="2023-01-06")
+    assert (halfway["planned_completion"], halfway["pv"]) == ("0.5000", "500000.00")
+    series = client.get(
+        "/api/v1/reports/timeseries",
+        params={"project": "RAMP-1", "as_of": "2023-01-06"},
+        headers=keys.viewer,
+    )
+    assert series.status_code == 200, series.text
+    assert series.json()["points"][-1]["pv"] == "500000.00"
+    due = _report(client, keys, project.id, as_of="2023-01-11")
+    assert (due["planned_completion"], due["pv"]) == ("1.0000", "1000000.00")
+
+
+def test_no_measure_of_progress_no_earned_value(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """Equipment bought without milestones (like ZL7-6): paid, but with no measure of
+    physical progress its earned value figures are null, not an EV of 0.00 and a CPI of 0."""
+    _, item = make_programme(session)
+    project = make_project(
+        session, item, estimate=Decimal("1000000.00"), code="NM-1", category=Category.equipment
+    )
+    _pay(client, keys, project.id, "400000.00", "NM-V1")
+    r = _report(client, keys, project.id)
+    assert (r["bac"], r["ac"], r["financial_completion"]) == ("1000000.00", "400000.00", "0.4000")
+    unmeasured = ("physical_completion", "planned_completion", "ev", "pv", "cv", "sv", "cpi")
+    assert {k: r[k] for k in (*unmeasured, "spi", "eac", "vac")} == dict.fromkeys(
+        (*unmeasured, "spi", "eac", "vac")
+    )
+    assert not r["flags"]["forecast_over"] and not r["flags"]["behind_schedule"]
+    series = client.get(
+        "/api/v1/reports/timeseries",
+        params={"project": "NM-1", "interval": "year", "as_of": "2023-12-31"},
+        headers=keys.viewer,
+    )
+    assert series.status_code == 200, series.text
+    last = series.json()["points"][-1]
+    assert (last["ac"], last["ev"], last["pv"]) == ("400000.00", None, None)

@@ -31,6 +31,27 @@ def _project(client: TestClient, keys: Keys, session: Session, code: str) -> Any
     return project
 
 
+def _pay(client: TestClient, keys: Keys, project_id: Any, rows: list[tuple[str, str, str]]) -> None:
+    """Post payments of (amount, voucher, paid_on)."""
+    for amount, voucher, on in rows:
+        posted = client.post(
+            "/api/v1/disbursements",
+            json=payment(project_id, amount, voucher, paid_on=on),
+            headers=keys.finance,
+        )
+        assert posted.status_code == 201, posted.text
+
+
+def _monthly(client: TestClient, keys: Keys, project_code: str, as_of: str) -> Any:
+    response = client.get(
+        "/api/v1/reports/timeseries",
+        params={"project": project_code, "interval": "month", "as_of": as_of},
+        headers=keys.viewer,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def test_monthly_s_curve_matches_the_project_report_at_each_month_end(
     client: TestClient, keys: Keys, session: Session
 ) -> None:
@@ -47,24 +68,17 @@ def test_monthly_s_curve_matches_the_project_report_at_each_month_end(
         "2023-05-31",
         progress=[("25", "2023-03-15"), ("60", "2023-04-30")],
     )
-    for amount, voucher, on in [
-        ("100000.00", "TS-V1", "2023-01-15"),
-        ("250000.00", "TS-V2", "2023-03-10"),
-        ("50000.00", "TS-V3", "2023-03-31"),
-    ]:
-        posted = client.post(
-            "/api/v1/disbursements",
-            json=payment(project.id, amount, voucher, paid_on=on),
-            headers=keys.finance,
-        )
-        assert posted.status_code == 201, posted.text
-    response = client.get(
-        "/api/v1/reports/timeseries",
-        params={"project": project.code, "interval": "month", "as_of": "2023-05-15"},
-        headers=keys.viewer,
+    _pay(
+        client,
+        keys,
+        project.id,
+        [
+            ("100000.00", "TS-V1", "2023-01-15"),
+            ("250000.00", "TS-V2", "2023-03-10"),
+            ("50000.00", "TS-V3", "2023-03-31"),
+        ],
     )
-    assert response.status_code == 200, response.text
-    series = response.json()
+    series = _monthly(client, keys, project.code, "2023-05-15")
     assert series["scope"] == "project TS-1"
     points = series["points"]
     assert [p["period"] for p in points] == ["2023-01", "2023-02", "2023-03", "2023-04", "2023-05"]
@@ -219,3 +233,29 @@ def test_alerts_most_severe_first_with_their_figures(
         if a["kind"] == "final_accounts_due" and a["project_code"] == "AL-LATE"
     ]
     assert [(a["severity"], a["due_on"]) for a in due] == [("high", "2023-10-01")]
+
+
+def test_an_early_entry_does_not_move_the_start_of_the_series(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """A payment dated long before the programme (2021–2025) began: the default series still
+    starts at the programme's start, and the early payment is in the first point's AC."""
+    project = _project(client, keys, session, "TS-EARLY")
+    _pay(
+        client,
+        keys,
+        project.id,
+        [("1000.00", "TS-E1", "1950-01-15"), ("2000.00", "TS-E2", "2021-03-01")],
+    )
+    points = _monthly(client, keys, project.code, "2023-06-30")["points"]
+    assert (points[0]["period"], len(points)) == ("2021-01", 30)
+    assert (points[0]["disbursed"], points[0]["ac"]) == ("0.00", "1000.00")
+    assert (points[2]["disbursed"], points[2]["ac"]) == ("2000.00", "3000.00")
+    # Asked for, an earlier start is still given.
+    early = client.get(
+        "/api/v1/reports/timeseries",
+        params={"project": project.code, "interval": "year", "from": "1950-01-01"},
+        headers=keys.viewer,
+    )
+    assert early.status_code == 200, early.text
+    assert early.json()["points"][0]["period"] == "1950"
