@@ -6,6 +6,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from app.programmes.models import PlanItem, Programme
 from tests.factories import (
     Keys,
     make_contract,
@@ -238,14 +239,24 @@ def test_alerts_most_severe_first_with_their_figures(
 def test_an_early_entry_does_not_move_the_start_of_the_series(
     client: TestClient, keys: Keys, session: Session
 ) -> None:
-    """A payment dated long before the programme (2021–2025) began: the default series still
-    starts at the programme's start, and the early payment is in the first point's AC."""
+    """A payment dated long before the programme (2021–2025) began, as preparatory spending
+    the programme allows: the default series still starts at the programme's start, and the
+    early payment is in the first point's AC."""
     project = _project(client, keys, session, "TS-EARLY")
+    item = session.get(PlanItem, project.plan_item_id)
+    programme = session.get(Programme, item.programme_id if item else None)
+    assert programme is not None
+    allowed = client.patch(
+        f"/api/v1/programmes/{programme.code}",
+        json={"preparatory_months": 120},
+        headers={**keys.admin, "If-Match": "*"},
+    )
+    assert allowed.status_code == 200, allowed.text
     _pay(
         client,
         keys,
         project.id,
-        [("1000.00", "TS-E1", "1950-01-15"), ("2000.00", "TS-E2", "2021-03-01")],
+        [("1000.00", "TS-E1", "2011-01-15"), ("2000.00", "TS-E2", "2021-03-01")],
     )
     points = _monthly(client, keys, project.code, "2023-06-30")["points"]
     assert (points[0]["period"], len(points)) == ("2021-01", 30)
@@ -254,8 +265,8 @@ def test_an_early_entry_does_not_move_the_start_of_the_series(
     # Asked for, an earlier start is still given.
     early = client.get(
         "/api/v1/reports/timeseries",
-        params={"project": project.code, "interval": "year", "from": "1950-01-01"},
+        params={"project": project.code, "interval": "year", "from": "2011-01-01"},
         headers=keys.viewer,
     )
     assert early.status_code == 200, early.text
-    assert early.json()["points"][0]["period"] == "1950"
+    assert early.json()["points"][0]["period"] == "2011"
