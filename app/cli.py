@@ -1,5 +1,5 @@
-"""The command line: `python -m app serve | migrate | seed [FILE] | keys create|list|revoke |
-audit verify | ledger reconcile | idempotency purge`."""
+"""The command line: `python -m app serve | migrate | seed [FILE] [--update] |
+keys create|list|revoke | audit verify | ledger reconcile | idempotency purge`."""
 
 import argparse
 import json
