@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.models import Role
 from app.config import get_settings
@@ -186,6 +188,14 @@ def load_document(
     programme = _load_programme(session, result, document)
     plan_items = _load_plan_items(session, result, programme, document)
     site_rows = _load_sites(session, result, programme.region, document)
+    deleted: dict[tuple[object, ...], audit.Deletion] = {
+        ("project", gone.before["code"]): gone
+        for gone in audit.deletions(session=session, entity="project")
+    }
+    deleted.update(
+        (("budget_line", gone.before["project_id"], gone.before["code"]), gone)
+        for gone in audit.deletions(session=session, entity="budget_line")
+    )
 
     for i, raw in enumerate(document.get("projects", []), 1):
         where = f"projects[{i}]"
@@ -215,7 +225,9 @@ def load_document(
             line_record = dict(raw_line)
             line_record["estimate"] = _yuan(line_where, line_record)
             line_data.append((line_where, _validate(BudgetLineCreate, line_where, line_record)))
-        _load_project(session, result, where, data, plan_items[item_code], project_sites, line_data)
+        _load_project(
+            session, result, where, data, plan_items[item_code], project_sites, line_data, deleted
+        )
     return result
 
 
@@ -277,15 +289,24 @@ def _load_plan_items(
     return plan_items
 
 
-def _find_site(session: Session, region: str, name: str) -> Site | None:
-    site = session.exec(select(Site).where(Site.region == region, Site.name == name)).first()
-    if site is None:  # renamed since, the file's name kept as an alias
-        site = session.exec(
-            select(Site)
-            .join(SiteAlias, col(SiteAlias.site_id) == Site.id)
-            .where(Site.region == region, SiteAlias.alias == name)
-        ).first()
-    return site
+def _find_site(session: Session, region: str, data: SiteCreate) -> Site | None:
+    """The site the file means: by its name, else by any name the file gives it that is now
+    another name or an alias of a site (someone renamed it)."""
+    site = session.exec(select(Site).where(Site.region == region, Site.name == data.name)).first()
+    if site is not None:
+        return site
+    names = [data.name, *data.aliases]
+    return session.exec(
+        select(Site)
+        .where(
+            Site.region == region,
+            or_(
+                col(Site.name).in_(names),
+                col(Site.id).in_(select(SiteAlias.site_id).where(col(SiteAlias.alias).in_(names))),
+            ),
+        )
+        .order_by(col(Site.id))
+    ).first()
 
 
 def _load_sites(
@@ -296,14 +317,16 @@ def _load_sites(
     for i, record in enumerate(document.get("sites", []), 1):
         where = f"sites[{i}]"
         data = _validate(SiteCreate, where, {"region": region, **record})
-        site = _find_site(session, region, data.name)
+        site = _find_site(session, region, data)
         if site is None:
             site = _call(where, sites.create_site, session=session, actor=result.actor, data=data)
             result.count("sites", created=True)
         else:
             assert site.id is not None
             label = f"site {data.name}"
-            changes = _compare(result, label, site.model_dump(), {"kind": data.kind})
+            changes = _compare(
+                result, label, site.model_dump(), {"name": data.name, "kind": data.kind}
+            )
             have = list(
                 session.exec(
                     select(SiteAlias.alias)
@@ -312,8 +335,12 @@ def _load_sites(
                 )
             )
             missing = [a for a in dict.fromkeys(data.aliases) if a not in have and a != site.name]
+            aliases = [*have, *missing]  # an alias someone added stays
             if missing and result.differ(label, "aliases", have, data.aliases):
-                changes["aliases"] = [*have, *missing]  # an alias someone added stays
+                changes["aliases"] = aliases
+            if "name" in changes:  # the name it had stays an alias
+                kept = [*changes.get("aliases", have), site.name]
+                changes["aliases"] = [a for a in dict.fromkeys(kept) if a != data.name]
             if changes:
                 _call(
                     where,
@@ -337,10 +364,14 @@ def _load_project(
     item: PlanItem,
     project_sites: list[Site],
     lines: list[tuple[str, BudgetLineCreate]],
+    deleted: dict[tuple[object, ...], audit.Deletion],
 ) -> None:
     actor = result.actor
     project = session.exec(select(Project).where(Project.code == data.code)).first()
     if project is None:
+        gone = deleted.get(("project", data.code))
+        if gone is not None and not _create_again(result, data.code, gone):
+            return
         project = _call(where, projects.create_project, session=session, actor=actor, data=data)
         result.count("projects", created=True)
         for line_where, line in lines:
@@ -393,7 +424,10 @@ def _load_project(
             )
         ).first()
         if row is None:
-            missing.append((line_where, line))
+            gone = deleted.get(("budget_line", project.id, line.code))
+            label = f"{data.code} budget line {line.code}"
+            if gone is None or gone.at < project.created_at or _create_again(result, label, gone):
+                missing.append((line_where, line))
             continue
         line_change = _compare(
             result,
@@ -437,6 +471,16 @@ def _load_project(
             result.keep(f"{data.code} budget line {line.code}: not created: {exc.detail} ({KEPT})")
             continue
         result.count("budget lines", created=True)
+
+
+def _create_again(result: SeedResult, record: str, gone: audit.Deletion) -> bool:
+    """Report a record someone deleted; True if this load creates it again."""
+    line = f"{record}: deleted {gone.at.isoformat(timespec='seconds')} by {gone.actor_name}"
+    if not result.update:
+        result.keep(f"{line}, not created again ({KEPT})")
+        return False
+    result.report.append(f"{line}, created again")
+    return True
 
 
 def _update_line(

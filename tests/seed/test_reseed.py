@@ -141,3 +141,49 @@ def test_a_seed_never_changes_an_estimate_the_ledger_has_locked(
         "(kept: locked by the project's payments or 概算调整)"
     ]
     assert result.summary() == "nothing changed; 1 difference with the database kept"
+
+
+def test_what_an_administrator_deleted_is_not_created_again(
+    client: TestClient, keys: Keys, connection: Connection, zl7: None
+) -> None:
+    assert client.delete("/api/v1/projects/ZL7-4", headers=keys.admin).status_code == 204
+    lines = client.get("/api/v1/projects/ZL7-6", headers=keys.admin).json()["budget_lines"]
+    books = next(line for line in lines if line["code"] == "ZL7-6-6")
+    deleted = client.delete(f"/api/v1/budget-lines/{books['id']}", headers=keys.admin)
+    assert deleted.status_code == 204
+    audited = _audit_total(client, keys)
+
+    kept = _seed(connection)
+    assert not kept.changed
+    assert [line.split(": deleted ")[0] for line in kept.report] == [
+        "ZL7-4",
+        "ZL7-6 budget line ZL7-6-6",
+    ]
+    assert all(line.endswith(f", not created again {KEPT}") for line in kept.report)
+    assert client.get("/api/v1/projects/ZL7-4", headers=keys.viewer).status_code == 404
+    assert _audit_total(client, keys) == audited
+
+    again = _seed(connection, update=True)
+    assert again.created == {"budget lines": 1, "projects": 1}
+    assert all(line.endswith(", created again") for line in again.report)
+    assert client.get("/api/v1/projects/ZL7-4", headers=keys.viewer).status_code == 200
+    zl7_6 = client.get("/api/v1/projects/ZL7-6", headers=keys.viewer).json()
+    assert [line["code"] for line in zl7_6["budget_lines"]][-1] == "ZL7-6-6"
+    assert _seed(connection).report == []
+
+
+def test_a_renamed_site_is_found_by_the_names_it_kept(
+    client: TestClient, keys: Keys, connection: Connection, zl7: None
+) -> None:
+    _patch(client, keys, "/api/v1/sites/城关第六小学", {"name": "城关六小南校区"})
+    kept = _seed(connection)
+    assert kept.report == [
+        f"site 城关第六小学 name: database 城关六小南校区, seed 城关第六小学 {KEPT}"
+    ]
+    found = client.get("/api/v1/sites", params={"q": "城关六小"}, headers=keys.viewer).json()
+    assert [(s["name"], s["aliases"]) for s in found["items"]] == [("城关六小南校区", ["城关六小"])]
+
+    _seed(connection, update=True)
+    site = client.get("/api/v1/sites/城关第六小学", headers=keys.viewer).json()
+    assert site["aliases"] == ["城关六小", "城关六小南校区"]
+    assert [p["code"] for p in site["projects"]] == ["ZL7-2A", "ZL7-5"]
