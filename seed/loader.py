@@ -387,33 +387,7 @@ def _load_project(
         return
 
     assert project.id is not None
-    current_item = session.get(PlanItem, project.plan_item_id)
-    current = {
-        **project.model_dump(),
-        "plan_item": current_item.code if current_item else None,
-        "stages": list(
-            session.exec(select(ProjectStage.stage).where(ProjectStage.project_id == project.id))
-        ),
-        "sites": list(
-            session.exec(
-                select(Site.name)
-                .join(ProjectSite, col(ProjectSite.site_id) == Site.id)
-                .where(ProjectSite.project_id == project.id)
-            )
-        ),
-    }
-    wanted = {
-        **data.model_dump(exclude={"code", "plan_item_id", "site_ids"}),
-        "plan_item": item.code,
-        "sites": [s.name for s in project_sites],
-    }
-    fixed = {"plan_item": "a seed does not move a project to another plan item"}
-    if projects.has_financial_records(session, project.id):
-        fixed["original_estimate"] = "locked by the project's payments or 概算调整"
-    changes = _compare(result, data.code, current, wanted, fixed)
-    if "sites" in changes:
-        changes["site_ids"] = [s.id for s in project_sites]
-        del changes["sites"]
+    changes = _project_changes(session, result, project, data, item, project_sites)
 
     line_changes: list[LineChange] = []
     missing: list[tuple[str, BudgetLineCreate]] = []
@@ -471,6 +445,46 @@ def _load_project(
             result.keep(f"{data.code} budget line {line.code}: not created: {exc.detail} ({KEPT})")
             continue
         result.count("budget lines", created=True)
+
+
+def _project_changes(
+    session: Session,
+    result: SeedResult,
+    project: Project,
+    data: ProjectCreate,
+    item: PlanItem,
+    project_sites: list[Site],
+) -> dict[str, Any]:
+    """Compare an existing project with the file; the changes this load applies, as a PATCH."""
+    assert project.id is not None
+    current_item = session.get(PlanItem, project.plan_item_id)
+    current = {
+        **project.model_dump(),
+        "plan_item": current_item.code if current_item else None,
+        "stages": list(
+            session.exec(select(ProjectStage.stage).where(ProjectStage.project_id == project.id))
+        ),
+        "sites": list(
+            session.exec(
+                select(Site.name)
+                .join(ProjectSite, col(ProjectSite.site_id) == Site.id)
+                .where(ProjectSite.project_id == project.id)
+            )
+        ),
+    }
+    wanted = {
+        **data.model_dump(exclude={"code", "plan_item_id", "site_ids"}),
+        "plan_item": item.code,
+        "sites": [s.name for s in project_sites],
+    }
+    fixed = {"plan_item": "a seed does not move a project to another plan item"}
+    if projects.has_financial_records(session, project.id):
+        fixed["original_estimate"] = "locked by the project's payments or 概算调整"
+    changes = _compare(result, data.code, current, wanted, fixed)
+    if "sites" in changes:
+        changes["site_ids"] = [s.id for s in project_sites]
+        del changes["sites"]
+    return changes
 
 
 def _create_again(result: SeedResult, record: str, gone: audit.Deletion) -> bool:
