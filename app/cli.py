@@ -1,5 +1,5 @@
-"""The command line: `python -m app serve | migrate | seed [FILE] | keys create|list|revoke |
-audit verify | ledger reconcile | idempotency purge`."""
+"""The command line: `python -m app serve | migrate | seed [FILE] [--update] |
+keys create|list|revoke | audit verify | ledger reconcile | idempotency purge`."""
 
 import argparse
 import json
@@ -79,10 +79,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
     path = Path(args.file) if args.file else DEFAULT_SEED
     try:
         with _factory().begin(write=True) as session:
-            result = load_file(session=session, path=path)
+            result = load_file(session=session, path=path, update=args.update)
     except SeedError as exc:
         sys.stderr.write(f"seed refused, nothing written: {exc}\n")
         return 2
+    for line in result.report:
+        _out(line)
     _out(f"{path.name}: {result.summary()}")
     return 0
 
@@ -174,8 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
     mig.set_defaults(func=cmd_migrate)
 
-    seed = sub.add_parser("seed", help="load a programme file (default: the 专栏7 seed)")
+    seed = sub.add_parser(
+        "seed",
+        help="load a programme file (default: the 专栏7 seed): create what is missing, "
+        "report what differs",
+    )
     seed.add_argument("file", nargs="?", help="a programme TOML file")
+    seed.add_argument(
+        "--update",
+        action="store_true",
+        help="also change existing records where the file differs (audited, each listed)",
+    )
     seed.set_defaults(func=cmd_seed)
 
     keys_parser = sub.add_parser("keys", help="API keys")

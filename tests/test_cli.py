@@ -60,6 +60,62 @@ def test_migrate_seed_and_keys(scratch_url: str) -> None:
         assert client.get("/api/v1/projects", headers=headers).status_code == 401
 
 
+def test_a_restart_keeps_an_administrators_changes(scratch_url: str) -> None:
+    """The README's start command seeds on every start: that must undo nothing."""
+    assert run_cli(scratch_url, "migrate").returncode == 0
+    assert run_cli(scratch_url, "seed").returncode == 0
+    created = run_cli(scratch_url, "keys", "create", "--role", "admin", "--name", "系统管理员")
+    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+    app = create_app(
+        Settings(database_url=scratch_url),
+        SessionFactory(make_engine(Settings(database_url=scratch_url))),
+    )
+    with TestClient(app) as client:
+        etag = client.get("/api/v1/projects/ZL7-2B", headers=headers).headers["ETag"]
+        patched = client.patch(
+            "/api/v1/projects/ZL7-2B",
+            json={"budget_policy": "block"},
+            headers={**headers, "If-Match": etag},
+        )
+        assert patched.status_code == 200, patched.text
+        audited = client.get("/api/v1/audit", headers=headers).json()["total"]
+
+        restart = run_cli(scratch_url, "seed")
+        assert restart.returncode == 0, restart.stderr
+        assert restart.stdout.splitlines() == [
+            "ZL7-2B budget_policy: database block, seed warn (kept; run seed --update to apply)",
+            "zl7.toml: nothing changed; 1 difference with the database kept "
+            "(run seed --update to apply)",
+        ]
+        project = client.get("/api/v1/projects/ZL7-2B", headers=headers)
+        assert project.json()["budget_policy"] == "block"
+        assert project.headers["ETag"] != etag
+        assert client.get("/api/v1/audit", headers=headers).json()["total"] == audited
+
+        update = run_cli(scratch_url, "seed", "--update")
+        assert update.returncode == 0, update.stderr
+        assert update.stdout.splitlines() == [
+            "ZL7-2B budget_policy: database block, seed warn (updated)",
+            "zl7.toml: updated 1 projects",
+        ]
+        assert (
+            client.get("/api/v1/projects/ZL7-2B", headers=headers).json()["budget_policy"] == "warn"
+        )
+        last = client.get("/api/v1/audit", headers=headers).json()
+        assert last["total"] == audited + 1
+        assert last["items"][0]["actor_name"] == "command line: seed zl7.toml"
+        assert (
+            last["items"][0]["before"]["budget_policy"],
+            last["items"][0]["after"]["budget_policy"],
+        ) == ("block", "warn")
+
+        again = run_cli(scratch_url, "seed")
+        assert again.stdout.splitlines() == [
+            "zl7.toml: nothing to change: the register already holds this file"
+        ]
+        assert client.get("/api/v1/audit", headers=headers).json()["total"] == audited + 1
+
+
 def test_contractor_key_needs_a_contractor(scratch_url: str) -> None:
     run_cli(scratch_url, "migrate")
     refused = run_cli(scratch_url, "keys", "create", "--role", "contractor", "--name", "施工单位")

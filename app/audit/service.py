@@ -6,6 +6,7 @@ carries a SHA-256 over a canonical encoding of its content and the previous entr
 `verify()` walks the chain and names the first entry that no longer matches.
 """
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -227,3 +228,24 @@ def discard_pending(session: Session, *, since: int) -> None:
     """Forget entries queued after `since`: their writes were rolled back to a savepoint."""
     pending: list[Change] = session.info.get(PENDING, [])
     del pending[since:]
+
+
+@dataclass(frozen=True)
+class Deletion:
+    at: datetime
+    actor_name: str
+    before: dict[str, Any]
+
+
+def deletions(*, session: Session, entity: str) -> list[Deletion]:
+    """What each delete of an `entity` removed, oldest first (so a later one wins in a dict)."""
+    rows = session.exec(
+        select(AuditEntry)
+        .where(col(AuditEntry.entity) == entity, col(AuditEntry.action) == "delete")
+        .order_by(col(AuditEntry.seq))
+    )
+    return [
+        Deletion(at=row.at, actor_name=row.actor_name, before=json.loads(row.before))
+        for row in rows
+        if row.before is not None
+    ]

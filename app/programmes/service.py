@@ -1,6 +1,7 @@
 """Programmes (plans) and their plan items, with estimate totals summed in SQL."""
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -167,4 +168,37 @@ def create_plan_item(
         entity_id=item.id,
         after=item.model_dump(),
     )
+    return item
+
+
+def _update(
+    session: Session, actor: Actor, row: Programme | PlanItem, changes: dict[str, Any]
+) -> None:
+    before = row.model_dump()
+    for name, value in changes.items():
+        setattr(row, name, value)
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity=str(row.__tablename__),
+        entity_id=row.id,
+        before=before,
+        after=row.model_dump(),
+    )
+
+
+def update_programme(
+    *, session: Session, actor: Actor, programme: Programme, changes: dict[str, Any]
+) -> Programme:
+    """Change a programme's descriptive fields (validated by ProgrammeCreate), audited."""
+    _update(session, actor, programme, changes)
+    return programme
+
+
+def update_plan_item(*, session: Session, actor: Actor, item: PlanItem, name: str) -> PlanItem:
+    """Rename a plan item, audited."""
+    _update(session, actor, item, {"name": name})
     return item
