@@ -104,8 +104,9 @@ class ExactRoute(APIRoute):
         known = query_names(self.dependant)
 
         async def exact_handler(request: Request) -> Response:
-            unknown_query(request, known)
-            return await handler(ExactJSONRequest(request.scope, request.receive))
+            exact = ExactJSONRequest(request.scope, request.receive)
+            unknown_query(exact, known)  # its parsed query is the one the handler reads
+            return await handler(exact)
 
         return exact_handler
 
