@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/problems/"
+# FieldError.type of a query parameter the route does not read (app/routing.py).
+UNKNOWN_PARAMETER = "unknown_parameter"
 log = logging.getLogger("app.errors")
 
 
@@ -192,12 +194,14 @@ def install_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_errors(exc.errors())
         names = ", ".join(sorted({e.field for e in errors}))
+        unknown = all(e.type == UNKNOWN_PARAMETER for e in errors)
+        said = "Unknown query parameter" if unknown else "Invalid value for"
         return problem_response(
             request,
             status=422,
             slug="validation-error",
             title="Invalid input",
-            detail=f"Invalid value for: {names}",
+            detail=f"{said}: {names}",
             errors=errors,
         )
 

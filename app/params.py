@@ -6,7 +6,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import col
 
 from app.errors import InvalidInput, PreconditionFailed, PreconditionRequired
@@ -102,6 +102,13 @@ IfMatchHeader = Annotated[
 def escape_like(text: str) -> str:
     """Text to find inside a LIKE pattern as itself (with ESCAPE '\\')."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains_clause(text: str, *columns: Any) -> ColumnElement[bool]:
+    """`text` inside any of `columns`, as itself (% and _ are not wildcards), without regard to
+    case (ILIKE on PostgreSQL, lower() LIKE lower() on SQLite); NULL columns never match."""
+    pattern = f"%{escape_like(text)}%"
+    return or_(*(col(column).ilike(pattern, escape="\\") for column in columns))
 
 
 def ref_clause(column_id: Any, column_code: Any, ref: str) -> ColumnElement[bool]:

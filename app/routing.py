@@ -1,6 +1,7 @@
 """The router every feature uses: JSON bodies are parsed with exact decimals, never floats; a
-sync endpoint may end its request's transaction in its own thread (app.db); a path outside a
-router's routes is told at once."""
+query parameter the route does not declare is a 422 naming it; a sync endpoint may end its
+request's transaction in its own thread (app.db); a path outside a router's routes is told at
+once."""
 
 import inspect
 import json
@@ -9,12 +10,17 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import AliasChoices, BaseModel
+from pydantic.fields import FieldInfo
 from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 
 from app.db import ending_in_its_thread
+from app.errors import UNKNOWN_PARAMETER
 from app.money import parse_json_constant, parse_json_float
 
 
@@ -37,6 +43,52 @@ class ExactJSONRequest(Request):
         return self._json
 
 
+def _field_names(name: str, info: FieldInfo) -> set[str]:
+    """The names a client may send one parameter under: its alias (or its own name), or each
+    of its alias choices."""
+    if isinstance(info.validation_alias, AliasChoices):
+        return {c for c in info.validation_alias.choices if isinstance(c, str)}
+    if isinstance(info.validation_alias, str):
+        return {info.validation_alias}
+    return {info.alias or name}
+
+
+def query_names(dependant: Dependant) -> frozenset[str]:
+    """Every query parameter a route reads: its own, its dependencies' (at any depth), and
+    the fields of a parameter model (`Annotated[Filters, Query()]`)."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        pending.extend(current.dependencies)
+        for field in current.query_params:
+            model = field.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                for name, info in model.model_fields.items():
+                    names |= _field_names(name, info)
+            else:
+                names |= _field_names(field.name, field.field_info)
+    return frozenset(names)
+
+
+def unknown_query(request: Request, known: frozenset[str]) -> None:
+    """A query parameter the route does not read is refused, never ignored: a filter the
+    service does not know would otherwise answer for everything."""
+    unknown = sorted(request.query_params.keys() - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"unknown query parameter; this route takes: {takes}",
+                    "type": UNKNOWN_PARAMETER,
+                }
+                for name in unknown
+            ]
+        )
+
+
 class ExactRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if inspect.isfunction(endpoint) and not (
@@ -49,9 +101,12 @@ class ExactRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        known = query_names(self.dependant)
 
         async def exact_handler(request: Request) -> Response:
-            return await handler(ExactJSONRequest(request.scope, request.receive))
+            exact = ExactJSONRequest(request.scope, request.receive)
+            unknown_query(exact, known)  # its parsed query is the one the handler reads
+            return await handler(exact)
 
         return exact_handler
 

@@ -84,6 +84,8 @@ def post_disbursement(
     response_model=DisbursementPage,
     summary="List ledger entries, with the exact sum of all that match; or export them all",
     description="JSON: a page of entries, the total and the exact sum of every match. "
+    "`payee` is the payee exactly as posted; `q` finds text in the payee, memo or voucher "
+    "number (any case; `%` and `_` are plain characters). "
     "`?format=csv` or `?format=xlsx` (or `Accept: text/csv` or the XLSX media type) exports "
     "EVERY entry that matches the filters, in the same order, streamed; `limit` and `offset` "
     "don't apply to exports. CSV is UTF-8 with BOM, amounts as plain two-decimal strings; "
@@ -108,6 +110,13 @@ def list_disbursements(
     kind: EntryKind | None = None,
     since: Annotated[IsoDate | None, Query(alias="from", description="Paid on or after")] = None,
     until: Annotated[IsoDate | None, Query(alias="to", description="Paid on or before")] = None,
+    payee: Annotated[
+        SafeText | None, Query(min_length=1, max_length=200, description="收款单位, exactly")
+    ] = None,
+    q: Annotated[
+        SafeText | None,
+        Query(max_length=200, description="Payee, memo or voucher number contains (any case)"),
+    ] = None,
     sort: Annotated[
         SafeText | None,
         Query(
@@ -125,6 +134,8 @@ def list_disbursements(
         kind=kind.value if kind else None,
         since=since,
         until=until,
+        payee=payee,
+        q=q,
     )
     order = parse_sort(sort, service.SORTS, default="paid_on")
     if fmt is not ExportFormat.json:

@@ -40,7 +40,7 @@ from app.ledger.schemas import (
     ReversalCreate,
 )
 from app.money import money_sum, share
-from app.params import Pagination
+from app.params import Pagination, contains_clause
 from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project, ProjectStatus
 from app.timeutil import add_months, check_event_date, utcnow
@@ -479,6 +479,8 @@ class LedgerFilters:
     kind: str | None = None
     since: date | None = None
     until: date | None = None
+    payee: str | None = None
+    q: str | None = None
 
 
 def ledger_clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
@@ -507,6 +509,11 @@ def ledger_clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
         clauses.append(col(Disbursement.paid_on) >= filters.since)
     if filters.until is not None:
         clauses.append(col(Disbursement.paid_on) <= filters.until)
+    if filters.payee is not None:
+        clauses.append(col(Disbursement.payee) == filters.payee)
+    if filters.q:
+        searched = (Disbursement.payee, Disbursement.memo, Disbursement.voucher_no)
+        clauses.append(contains_clause(filters.q, *searched))
     return clauses
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
@@ -19,7 +19,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.ledger.models import Disbursement, ProjectBalance
 from app.money import money_sum
-from app.params import Pagination, check_if_match, escape_like, etag_for, ref_clause
+from app.params import Pagination, check_if_match, contains_clause, etag_for, ref_clause
 from app.programmes.models import PlanItem, Programme
 from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project, ProjectSite, ProjectStage
@@ -125,13 +125,7 @@ def _filter_clauses(filters: ProjectFilters) -> list[ColumnElement[bool]]:
             )
         )
     if filters.q:
-        pattern = f"%{escape_like(filters.q)}%"
-        clauses.append(
-            or_(
-                col(Project.code).ilike(pattern, escape="\\"),
-                col(Project.name).ilike(pattern, escape="\\"),
-            )
-        )
+        clauses.append(contains_clause(filters.q, Project.code, Project.name))
     return clauses
 
 

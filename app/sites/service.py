@@ -9,7 +9,7 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import visible_projects
 from app.errors import Conflict, NotFound
-from app.params import Pagination, escape_like, ref_clause
+from app.params import Pagination, contains_clause, ref_clause
 from app.projects.models import Project, ProjectSite
 from app.sites.models import Site, SiteAlias
 from app.sites.schemas import SiteCreate, SiteProjectRef, SiteRead, SiteUpdate
@@ -54,14 +54,11 @@ def search_sites(
     """Sites whose name or any alias contains `q`."""
     clauses = []
     if q:
-        pattern = f"%{escape_like(q)}%"
         clauses.append(
             or_(
-                col(Site.name).ilike(pattern, escape="\\"),
+                contains_clause(q, Site.name),
                 col(Site.id).in_(
-                    select(SiteAlias.site_id).where(
-                        col(SiteAlias.alias).ilike(pattern, escape="\\")
-                    )
+                    select(SiteAlias.site_id).where(contains_clause(q, SiteAlias.alias))
                 ),
             )
         )
