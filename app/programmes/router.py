@@ -78,7 +78,7 @@ def update_programme(
     if_match: IfMatchHeader = None,
 ) -> ProgrammeRead:
     programme = service.get_programme(session=session, ref=ref, for_update=True)
-    programme = service.update_programme(
+    programme = service.patch_programme(
         session=session, actor=actor, programme=programme, data=data, if_match=if_match
     )
     response.headers["ETag"] = service.programme_etag(programme)

@@ -120,7 +120,7 @@ def programme_etag(programme: Programme) -> str:
     return etag_for("programme", programme.id, programme.version)
 
 
-def update_programme(
+def patch_programme(
     *,
     session: Session,
     actor: Actor,
@@ -130,22 +130,8 @@ def update_programme(
 ) -> Programme:
     """Apply a PATCH based on the version named by If-Match (412 if it has moved on)."""
     check_if_match(if_match, programme_etag(programme))
-    before = programme.model_dump()
-    for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
-        setattr(programme, name, value)
-    programme.version += 1
-    session.add(programme)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="update",
-        entity="programme",
-        entity_id=programme.id,
-        before=before,
-        after=programme.model_dump(),
-    )
-    return programme
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    return update_programme(session=session, actor=actor, programme=programme, changes=changes)
 
 
 def create_plan_item(
@@ -193,8 +179,9 @@ def _update(
 def update_programme(
     *, session: Session, actor: Actor, programme: Programme, changes: dict[str, Any]
 ) -> Programme:
-    """Change a programme's descriptive fields (validated by ProgrammeCreate), audited."""
-    _update(session, actor, programme, changes)
+    """Change a programme's fields (validated by ProgrammeCreate or ProgrammeUpdate), audited;
+    its version moves on, so an ETag read before is stale."""
+    _update(session, actor, programme, {**changes, "version": programme.version + 1})
     return programme
 
 
