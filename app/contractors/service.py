@@ -9,7 +9,7 @@ from app.auth.scope import own_organisation
 from app.contractors.models import Contractor
 from app.contractors.schemas import ContractorCreate, ContractorUpdate
 from app.errors import Conflict, NotFound
-from app.params import Pagination
+from app.params import Pagination, contains_clause
 
 
 def list_contractors(
@@ -17,7 +17,7 @@ def list_contractors(
 ) -> tuple[list[Contractor], int]:
     clauses = own_organisation(actor, col(Contractor.id))
     if q:
-        clauses.append(col(Contractor.name).contains(q) | (col(Contractor.credit_code) == q))
+        clauses.append(contains_clause(q, Contractor.name) | (col(Contractor.credit_code) == q))
     total = session.exec(select(func.count()).select_from(Contractor).where(*clauses)).one()
     rows = session.exec(
         select(Contractor)

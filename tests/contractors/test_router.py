@@ -94,3 +94,23 @@ def test_the_credit_code_cannot_be_changed(client: TestClient, keys: Keys) -> No
     assert renamed.status_code == 200 and renamed.json()["contact"] == "李工 13800000000"
     audit = client.get("/api/v1/audit", params={"entity": "contractor"}, headers=keys.admin).json()
     assert [e["action"] for e in audit["items"]] == ["update", "create"]
+
+
+def test_the_name_search_takes_percent_and_underscore_as_text_and_ignores_case(
+    client: TestClient, keys: Keys
+) -> None:
+    assert _create(client, keys, VALID, name="100%_Build 宁夏").status_code == 201
+
+    def found(q: str) -> int:
+        response = client.get("/api/v1/contractors", params={"q": q}, headers=keys.admin)
+        assert response.status_code == 200, response.text
+        total: int = response.json()["total"]
+        return total
+
+    assert (found("100%_build"), found("build 宁夏"), found("%"), found("_"), found("1_0")) == (
+        1,
+        1,
+        1,
+        1,
+        0,
+    )
