@@ -138,8 +138,11 @@ def _line_context(session: Session, project: Record, line_id: int | None) -> Rec
     return line
 
 
-def _contract(session: Session, project: Record, contract_id: int) -> tuple[str, ContractTerms]:
-    """The number and terms of a contract of the project a payment names (422 otherwise)."""
+def _contract(
+    session: Session, project: Record, contract_id: int, today: date
+) -> tuple[str, ContractTerms]:
+    """The number and terms today of a contract of the project a payment names (422
+    otherwise)."""
     contract = (
         session.connection().execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
     )
@@ -154,6 +157,8 @@ def _contract(session: Session, project: Record, contract_id: int) -> tuple[str,
         retention_rate=contract.retention_rate,
         accepted_on=contract.accepted_on,
         defects_months=contract.defects_months,
+        released_on=contract.retention_released_on,
+        on=today,
     )
 
 
@@ -248,7 +253,7 @@ def post_disbursement(
             threshold=line.warn_threshold or project.warn_threshold,
         )
     if data.contract_id is not None:
-        contract_no, terms = _contract(session, project, data.contract_id)
+        contract_no, terms = _contract(session, project, data.contract_id, today)
         warnings += apply_contract_limit(
             contract_no=contract_no, terms=terms, amount=data.amount, policy=project.budget_policy
         )
