@@ -385,5 +385,12 @@ def test_finance_releases_the_retention_early_with_a_reason(
     assert [(d["retention_unpaid"], d["retention_held"], d["due_on"], d["due"]) for d in dues] == [
         ("30000.00", "0.00", released_on, True)
     ]
+    for export in ("csv", "xlsx"):  # a row without 竣工验收
+        assert (
+            client.get(
+                "/api/v1/reports/dues", params={"format": export}, headers=keys.finance
+            ).status_code
+            == 200
+        )
     assert _pay(client, keys, contract, "30000.00", "V-2").status_code == 201
     assert client.get("/api/v1/reports/dues", headers=keys.finance).json()["retention"] == []
