@@ -141,11 +141,10 @@ def release_retention(
     session: SessionDep,
     today: TodayDep,
 ) -> Response:
-    contract = service.get_contract(
-        session=session, actor=actor, contract_id=contract_id, for_update=True
-    )
-
     def act() -> ContractRead:
+        contract = service.get_contract(
+            session=session, actor=actor, contract_id=contract_id, for_update=True
+        )
         return service.release_retention(
             session=session, actor=actor, contract=contract, data=data, today=today
         )

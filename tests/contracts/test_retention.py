@@ -347,6 +347,10 @@ def test_finance_releases_the_retention_early_with_a_reason(
     retried = client.post(url + "/retention-release", json=body, headers=headers)
     assert (retried.status_code, retried.json()) == (200, released.json())
     assert retried.headers["idempotent-replayed"] == "true"
+    other = client.post(
+        url + "/retention-release", json={**body, "reason": "另一理由"}, headers=headers
+    )
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
     again = client.post(url + "/retention-release", json=body, headers=keys.finance)
     assert again.status_code == 409
 
@@ -369,7 +373,11 @@ def test_finance_releases_the_retention_early_with_a_reason(
         },
         headers=keys.admin,
     ).json()["items"]
-    assert len(entries) == 1
+    assert [
+        (e["before"]["retention_released_on"], e["after"]["retention_released_on"]) for e in entries
+    ] == [(None, released_on)]
+    assert entries[0]["after"]["retention_release_reason"] == body["reason"]
+    assert entries[0]["actor_key_id"] == keys.ids["finance"]
 
     # As of the day before the release, the retention was still held.
     report_url = f"/api/v1/projects/{contract['project_id']}/report"
