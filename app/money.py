@@ -310,10 +310,13 @@ Rate = Annotated[
     PlainSerializer(format_ratio, return_type=str, when_used="json"),
     WithJsonSchema(
         {
-            "type": "string",
-            "pattern": RATIO_PATTERN,
+            "anyOf": [
+                {"type": "string", "pattern": RATIO_PATTERN},
+                {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": 0.0001},
+            ],
             "examples": ["0.03", "0"],
-            "description": "A share from 0 to 1, at most four decimals.",
+            "description": "A share from 0 to 1, at most four decimals: a decimal string "
+            "(preferred) or an exact JSON number.",
         },
         mode="validation",
     ),

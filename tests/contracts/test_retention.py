@@ -310,6 +310,10 @@ def test_a_contract_may_hold_no_retention(client: TestClient, keys: Keys, contra
         headers=keys.finance,
     )
     assert release.status_code == 409
+    as_number = make_contract(
+        client, keys, contract["project_id"], "SG-N2", "1.00", retention_rate=0
+    )
+    assert as_number["retention_rate"] == "0.00"
     assert _refused_terms(client, keys, contract, retention_rate="-0.01") == "retention_rate"
 
 
