@@ -243,7 +243,7 @@ def _parse_quantity(value: object) -> Decimal:
         raise ValueError(str(exc).replace("amount", "quantity")) from exc
 
 
-def _parse_ratio(value: object) -> Decimal:
+def _parse_ratio(value: object, *, zero_allowed: bool = False) -> Decimal:
     if isinstance(value, bool) or isinstance(value, float) or isinstance(value, ExponentDecimal):
         raise ValueError('ratio must be a decimal string such as "0.90"')
     if isinstance(value, str):
@@ -254,9 +254,16 @@ def _parse_ratio(value: object) -> Decimal:
     exponent = ratio.as_tuple().exponent
     if not ratio.is_finite() or (isinstance(exponent, int) and exponent < -4):
         raise ValueError("ratio must have at most four decimal places")
+    if zero_allowed and ratio == 0:
+        return ratio
     if not Decimal(0) < ratio <= Decimal(1):
-        raise ValueError("ratio must be greater than 0 and at most 1")
+        lowest = "at least 0" if zero_allowed else "greater than 0"
+        raise ValueError(f"ratio must be {lowest} and at most 1")
     return ratio
+
+
+def _parse_rate(value: object) -> Decimal:
+    return _parse_ratio(value, zero_allowed=True)
 
 
 def format_ratio(value: Decimal) -> str:
@@ -294,6 +301,27 @@ Ratio = Annotated[
     ),
     WithJsonSchema(
         {"type": "string", "pattern": RATIO_PATTERN, "examples": ["0.90"]}, mode="serialization"
+    ),
+]
+# A rate that may be 0, such as a retention rate (a contract may hold none).
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_parse_rate),
+    PlainSerializer(format_ratio, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": RATIO_PATTERN},
+                {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": 0.0001},
+            ],
+            "examples": ["0.03", "0"],
+            "description": "A share from 0 to 1, at most four decimals: a decimal string "
+            "(preferred) or an exact JSON number.",
+        },
+        mode="validation",
+    ),
+    WithJsonSchema(
+        {"type": "string", "pattern": RATIO_PATTERN, "examples": ["0.03"]}, mode="serialization"
     ),
 ]
 

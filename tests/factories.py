@@ -155,8 +155,10 @@ def make_contract(
     *,
     signed_on: str = "2023-01-01",
     payment_term_days: int = 30,
+    **terms: object,
 ) -> dict[str, Any]:
-    """A contract with the test contractor, made through the API."""
+    """A contract with the test contractor, made through the API; `terms` such as
+    retention_rate or defects_months."""
     response = client.post(
         "/api/v1/contracts",
         json={
@@ -167,6 +169,7 @@ def make_contract(
             "amount": amount,
             "signed_on": signed_on,
             "payment_term_days": payment_term_days,
+            **terms,
         },
         headers=keys.admin,
     )

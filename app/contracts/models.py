@@ -51,6 +51,9 @@ class Contract(SQLModel, table=True):
     payment_term_days: int = Field(default=30)
     status: str = Field(default=ContractStatus.active.value, max_length=16)
     accepted_on: date | None = Field(default=None, description="竣工验收")
+    # Released before the defects period ends, e.g. against a bank guarantee (银行保函).
+    retention_released_on: date | None = Field(default=None, description="质保金 released early")
+    retention_release_reason: str | None = Field(default=None, max_length=2000)
     version: int = Field(default=1, nullable=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

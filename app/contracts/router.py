@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.auth.dependencies import AdminDep, AnyRoleDep
+from app.auth.dependencies import AdminDep, AnyRoleDep, FinanceDep
 from app.contracts import service
 from app.contracts.schemas import (
     AcceptanceCreate,
@@ -11,9 +11,12 @@ from app.contracts.schemas import (
     ContractCreate,
     ContractRead,
     ContractUpdate,
+    RetentionRelease,
 )
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.idempotency import service as idempotency
+from app.idempotency.dependencies import IdempotencyDep
 from app.params import MAX_ID, IdPath, IfMatchHeader, Page, PaginationDep, TodayDep
 from app.routing import FeatureRouter
 
@@ -31,11 +34,17 @@ def list_contracts(
     actor: AnyRoleDep,
     session: SessionDep,
     page: PaginationDep,
+    today: TodayDep,
     project_id: OptionalId = None,
     contractor_id: OptionalId = None,
 ) -> Page[ContractRead]:
     items, total = service.list_contracts(
-        session=session, actor=actor, project_id=project_id, contractor_id=contractor_id, page=page
+        session=session,
+        actor=actor,
+        project_id=project_id,
+        contractor_id=contractor_id,
+        page=page,
+        today=today,
     )
     return Page.of(items, total, page)
 
@@ -56,7 +65,7 @@ def create_contract(
 ) -> ContractRead:
     contract = service.create_contract(session=session, actor=actor, data=data, today=today)
     response.headers["Location"] = f"/api/v1/contracts/{contract.id}"
-    return service.contract_reads(session=session, contracts=[contract])[0]
+    return service.contract_reads(session=session, contracts=[contract], today=today)[0]
 
 
 @router.get(
@@ -66,11 +75,11 @@ def create_contract(
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_contract(
-    contract_id: IdPath, actor: AnyRoleDep, session: SessionDep, response: Response
+    contract_id: IdPath, actor: AnyRoleDep, session: SessionDep, response: Response, today: TodayDep
 ) -> ContractRead:
     contract = service.get_contract(session=session, actor=actor, contract_id=contract_id)
     response.headers["ETag"] = service.contract_etag(contract)
-    return service.contract_reads(session=session, contracts=[contract])[0]
+    return service.contract_reads(session=session, contracts=[contract], today=today)[0]
 
 
 @router.patch(
@@ -85,6 +94,7 @@ def update_contract(
     data: ContractUpdate,
     session: SessionDep,
     response: Response,
+    today: TodayDep,
     if_match: IfMatchHeader = None,
 ) -> ContractRead:
     contract = service.get_contract(
@@ -94,7 +104,7 @@ def update_contract(
         session=session, actor=actor, contract=contract, data=data, if_match=if_match
     )
     response.headers["ETag"] = service.contract_etag(contract)
-    return service.contract_reads(session=session, contracts=[contract])[0]
+    return service.contract_reads(session=session, contracts=[contract], today=today)[0]
 
 
 @router.post(
@@ -116,7 +126,45 @@ def accept_contract(
     contract = service.record_acceptance(
         session=session, actor=actor, contract=contract, data=data, today=today
     )
-    return service.contract_reads(session=session, contracts=[contract])[0]
+    return service.contract_reads(session=session, contracts=[contract], today=today)[0]
+
+
+@router.post(
+    "/{contract_id}/retention-release",
+    response_model=ContractRead,
+    summary="Release the retention (质保金) before the defects period ends, with a reason",
+    description="E.g. against a bank guarantee (银行保函, 建质〔2017〕138号 第7条). Payments "
+    "on the contract may then reach the committed amount. Once only; takes an Idempotency-Key.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def release_retention(
+    contract_id: IdPath,
+    idem: IdempotencyDep,
+    actor: FinanceDep,
+    data: RetentionRelease,
+    session: SessionDep,
+    today: TodayDep,
+) -> Response:
+    def act() -> ContractRead:
+        contract = service.get_contract(
+            session=session, actor=actor, contract_id=contract_id, for_update=True
+        )
+        return service.release_retention(
+            session=session, actor=actor, contract=contract, data=data, today=today
+        )
+
+    def render(released: ContractRead) -> idempotency.Answer:
+        return 200, released.model_dump_json(), None
+
+    return idempotency.run(
+        resource=f"contracts/{contract_id}/retention-release",
+        session=session,
+        actor=actor,
+        context=idem,
+        body=data,
+        act=act,
+        render=render,
+    ).to_response()
 
 
 @router.get(

@@ -5,7 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.contracts.models import ChangeKind, ContractStatus
 from app.inputs import InputModel, IsoDate
-from app.money import Amount, Money, PositiveMoney, Ratio, Share
+from app.money import Amount, Money, PositiveMoney, Rate, Share
 from app.refs import Ref, RowId
 
 
@@ -37,8 +37,9 @@ class ContractCreate(InputModel):
     amount: PositiveMoney = Field(description="中标价, 元")
     signed_on: IsoDate
     planned_finish: IsoDate | None = None
-    retention_rate: Ratio = Field(
-        default=Decimal("0.03"), description="质保金 share, at most 0.03 (建质〔2017〕138号)"
+    retention_rate: Rate = Field(
+        default=Decimal("0.03"),
+        description="质保金 share, 0 to 0.03 (建质〔2017〕138号); 0: none held",
     )
     defects_months: int = Field(default=12, ge=0, le=24, description="Defects-liability period")
     payment_term_days: int = Field(
@@ -65,6 +66,22 @@ class ContractUpdate(InputModel):
 
 class AcceptanceCreate(InputModel):
     accepted_on: IsoDate = Field(description="The date of 竣工验收")
+
+
+class RetentionRelease(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "released_on": "2024-09-15",
+                    "reason": "以银行保函（编号 BG-2024-018，示例）替代质保金",
+                }
+            ]
+        }
+    )
+
+    released_on: IsoDate = Field(description="The date the retention stops being held")
+    reason: str = Field(min_length=1, max_length=2000, description="Why, e.g. 银行保函 and its no.")
 
 
 class ChangeOrderCreate(InputModel):
@@ -113,16 +130,27 @@ class ContractRead(BaseModel):
     amount: Amount
     signed_on: date
     planned_finish: date | None
-    retention_rate: Ratio
+    retention_rate: Rate
     defects_months: int
     payment_term_days: int
     status: ContractStatus
     accepted_on: date | None
+    retention_release_reason: str | None = Field(description="Why it was released early, if so")
     committed: Amount = Field(description="Amount plus approved price change orders")
     paid: Amount
     payable_limit: Amount = Field(description="What may be paid in all, now")
     payable_now: Amount = Field(description="payable_limit − paid, never below zero")
-    retention_held: Amount = Field(description="Committed but held back as 质保金")
+    retention_planned: Amount = Field(description="committed × retention_rate (质保金)")
+    retention_unpaid: Amount = Field(
+        description="The part of the retention not yet paid, held or released"
+    )
+    retention_held: Amount = Field(
+        description="What is held back of what is unpaid: retention_unpaid until the release "
+        "date, then 0.00"
+    )
     retention_due_on: date | None = Field(description="End of the defects period after 竣工验收")
+    retention_release_date: date | None = Field(
+        description="retention_due_on, or the date of an earlier release; null until known"
+    )
     financial_completion: Share
     version: int

@@ -19,6 +19,7 @@ from app.contracts.schemas import (
     ContractCreate,
     ContractRead,
     ContractUpdate,
+    RetentionRelease,
 )
 from app.contracts.terms import contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
@@ -33,8 +34,10 @@ class CommitmentBelowPaid(Conflict):
     slug, title = "commitment-below-paid", "Committed amount would fall below what is paid"
 
 
-def contract_reads(*, session: Session, contracts: list[Contract]) -> list[ContractRead]:
-    """Each contract with its terms (app/contracts/terms.py) as of now."""
+def contract_reads(
+    *, session: Session, contracts: list[Contract], today: date
+) -> list[ContractRead]:
+    """Each contract with its terms (app/contracts/terms.py) today."""
     ids = [c.id for c in contracts]
     changes = dict(
         session.exec(
@@ -61,6 +64,8 @@ def contract_reads(*, session: Session, contracts: list[Contract]) -> list[Contr
                     retention_rate=c.retention_rate,
                     accepted_on=c.accepted_on,
                     defects_months=c.defects_months,
+                    released_on=c.retention_released_on,
+                    on=today,
                 )
             ),
         )
@@ -75,6 +80,7 @@ def list_contracts(
     project_id: int | None,
     contractor_id: int | None,
     page: Pagination,
+    today: date,
 ) -> tuple[list[ContractRead], int]:
     clauses = own_contracts(actor, col(Contract.id))
     if project_id is not None:
@@ -91,7 +97,7 @@ def list_contracts(
             .offset(page.offset)
         )
     )
-    return contract_reads(session=session, contracts=rows), total
+    return contract_reads(session=session, contracts=rows, today=today), total
 
 
 def get_contract(
@@ -230,6 +236,44 @@ def _contract_paid(session: Session, contract_id: int) -> Decimal:
         select(col(ContractBalance.paid)).where(col(ContractBalance.contract_id) == contract_id)
     ).first()
     return Decimal(paid or 0)
+
+
+def release_retention(
+    *, session: Session, actor: Actor, contract: Contract, data: RetentionRelease, today: date
+) -> ContractRead:
+    """Release the retention before the defects period ends (建质〔2017〕138号 第7条: e.g.
+    against a bank guarantee, 银行保函): payments may then reach the committed amount."""
+    check_event_date(
+        data.released_on,
+        field="released_on",
+        today=today,
+        since=contract.signed_on,
+        since_what="the contract was signed",
+    )
+    if contract.retention_rate == 0:
+        raise Conflict(f"contract {contract.contract_no} holds no retention")
+    released = contract_reads(session=session, contracts=[contract], today=today)[0]
+    if released.retention_release_date is not None and released.retention_release_date <= today:
+        raise Conflict(
+            f"the retention of contract {contract.contract_no} was released on "
+            f"{released.retention_release_date}"
+        )
+    before = contract.model_dump()
+    contract.retention_released_on = data.released_on
+    contract.retention_release_reason = data.reason
+    contract.version += 1
+    session.add(contract)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="release_retention",
+        entity="contract",
+        entity_id=contract.id,
+        before=before,
+        after=contract.model_dump(),
+    )
+    return contract_reads(session=session, contracts=[contract], today=today)[0]
 
 
 def add_change_order(

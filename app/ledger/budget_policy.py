@@ -76,15 +76,21 @@ def apply_contract_limit(
     *, contract_no: str, terms: ContractTerms, amount: Decimal, policy: str
 ) -> list[BudgetWarning]:
     """A payment on a contract stops at its payable limit: committed × (1 − retention rate)
-    until 竣工验收, then committed. Past it, the project's policy refuses (`block`) or warns
+    until the retention is released (the defects period after 竣工验收 ended, or an early
+    release), then committed. Past it, the project's policy refuses (`block`) or warns
     (`contract_over_limit`)."""
     after = terms.paid + amount
     if after <= terms.payable_limit:
         return []
+    until = (
+        f"its release on {terms.retention_release_date}"
+        if terms.retention_release_date is not None
+        else "the defects period after 竣工验收 ends"
+    )
     held = (
-        ""
-        if terms.retention_due_on is not None
-        else f", holding {terms.retention_held:.2f} as 质保金 until 竣工验收"
+        f", holding {terms.retention_held:.2f} as 质保金 until {until}"
+        if terms.retention_held > 0
+        else ""
     )
     detail = (
         f"contract {contract_no}: paying {amount:.2f} would bring payments to "
@@ -101,6 +107,12 @@ def apply_contract_limit(
             amount=f"{amount:.2f}",
             would_be=f"{after:.2f}",
             over_by=f"{after - terms.payable_limit:.2f}",
+            retention_held=f"{terms.retention_held:.2f}",
+            retention_release_date=(
+                None
+                if terms.retention_release_date is None
+                else terms.retention_release_date.isoformat()
+            ),
         )
     return [
         BudgetWarning(

@@ -140,9 +140,11 @@ def _line_context(session: Session, project: Record, line_id: int | None) -> Rec
     return line
 
 
-def _contract(session: Session, project: Record, contract_id: int) -> tuple[Record, ContractTerms]:
+def _contract(
+    session: Session, project: Record, contract_id: int, today: date
+) -> tuple[Record, ContractTerms]:
     """A contract of the project a payment names (422 otherwise): its number, signing date and
-    contractor, and its terms."""
+    contractor, and its terms today."""
     contract = (
         session.connection().execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
     )
@@ -157,6 +159,8 @@ def _contract(session: Session, project: Record, contract_id: int) -> tuple[Reco
         retention_rate=contract.retention_rate,
         accepted_on=contract.accepted_on,
         defects_months=contract.defects_months,
+        released_on=contract.retention_released_on,
+        on=today,
     )
 
 
@@ -295,7 +299,7 @@ def post_disbursement(
         )
     contract = None
     if data.contract_id is not None:
-        contract, terms = _contract(session, project, data.contract_id)
+        contract, terms = _contract(session, project, data.contract_id, today)
         check_event_date(
             data.paid_on,
             field="paid_on",

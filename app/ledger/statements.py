@@ -100,6 +100,7 @@ CONTRACT_CONTEXT = (
         contract.c.retention_rate,
         contract.c.accepted_on,
         contract.c.defects_months,
+        contract.c.retention_released_on,
         select(func.coalesce(func.sum(change_order.c.delta), 0))
         .where(change_order.c.contract_id == contract.c.id)
         .scalar_subquery()

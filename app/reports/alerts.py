@@ -124,9 +124,9 @@ def alerts(
                     contract_id=held.contract_id,
                     contract_no=held.contract_no,
                     message=f"{held.contract_no} ({held.contractor}): retention "
-                    f"{held.retention_held} due for release since {held.due_on}",
+                    f"{held.retention_unpaid} released on {held.due_on} and not yet paid",
                     due_on=held.due_on,
-                    figures={"retention_held": str(held.retention_held)},
+                    figures={"retention_unpaid": str(held.retention_unpaid)},
                 )
             )
     found.sort(key=lambda a: (SEVERITY[a.severity], KINDS.index(a.kind), a.project_code))

@@ -52,10 +52,10 @@ def contracts_as_of(
     today: date,
 ) -> list[tuple[Any, ContractTerms]]:
     """The contracts `where` selects, each row (id, contract_no, signed_on, accepted_on,
-    retention_rate, defects_months, project_id, project_code, contractor) with its terms as
-    of the date: change orders approved and payments dated later don't count, nor does a
-    竣工验收 dated later. `scope`: the projects they belong to (None: any), to sum fewer
-    entries. One statement."""
+    retention_rate, defects_months, retention_released_on, project_id, project_code,
+    contractor) with its terms as of the date: change orders approved and payments dated
+    later don't count, nor does a 竣工验收 or an early release of the retention dated later.
+    `scope`: the projects they belong to (None: any), to sum fewer entries. One statement."""
     changes = (
         select(CO.c.contract_id, func.sum(fen(CO.c.delta)).label("delta"))
         .where(CO.c.approved_on <= as_of)
@@ -74,6 +74,7 @@ def contracts_as_of(
             C.c.amount,
             C.c.retention_rate,
             C.c.defects_months,
+            C.c.retention_released_on,
             p.c.id.label("project_id"),
             p.c.code.label("project_code"),
             k.c.name.label("contractor"),
@@ -97,14 +98,17 @@ def contracts_as_of(
                 changes=yuan(int(row.delta)),
                 paid=yuan(int(row.paid)),
                 retention_rate=row.retention_rate,
-                accepted_on=accepted_by(row.accepted_on, as_of),
+                accepted_on=dated_by(row.accepted_on, as_of),
                 defects_months=row.defects_months,
+                released_on=dated_by(row.retention_released_on, as_of),
+                on=as_of,
             ),
         )
         for row in rows
     ]
 
 
-def accepted_by(accepted_on: date | None, as_of: date) -> date | None:
-    """The date of 竣工验收 if it was by `as_of`, else None (not yet accepted then)."""
-    return accepted_on if accepted_on is not None and accepted_on <= as_of else None
+def dated_by(day: date | None, as_of: date) -> date | None:
+    """The date of an event (竣工验收, a release) if it was by `as_of`, else None (not yet
+    then)."""
+    return day if day is not None and day <= as_of else None

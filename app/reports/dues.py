@@ -1,15 +1,15 @@
 """The dues report (docs/REPORTS.md, Dues): what is certified and not yet paid, overdue first
 (保障中小企业款项支付条例 第9条: pay within the contract's term, at most 60 days after
-certification), and the retention (质保金) held on accepted contracts, due when their
-defects-liability period ends. As of a date: certifications, payments, change orders and
-竣工验收 dated later don't count. Two SQL statements: the certifications, the accepted
-contracts.
+certification), and the retention (质保金) not yet paid on contracts whose release date is
+known: due when their defects-liability period ends, or when released early. As of a date:
+certifications, payments, change orders, 竣工验收 and early releases dated later don't count.
+Two SQL statements: the certifications, the contracts.
 """
 
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlmodel import Session
 
 from app.auth.actor import Actor
@@ -20,7 +20,7 @@ from app.milestones.models import Milestone
 from app.money import fen, yuan
 from app.projects.models import Project
 from app.reports import asof
-from app.reports.commitments import contracts_as_of
+from app.reports.commitments import contracts_as_of, dated_by
 from app.reports.schemas import CertifiedDue, DuesReport, RetentionDue
 from app.timeutil import later
 
@@ -116,18 +116,23 @@ def _certified_unpaid(
 
 
 def _retention(*, session: Session, actor: Actor, as_of: date, today: date) -> list[RetentionDue]:
-    """The retention held on each contract accepted by the date, due ones first."""
+    """The retention not yet paid on each contract accepted (or its retention released) by
+    the date, due ones first."""
     c = Contract.__table__  # type: ignore[attr-defined]
     retention = []
     for row, terms in contracts_as_of(
         session,
-        where=[c.c.accepted_on <= as_of, visible_projects(actor), *own_contracts(actor, c.c.id)],
-        order_by=(c.c.accepted_on, c.c.id),
+        where=[
+            or_(c.c.accepted_on <= as_of, c.c.retention_released_on <= as_of),
+            visible_projects(actor),
+            *own_contracts(actor, c.c.id),
+        ],
+        order_by=(c.c.id,),
         scope=None,
         as_of=as_of,
         today=today,
     ):
-        if terms.retention_held <= 0 or terms.retention_due_on is None:
+        if terms.retention_unpaid <= 0 or terms.retention_release_date is None:
             continue
         retention.append(
             RetentionDue(
@@ -136,10 +141,11 @@ def _retention(*, session: Session, actor: Actor, as_of: date, today: date) -> l
                 project_id=row.project_id,
                 project_code=row.project_code,
                 contractor=row.contractor,
+                retention_unpaid=terms.retention_unpaid,
                 retention_held=terms.retention_held,
-                accepted_on=row.accepted_on,
-                due_on=terms.retention_due_on,
-                due=terms.retention_due_on <= as_of,
+                accepted_on=dated_by(row.accepted_on, as_of),
+                due_on=terms.retention_release_date,
+                due=terms.retention_release_date <= as_of,
             )
         )
     retention.sort(key=lambda r: (not r.due, r.due_on))

@@ -32,6 +32,7 @@ RETENTION_COLUMNS = (
     Column("project_id", "project_id", "项目ID", Kind.INT),
     Column("project_code", "project_code", "项目编号"),
     Column("contractor", "contractor", "施工单位/供货商", width=32),
+    Column("retention_unpaid", "retention_unpaid", "未付质保金（元）", Kind.MONEY),
     Column("retention_held", "retention_held", "质保金（元）", Kind.MONEY),
     Column("accepted_on", "accepted_on", "竣工验收日期", Kind.DATE),
     Column("due_on", "due_on", "到期日", Kind.DATE),
@@ -140,7 +141,11 @@ def project_sheets(report: ProjectReport) -> list[Sheet]:
                 Column("accepted_on", "accepted_on", "竣工验收日期", Kind.DATE),
                 Column("committed", "committed", "合同额（含变更，元）", Kind.MONEY),
                 Column("paid", "paid", "已付（元）", Kind.MONEY),
+                Column("retention_planned", "retention_planned", "应留质保金（元）", Kind.MONEY),
                 Column("retention_held", "retention_held", "质保金（元）", Kind.MONEY),
+                Column(
+                    "retention_release_date", "retention_release_date", "质保金退还日期", Kind.DATE
+                ),
                 Column("payable_now", "payable_now", "当前可付（元）", Kind.MONEY),
             ),
             [contract.model_dump() for contract in report.contracts],

@@ -14,7 +14,7 @@ from app.contracts.models import Contract
 from app.money import yuan
 from app.projects.models import Project
 from app.reports.budget import budget_lines, funding
-from app.reports.commitments import accepted_by, contracts_as_of
+from app.reports.commitments import contracts_as_of, dated_by
 from app.reports.figures import (
     P,
     Thresholds,
@@ -69,10 +69,12 @@ def _contracts(
             contract_no=row.contract_no,
             contractor=row.contractor,
             signed_on=row.signed_on,
-            accepted_on=accepted_by(row.accepted_on, as_of),
+            accepted_on=dated_by(row.accepted_on, as_of),
             committed=terms.committed,
             paid=terms.paid,
+            retention_planned=terms.retention_planned,
             retention_held=terms.retention_held,
+            retention_release_date=terms.retention_release_date,
             payable_now=terms.payable_now,
         )
         for row, terms in contracts_as_of(

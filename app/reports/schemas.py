@@ -27,10 +27,16 @@ class RetentionDue(BaseModel):
     project_id: int
     project_code: str
     contractor: str
-    retention_held: Amount
-    accepted_on: date
-    due_on: date = Field(description="End of the defects-liability period")
-    due: bool = Field(description="The defects period has ended: release is due")
+    retention_unpaid: Amount = Field(description="The retention not yet paid")
+    retention_held: Amount = Field(
+        description="What of it is still held back: retention_unpaid until due_on, then 0.00"
+    )
+    accepted_on: date | None = Field(description="竣工验收, if recorded by the date")
+    due_on: date = Field(
+        description="The release date: the end of the defects-liability period, or an earlier "
+        "release"
+    )
+    due: bool = Field(description="Released by the date: the retention is payable")
 
 
 class DuesReport(BaseModel):
@@ -107,7 +113,11 @@ class ContractReport(BaseModel):
     accepted_on: date | None = Field(description="竣工验收, if recorded by the date")
     committed: Amount = Field(description="Contract amount + change orders approved by the date")
     paid: Amount
-    retention_held: Amount
+    retention_planned: Amount = Field(description="committed × retention_rate")
+    retention_held: Amount = Field(description="Held back of what is unpaid; 0.00 once released")
+    retention_release_date: date | None = Field(
+        description="End of the defects period, or an earlier release, if known by the date"
+    )
     payable_now: Amount
 
 

@@ -35,6 +35,7 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/api/v1/contracts/{contract_id}"): ("AFVC", True),
     ("PATCH", "/api/v1/contracts/{contract_id}"): ("A", True),
     ("POST", "/api/v1/contracts/{contract_id}/acceptance"): ("A", True),
+    ("POST", "/api/v1/contracts/{contract_id}/retention-release"): ("AF", True),
     ("GET", "/api/v1/contracts/{contract_id}/change-orders"): ("AFVC", True),
     ("POST", "/api/v1/contracts/{contract_id}/change-orders"): ("A", True),
     ("GET", "/api/v1/disbursements"): ("AFVC", False),

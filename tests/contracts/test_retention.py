@@ -1,6 +1,8 @@
-"""Paying against a contract: committed = price + change orders; until 竣工验收 payments stop
+"""Paying against a contract: committed = price + change orders; until the retention is
+released (the defects period after 竣工验收 ends, or finance releases it early) payments stop
 at committed × (1 − retention); after it, at committed. Contractors see their own only."""
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -8,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from app.config import Settings
+from app.timeutil import add_months, business_today
 from tests.factories import Keys, make_contract, make_programme, make_project, payment
 
 
@@ -42,7 +46,9 @@ def _pay(client: TestClient, keys: Keys, contract: Any, amount: str, voucher: st
     return client.post("/api/v1/disbursements", json=body, headers=keys.finance)
 
 
-def test_retention_holds_until_acceptance(client: TestClient, keys: Keys, contract: Any) -> None:
+def test_retention_holds_until_acceptance_and_its_defects_period(
+    client: TestClient, keys: Keys, contract: Any
+) -> None:
     assert contract["retention_rate"] == "0.03"
     assert (contract["committed"], contract["payable_limit"], contract["retention_held"]) == (
         "1000000.00",
@@ -61,10 +67,13 @@ def test_retention_holds_until_acceptance(client: TestClient, keys: Keys, contra
         url + "/acceptance", json={"accepted_on": "2024-08-30"}, headers=keys.admin
     )
     assert accepted.status_code == 200
-    assert (accepted.json()["payable_now"], accepted.json()["retention_due_on"]) == (
-        "30000.00",
-        "2025-08-30",
-    )
+    # Accepted long ago: the 12-month defects period ended on 2025-08-30.
+    assert (
+        accepted.json()["payable_now"],
+        accepted.json()["retention_held"],
+        accepted.json()["retention_due_on"],
+        accepted.json()["retention_release_date"],
+    ) == ("30000.00", "0.00", "2025-08-30", "2025-08-30")
     assert _pay(client, keys, contract, "30000.00", "V-3").status_code == 201
     assert _pay(client, keys, contract, "0.01", "V-4").status_code == 409
     read = client.get(url, headers=keys.finance).json()
@@ -222,3 +231,188 @@ def test_retention_is_rounded_half_away_from_zero(
     project = make_project(session, item, estimate=Decimal("200000.00"), code="CT-RND")
     contract = make_contract(client, keys, project.id, "SG-RND", "100001.50")
     assert (contract["retention_held"], contract["payable_limit"]) == ("3000.05", "97001.45")
+
+
+def _today(settings: Settings) -> date:
+    return business_today(settings.business_timezone)
+
+
+def test_retention_stays_held_during_the_defects_period(
+    client: TestClient, keys: Keys, contract: Any, settings: Settings
+) -> None:
+    accepted_on = _today(settings) - timedelta(days=10)
+    assert _pay(client, keys, contract, "970000.00", "V-1").status_code == 201
+    url = f"/api/v1/contracts/{contract['id']}"
+    accepted = client.post(
+        url + "/acceptance", json={"accepted_on": accepted_on.isoformat()}, headers=keys.admin
+    )
+    assert accepted.status_code == 200, accepted.text
+    read = client.get(url, headers=keys.viewer).json()
+    release = add_months(accepted_on, 12).isoformat()
+    assert (
+        read["payable_limit"],
+        read["payable_now"],
+        read["retention_planned"],
+        read["retention_held"],
+        read["retention_due_on"],
+        read["retention_release_date"],
+    ) == ("970000.00", "0.00", "30000.00", "30000.00", release, release)
+    refused = _pay(client, keys, contract, "0.01", "V-2")
+    assert refused.status_code == 409
+    assert (refused.json()["retention_held"], refused.json()["retention_release_date"]) == (
+        "30000.00",
+        release,
+    )
+    assert f"until its release on {release}" in refused.json()["detail"]
+
+
+def _refused_terms(client: TestClient, keys: Keys, contract: Any, **terms: object) -> Any:
+    """The field a new contract with these terms is refused for (422)."""
+    response = client.post(
+        "/api/v1/contracts",
+        json={
+            **{k: contract[k] for k in ("project_id", "contractor_id", "title", "signed_on")},
+            "contract_no": "SG-BAD",
+            "amount": "1.00",
+            **terms,
+        },
+        headers=keys.admin,
+    )
+    assert response.status_code == 422, response.text
+    return response.json()["errors"][0]["field"]
+
+
+def test_no_defects_period_releases_the_retention_at_acceptance(
+    client: TestClient, keys: Keys, contract: Any, settings: Settings
+) -> None:
+    created = make_contract(
+        client, keys, contract["project_id"], "SG-0M", "100000.00", defects_months=0
+    )
+    today = _today(settings).isoformat()
+    accepted = client.post(
+        f"/api/v1/contracts/{created['id']}/acceptance",
+        json={"accepted_on": today},
+        headers=keys.admin,
+    ).json()
+    assert (
+        accepted["retention_held"],
+        accepted["payable_now"],
+        accepted["retention_release_date"],
+    ) == ("0.00", "100000.00", today)
+    assert _pay(client, keys, created, "100000.00", "V-0M").status_code == 201
+    assert _refused_terms(client, keys, contract, defects_months=25) == "defects_months"
+
+
+def test_a_contract_may_hold_no_retention(client: TestClient, keys: Keys, contract: Any) -> None:
+    body = make_contract(
+        client, keys, contract["project_id"], "SG-NONE", "200000.00", retention_rate="0"
+    )
+    assert (
+        body["retention_rate"],
+        body["retention_planned"],
+        body["retention_held"],
+        body["payable_limit"],
+    ) == ("0.00", "0.00", "0.00", "200000.00")
+    assert _pay(client, keys, body, "200000.00", "V-NONE").status_code == 201
+    release = client.post(
+        f"/api/v1/contracts/{body['id']}/retention-release",
+        json={"released_on": "2023-06-01", "reason": "无质保金"},
+        headers=keys.finance,
+    )
+    assert release.status_code == 409
+    as_number = make_contract(
+        client, keys, contract["project_id"], "SG-N2", "1.00", retention_rate=0
+    )
+    assert as_number["retention_rate"] == "0.00"
+    assert _refused_terms(client, keys, contract, retention_rate="-0.01") == "retention_rate"
+
+
+def test_finance_releases_the_retention_early_with_a_reason(
+    client: TestClient, keys: Keys, contract: Any, settings: Settings
+) -> None:
+    today = _today(settings)
+    url = f"/api/v1/contracts/{contract['id']}"
+    assert _pay(client, keys, contract, "970000.00", "V-1").status_code == 201
+    released_on = (today - timedelta(days=3)).isoformat()
+    body = {"released_on": released_on, "reason": "以银行保函 BG-2026-018 替代质保金"}
+
+    assert (
+        client.post(url + "/retention-release", json=body, headers=keys.viewer).status_code == 403
+    )
+    assert (
+        client.post(url + "/retention-release", json=body, headers=keys.contractor).status_code
+        == 403
+    )
+    for bad, field in [
+        ({**body, "released_on": (today + timedelta(days=1)).isoformat()}, "released_on"),
+        ({**body, "released_on": "2023-02-28"}, "released_on"),
+        ({"released_on": released_on}, "reason"),
+        ({**body, "reason": ""}, "reason"),
+    ]:
+        refused = client.post(url + "/retention-release", json=bad, headers=keys.finance)
+        assert refused.status_code == 422, bad
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["errors"][0]["field"] == field
+    assert client.get(url, headers=keys.viewer).json()["retention_held"] == "30000.00"
+
+    headers = {**keys.finance, "Idempotency-Key": "release-SG-01"}
+    released = client.post(url + "/retention-release", json=body, headers=headers)
+    assert released.status_code == 200, released.text
+    retried = client.post(url + "/retention-release", json=body, headers=headers)
+    assert (retried.status_code, retried.json()) == (200, released.json())
+    assert retried.headers["idempotent-replayed"] == "true"
+    other = client.post(
+        url + "/retention-release", json={**body, "reason": "另一理由"}, headers=headers
+    )
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+    again = client.post(url + "/retention-release", json=body, headers=keys.finance)
+    assert again.status_code == 409
+
+    read = client.get(url, headers=keys.contractor).json()
+    assert (
+        read["retention_planned"],
+        read["retention_held"],
+        read["payable_now"],
+        read["retention_release_date"],
+        read["retention_due_on"],
+        read["retention_release_reason"],
+    ) == ("30000.00", "0.00", "30000.00", released_on, None, body["reason"])
+
+    entries = client.get(
+        "/api/v1/audit",
+        params={
+            "entity": "contract",
+            "entity_id": str(contract["id"]),
+            "action": "release_retention",
+        },
+        headers=keys.admin,
+    ).json()["items"]
+    assert [
+        (e["before"]["retention_released_on"], e["after"]["retention_released_on"]) for e in entries
+    ] == [(None, released_on)]
+    assert entries[0]["after"]["retention_release_reason"] == body["reason"]
+    assert entries[0]["actor_key_id"] == keys.ids["finance"]
+
+    # As of the day before the release, the retention was still held.
+    report_url = f"/api/v1/projects/{contract['project_id']}/report"
+    before = client.get(
+        report_url,
+        params={"as_of": (today - timedelta(days=4)).isoformat()},
+        headers=keys.finance,
+    ).json()["contracts"][0]
+    after = client.get(report_url, headers=keys.finance).json()["contracts"][0]
+    assert (before["retention_held"], before["retention_release_date"]) == ("30000.00", None)
+    assert (after["retention_held"], after["retention_release_date"]) == ("0.00", released_on)
+    dues = client.get("/api/v1/reports/dues", headers=keys.finance).json()["retention"]
+    assert [(d["retention_unpaid"], d["retention_held"], d["due_on"], d["due"]) for d in dues] == [
+        ("30000.00", "0.00", released_on, True)
+    ]
+    for export in ("csv", "xlsx"):  # a row without 竣工验收
+        assert (
+            client.get(
+                "/api/v1/reports/dues", params={"format": export}, headers=keys.finance
+            ).status_code
+            == 200
+        )
+    assert _pay(client, keys, contract, "30000.00", "V-2").status_code == 201
+    assert client.get("/api/v1/reports/dues", headers=keys.finance).json()["retention"] == []

@@ -95,10 +95,18 @@ def test_dues_and_retention(client: TestClient, keys: Keys, session: Session) ->
     later = client.get(
         "/api/v1/reports/dues", params={"as_of": "2024-07-01"}, headers=keys.contractor
     ).json()
+    # Released when the defects period ended: unpaid and payable, no longer held back.
     assert [
-        (r["contract_no"], r["retention_held"], r["due_on"], r["due"]) for r in later["retention"]
+        (r["contract_no"], r["retention_unpaid"], r["retention_held"], r["due_on"], r["due"])
+        for r in later["retention"]
     ] == [
-        ("SG-D", "30000.00", "2024-06-30", True),
+        ("SG-D", "30000.00", "0.00", "2024-06-30", True),
+    ]
+    held = client.get(
+        "/api/v1/reports/dues", params={"as_of": "2024-06-29"}, headers=keys.finance
+    ).json()
+    assert [(r["retention_unpaid"], r["retention_held"], r["due"]) for r in held["retention"]] == [
+        ("30000.00", "30000.00", False)
     ]
     other_view = client.get(
         "/api/v1/reports/dues", params={"as_of": "2024-07-01"}, headers=keys.viewer

@@ -231,7 +231,9 @@ def test_breakdowns_and_an_as_of_report_that_later_events_cannot_change(
             "accepted_on": None,
             "committed": "1000000.00",
             "paid": "600000.00",
+            "retention_planned": "30000.00",
             "retention_held": "30000.00",
+            "retention_release_date": None,
             "payable_now": "370000.00",
         }
     ]
@@ -296,13 +298,17 @@ def test_breakdowns_and_an_as_of_report_that_later_events_cannot_change(
         "700000.00",
     )
     sg = next(c for c in now["contracts"] if c["contract_no"] == "BD-SG")
-    # Accepted: payments may reach the committed 1,200,000; retention 36,000 is still held.
+    # Accepted 2023-12-01; the 12-month defects period ended 2024-12-01, releasing the
+    # retention of 36,000: payments may reach the committed 1,200,000.
     assert (sg["committed"], sg["paid"], sg["retention_held"], sg["payable_now"]) == (
         "1200000.00",
         "700000.00",
-        "36000.00",
+        "0.00",
         "500000.00",
     )
+    assert (sg["retention_planned"], sg["retention_release_date"]) == ("36000.00", "2024-12-01")
+    within = next(c for c in report("2024-11-30")["contracts"] if c["contract_no"] == "BD-SG")
+    assert (within["retention_held"], within["payable_now"]) == ("36000.00", "464000.00")
     assert (now["physical_completion"], now["ev"]) == ("1.0000", "2300000.00")
 
 
