@@ -1,12 +1,14 @@
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.contracts.models import ChangeKind, ContractStatus
 from app.inputs import InputModel, IsoDate
 from app.money import Amount, Money, PositiveMoney, Rate, Share
-from app.refs import Ref, RowId
+
+RowId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 class ContractCreate(InputModel):
@@ -26,12 +28,8 @@ class ContractCreate(InputModel):
         }
     )
 
-    project_id: RowId | None = Field(default=None, description="Or `project`")
-    project: Ref | None = Field(default=None, description="The project's code (or id)")
-    contractor_id: RowId | None = Field(default=None, description="Or `contractor`")
-    contractor: Ref | None = Field(
-        default=None, description="The contractor's 统一社会信用代码 (or id)"
-    )
+    project_id: RowId
+    contractor_id: RowId
     contract_no: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=300)
     amount: PositiveMoney = Field(description="中标价, 元")

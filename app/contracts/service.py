@@ -7,7 +7,6 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app import refs
 from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts
@@ -122,7 +121,6 @@ def get_contract(
 def create_contract(
     *, session: Session, actor: Actor, data: ContractCreate, today: date
 ) -> Contract:
-    data = refs.with_ids(session, data)
     if session.get(Project, data.project_id) is None:
         raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")
     if session.get(Contractor, data.contractor_id) is None:
@@ -139,7 +137,7 @@ def create_contract(
     check_event_date(data.signed_on, field="signed_on", today=today)
     if data.planned_finish and data.planned_finish < data.signed_on:
         raise InvalidInput("planned_finish must not be before signed_on", field="planned_finish")
-    contract = Contract(**data.model_dump(exclude={"project", "contractor"}))
+    contract = Contract(**data.model_dump())
     session.add(contract)
     session.flush()
     audit.record(

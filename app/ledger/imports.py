@@ -367,7 +367,7 @@ def import_payments(
     savepoint = session.begin_nested()
     mark = audit.pending_count(session)
     # Lock every project in the file up front, in id order, so two imports can't deadlock.
-    for project_id in sorted({r.data.project_id for r in rows if r.data.project_id is not None}):
+    for project_id in sorted({r.data.project_id for r in rows}):
         lock_project_balance(session, project_id)
     source_ids = {
         key: source_id

@@ -6,9 +6,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.inputs import InputModel, IsoDate
 from app.ledger.models import EntryKind
 from app.money import Amount, PositiveMoney, Ratio, Share
+from app.params import MAX_ID
 from app.projects.models import BudgetPolicy
-from app.refs import Ref, RowId
 
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 VoucherNo = Annotated[
     str, Field(min_length=1, max_length=64, description="凭证号, unique within the programme")
 ]
@@ -26,29 +27,16 @@ class DisbursementCreate(InputModel):
                     "voucher_no": "2023-06-记-0012",
                     "funding_source": "county",
                     "memo": "城关第九小学主体工程进度款（示例数据）",
-                },
-                {
-                    "project": "ZL7-6",
-                    "budget_line": "ZL7-6-1",
-                    "amount": "86000.00",
-                    "paid_on": "2023-09-15",
-                    "payee": "宁夏某教学设备有限公司（示例）",
-                    "voucher_no": "2023-09-记-0031",
-                    "funding_source": "县级财政",
-                    "memo": "按编码记账：设备购置款（示例数据）",
-                },
+                }
             ]
         }
     )
 
-    project_id: RowId | None = Field(default=None, description="Or `project`")
-    project: Ref | None = Field(default=None, description="The project's code (or id)")
+    project_id: RowId
     budget_line_id: RowId | None = Field(
-        default=None, description="Required (or `budget_line`) when the project has budget lines"
+        default=None, description="Required when the project has budget lines"
     )
-    budget_line: Ref | None = Field(default=None, description="The line's code, e.g. ZL7-6-1")
     contract_id: RowId | None = None
-    contract: Ref | None = Field(default=None, description="The contract's number (or id)")
     amount: PositiveMoney
     paid_on: IsoDate
     payee: str = Field(min_length=1, max_length=200)

@@ -18,7 +18,6 @@ from sqlalchemy import Connection, Row, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app import refs
 from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
@@ -264,8 +263,6 @@ def post_disbursement(
 ) -> Posted:
     """Post a payment: check it against the project's (and line's) budget policy, append it,
     and move the balances, all under the project's balance lock."""
-    data = refs.with_ids(session, data)
-    assert data.project_id is not None
     balance, project = _locked_context(session, data.project_id, data.funding_source)
     _refuse_cancelled(project)
     check_event_date(

@@ -6,7 +6,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from app.inputs import InputModel, IsoDate
 from app.money import Amount, NonNegativeMoney, parse_decimal_text
-from app.refs import Ref, RowId
+
+RowId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 def _percent(value: object) -> Decimal:
@@ -69,10 +70,8 @@ class MilestoneCreate(InputModel):
         }
     )
 
-    project_id: RowId | None = Field(default=None, description="Or `project`")
-    project: Ref | None = Field(default=None, description="The project's code (or id)")
+    project_id: RowId
     contract_id: RowId | None = None
-    contract: Ref | None = Field(default=None, description="The contract's number (or id)")
     code: str = Field(
         min_length=1, max_length=64, description="开工, 主体完工, 竣工验收, 交付使用, or your own"
     )

@@ -9,7 +9,6 @@ from decimal import ROUND_FLOOR, Decimal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app import refs
 from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
@@ -130,7 +129,6 @@ def get_milestone(
 def create_milestone(
     *, session: Session, actor: Actor, data: MilestoneCreate, today: date
 ) -> Milestone:
-    data = refs.with_ids(session, data)
     project = session.exec(
         select(Project).where(Project.id == data.project_id, visible_projects(actor))
     ).first()
@@ -150,7 +148,7 @@ def create_milestone(
     ).first()
     if clash is not None:
         raise Conflict(f"the project already has a milestone {data.code} (milestone {clash})")
-    milestone = Milestone(**data.model_dump(exclude={"project", "contract"}))
+    milestone = Milestone(**data.model_dump())
     if data.certified_amount is not None or data.certified_on is not None:
         if data.certified_amount is None or data.certified_on is None:
             missing = "certified_on" if data.certified_on is None else "certified_amount"
