@@ -21,6 +21,7 @@ from app.contracts.schemas import (
 )
 from app.contracts.terms import contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
+from app.inputs import identifier_key
 from app.money import money_sum
 from app.params import Pagination, check_if_match, etag_for
 from app.projects.locks import lock_project_balance
@@ -114,7 +115,8 @@ def create_contract(*, session: Session, actor: Actor, data: ContractCreate) -> 
         raise InvalidInput(f"contractor {data.contractor_id} does not exist", field="contractor_id")
     clash = session.exec(
         select(Contract.id).where(
-            Contract.project_id == data.project_id, Contract.contract_no == data.contract_no
+            Contract.project_id == data.project_id,
+            Contract.contract_key == identifier_key(data.contract_no),
         )
     ).first()
     if clash is not None:

@@ -191,9 +191,10 @@ def reverse_disbursement(
     "/import",
     status_code=status.HTTP_201_CREATED,
     response_model=ImportSummary,
-    summary="Import a month of payments from a CSV file (all rows or none)",
-    description="Send the file as the request body (`Content-Type: text/csv`), UTF-8 with or "
-    "without BOM, or GB18030 as Excel in China saves it. Headings in English (project, "
+    summary="Import a month of payments from a CSV or XLSX file (all rows or none)",
+    description="Send the file as the request body (`Content-Type: text/csv`) or as the "
+    "`file` part of a multipart form; CSV in UTF-8 with or without BOM, or GB18030 as Excel in "
+    "China saves it, or an XLSX workbook (its first worksheet). Headings in English (project, "
     "budget_line, amount, paid_on, payee, voucher_no, funding_source, memo) or Chinese "
     "(项目编号, 预算科目, 金额, 支付日期, 收款单位, 凭证号, 资金来源, 摘要). Every error names its "
     "row and column and nothing is posted. Vouchers already posted with the same details are "
@@ -206,7 +207,19 @@ def reverse_disbursement(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
         }
     },
 )

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import InputModel, IsoDate
+from app.inputs import Identifier, InputModel, IsoDate
 from app.ledger.models import EntryKind
 from app.money import Amount, PositiveMoney, Ratio, Share
 from app.params import MAX_ID
@@ -11,7 +11,12 @@ from app.projects.models import BudgetPolicy
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 VoucherNo = Annotated[
-    str, Field(min_length=1, max_length=64, description="凭证号, unique within the programme")
+    Identifier,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="凭证号, unique within the programme (NFKC, trimmed, compared without case)",
+    ),
 ]
 
 
@@ -59,7 +64,9 @@ class ReversalCreate(InputModel):
     )
     reason: str = Field(min_length=1, max_length=2000)
     reversed_on: IsoDate
-    voucher_no: VoucherNo | None = Field(default=None, description="红字冲销凭证号, if any")
+    voucher_no: VoucherNo = Field(
+        description="红字冲销凭证号: unique within the programme, as payments' vouchers are"
+    )
 
 
 class DisbursementRead(BaseModel):

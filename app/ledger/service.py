@@ -25,6 +25,7 @@ from app.contracts.terms import ContractTerms, contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
+from app.inputs import identifier_key
 from app.ledger import statements as sql
 from app.ledger.budget_policy import apply_budget_policy, apply_contract_limit
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
@@ -169,16 +170,19 @@ def _append_entry(session: Session, values: dict[str, Any]) -> int:
     funding source). A voucher number already used in the programme is refused (409). Called
     under the project's balance lock."""
     connection = session.connection()
-    voucher = {"programme_id": values["programme_id"], "voucher_no": values["voucher_no"]}
+    values["voucher_key"] = identifier_key(values["voucher_no"])
+    voucher = {
+        "programme_id": values["programme_id"],
+        "voucher_no": values["voucher_no"],
+        "voucher_key": values["voucher_key"],
+    }
     try:
         entry_id = connection.execute(sql.APPEND_ENTRY, values).scalar()
     except IntegrityError as exc:
         # A payment on another project took the voucher number at the same moment.
-        if values["voucher_no"] is None:
-            raise
         raise _used_voucher(voucher, owner=None) from exc
     if entry_id is None:
-        raise _used_voucher(voucher, owner=connection.execute(sql.VOUCHER_OWNER, voucher).scalar())
+        raise _used_voucher(voucher, owner=connection.execute(sql.VOUCHER_OWNER, voucher).first())
     moved = {
         "b_project_id": values["project_id"],
         "b_amount": values["amount"],
@@ -204,11 +208,15 @@ def _move(connection: Connection, move: Any, create: Any, values: dict[str, Any]
         connection.execute(create, values)
 
 
-def _used_voucher(voucher: dict[str, Any], *, owner: int | None) -> "DuplicateVoucher":
-    taken = f" (entry {owner})" if owner is not None else ""
+def _used_voucher(voucher: dict[str, Any], *, owner: Record | None) -> "DuplicateVoucher":
+    """The 409 for a voucher number the programme already has (however it was typed there)."""
+    taken = ""
+    if owner is not None:
+        written = f" as {owner.voucher_no}" if owner.voucher_no != voucher["voucher_no"] else ""
+        taken = f"{written} (entry {owner.id})"
     return DuplicateVoucher(
         f"voucher {voucher['voucher_no']} is already posted in this programme{taken}",
-        existing_id=owner,
+        existing_id=owner.id if owner is not None else None,
         voucher_no=voucher["voucher_no"],
     )
 
@@ -425,10 +433,12 @@ def ledger_clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
         visible_projects(actor),
         *own_contracts(actor, col(Disbursement.contract_id)),
     ]
-    for name in ("project_id", "budget_line_id", "contract_id", "voucher_no", "kind"):
+    for name in ("project_id", "budget_line_id", "contract_id", "kind"):
         value = getattr(filters, name)
         if value is not None:
             clauses.append(getattr(Disbursement, name) == value)
+    if filters.voucher_no is not None:
+        clauses.append(col(Disbursement.voucher_key) == identifier_key(filters.voucher_no))
     if filters.funding_source is not None:
         clauses.append(
             col(Disbursement.funding_source_id).in_(

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from app.inputs import InputModel
+from app.inputs import Identifier, InputModel
 from app.money import Amount
 
 # A code is not all digits (so ids and codes never clash in URLs) and has no spaces or / ? # %.
@@ -25,7 +25,7 @@ class ProgrammeCreate(InputModel):
         },
     )
 
-    code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
+    code: Identifier = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=300)
     owner: str | None = Field(default=None, max_length=200)
     region: str = Field(min_length=1, max_length=200)
@@ -47,7 +47,7 @@ class PlanItemCreate(InputModel):
         json_schema_extra={"examples": [{"code": "专栏7", "name": "改善基础设施条件"}]},
     )
 
-    code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
+    code: Identifier = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=300)
 
 

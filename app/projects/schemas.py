@@ -4,12 +4,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from app.inputs import InputModel, IsoDate
+from app.inputs import Identifier, InputModel, IsoDate
 from app.money import Amount, NonNegativeMoney, Quantity, Ratio
 from app.programmes.schemas import CODE_PATTERN
 from app.projects.models import BudgetPolicy, Category, CostCategory, ProjectStatus, Stage
 
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
+Code = Annotated[Identifier, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 
 
 def not_null(value: object) -> object:

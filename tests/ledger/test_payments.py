@@ -190,6 +190,37 @@ def test_voucher_is_unique_within_the_programme(
 
 
 @pytest.mark.parametrize(
+    "typed", [" VCX-1", "VCX-1 ", "vcx-1", "VCX\uff0d1", "\u3000ＶＣＸ－１\u3000", "Vcx-1\n"]
+)
+def test_a_voucher_is_one_voucher_however_it_is_typed(
+    client: TestClient, keys: Keys, project: Any, typed: str
+) -> None:
+    first = client.post(
+        "/api/v1/disbursements", json=payment(project.id, "10.00", "VCX-1"), headers=keys.finance
+    )
+    assert first.status_code == 201, first.text
+    again = client.post(
+        "/api/v1/disbursements", json=payment(project.id, "10.00", typed), headers=keys.finance
+    )
+    assert again.status_code == 409, again.text
+    assert again.json()["existing_id"] == first.json()["id"]
+    assert f"entry {first.json()['id']}" in again.json()["detail"]
+    listed = client.get("/api/v1/disbursements", params={"voucher_no": typed}, headers=keys.viewer)
+    assert [e["voucher_no"] for e in listed.json()["items"]] == ["VCX-1"]
+    assert _project(client, keys, project.id)["disbursed"] == "10.00"
+
+
+def test_a_voucher_is_stored_normalised(client: TestClient, keys: Keys, project: Any) -> None:
+    posted = client.post(
+        "/api/v1/disbursements",
+        json=payment(project.id, "10.00", "\u3000记－2023－0012 "),
+        headers=keys.finance,
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["voucher_no"] == "记-2023-0012"
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [
         ("amount", "0"),
@@ -202,6 +233,15 @@ def test_voucher_is_unique_within_the_programme(
         ("contract_id", 5),
         ("voucher_no", ""),
         ("payee", ""),
+        # Blank once trimmed, invisible or too long once normalised: refused, never stored.
+        ("voucher_no", "   "),
+        ("voucher_no", "VCX\u200b-1"),
+        ("voucher_no", "\ufeffVCX-1"),
+        ("voucher_no", "VCX\u2028-1"),
+        ("voucher_no", "V" * 65),
+        ("payee", " \t "),
+        ("funding_source", "  "),
+        ("memo", "   "),
     ],
 )
 def test_bad_payments_are_refused_by_field(
