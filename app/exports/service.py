@@ -3,7 +3,7 @@
 CSV: UTF-8 with a BOM (so Excel reads Chinese right), `\\r\\n` lines, minimal quoting, money as
 plain two-decimal strings (`1234.50`, `-5.00`), shares with four decimals, ISO dates, and text
 that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return)
-prefixed with `'`.
+prefixed with `'`, as is text starting with `'` (undo_inert takes exactly that prefix off).
 
 XLSX (openpyxl, write-only): one worksheet per sheet, bold frozen heading row, column widths,
 money as number cells formatted `#,##0.00`, shares as number cells formatted `0.00%` (the
