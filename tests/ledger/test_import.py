@@ -3,6 +3,7 @@ named by the spreadsheet's row and column, and the key checked before the file i
 
 import codecs
 import io
+import zipfile
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -449,4 +450,43 @@ def test_a_heading_twice_is_refused(
     response = _import(client, keys, text)
     assert response.status_code == 422
     assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(1, named)]
+    assert _total(client, keys) == (0, "0.00")
+
+
+def _zip(**members: bytes) -> bytes:
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return body.getvalue()
+
+
+def _empty_workbook() -> bytes:
+    body = io.BytesIO()
+    Workbook().save(body)
+    return body.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (_zip(**{"hello.txt": b"not a workbook"}), "text/csv"),
+        (_zip(**{"[Content_Types].xml": b"<Types"}), "text/csv"),
+        (_empty_workbook(), "text/csv"),
+        (b"--x\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--x--\r\n", "multipart/form-data"),
+        (b"garbage", "multipart/form-data; boundary=x"),
+        (b"--x\r\n\r\n", "multipart/form-data; boundary=x"),
+    ],
+    ids=["zip", "broken-xlsx", "empty-xlsx", "no-boundary", "garbage-form", "cut-form"],
+)
+def test_damaged_files_are_a_422_never_a_500(
+    client: TestClient, keys: Keys, projects: Any, body: bytes, content_type: str
+) -> None:
+    response = client.post(
+        "/api/v1/disbursements/import",
+        content=body,
+        headers={**keys.finance, "Content-Type": content_type},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
     assert _total(client, keys) == (0, "0.00")
