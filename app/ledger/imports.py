@@ -26,7 +26,7 @@ from app.contracts.models import Contract
 from app.errors import DomainError, FieldError, InvalidInput, RowErrors
 from app.exports.service import undo_inert
 from app.funding.models import FundingSource
-from app.inputs import check_text, identifier_key
+from app.inputs import check_text, identifier_key, normalise_identifier
 from app.ledger.models import Disbursement, EntryKind
 from app.ledger.schemas import BudgetWarning, DisbursementCreate
 from app.ledger.service import DuplicateVoucher, post_disbursement
@@ -209,7 +209,12 @@ def _headings(fieldnames: Sequence[str], errors: _Errors) -> dict[int, str]:
 def _resolve_project(
     session: Session, ref: str, cache: dict[str, tuple[Project, int] | None]
 ) -> tuple[Project, int] | None:
-    """The project a row names (by code, or id), with its programme."""
+    """The project a row names (by code, typed in any Unicode form, or id), with its
+    programme."""
+    try:
+        ref = normalise_identifier(ref)
+    except ValueError:
+        return None
     if ref not in cache:
         found = session.exec(
             select(Project, PlanItem.programme_id)

@@ -370,7 +370,7 @@ def test_blank_or_invisible_identifiers_are_row_errors(
 def test_budget_lines_by_code_or_name(client: TestClient, keys: Keys, zl7: None) -> None:
     text = _csv(
         HEAD,
-        "ZL7-6,图书,1.00,2023-06-01,甲,V-1,county",
+        "ＺＬ７－６,图书,1.00,2023-06-01,甲,V-1,county",
         "ZL7-6,zl7-6-5,2.00,2023-06-01,甲,V-2,county",
         "ZL7-6,报刊,3.00,2023-06-01,甲,V-3,county",
     )
