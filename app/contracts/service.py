@@ -4,7 +4,7 @@ from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -23,7 +23,7 @@ from app.contracts.terms import contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
 from app.inputs import identifier_key
 from app.money import money_sum
-from app.params import Pagination, check_if_match, etag_for
+from app.params import Pagination, check_if_match, etag_for, ref_clause
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
 
@@ -251,3 +251,18 @@ def list_change_orders(*, session: Session, contract: Contract) -> list[ChangeOr
             .order_by(col(ChangeOrder.approved_on), col(ChangeOrder.id))
         )
     )
+
+
+def contract_of(*, session: Session, project_id: int, ref: str) -> int | None:
+    """A contract of a project by its number (compared as identifiers are) or its id."""
+    key = identifier_key(ref)
+    found: int | None = session.exec(
+        select(Contract.id).where(
+            Contract.project_id == project_id,
+            or_(
+                col(Contract.contract_key) == key,
+                ref_clause(Contract.id, Contract.contract_key, key),
+            ),
+        )
+    ).first()
+    return found

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, or_, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.contracts.models import Contract
+from app.contracts.service import contract_of
 from app.errors import DomainError, FieldError, InvalidInput, RowErrors
 from app.exports.service import undo_inert
 from app.funding.models import FundingSource
@@ -33,7 +33,8 @@ from app.ledger.service import DuplicateVoucher, post_disbursement
 from app.params import ref_clause
 from app.programmes.models import PlanItem
 from app.projects.locks import lock_project_balance
-from app.projects.models import BudgetLine, Project
+from app.projects.models import Project
+from app.projects.service import budget_line_of
 
 MAX_ROWS = 20_000
 MAX_ERRORS = 500
@@ -225,41 +226,6 @@ def _resolve_project(
     return cache[ref]
 
 
-def _resolve_line(session: Session, project: Project, ref: str) -> int | str:
-    """A budget line of the row's project by its code (ZL7-6-6), its name (图书) or its id;
-    the id, or why there is none."""
-    lines = session.exec(
-        select(BudgetLine.id, BudgetLine.code, BudgetLine.name).where(
-            BudgetLine.project_id == project.id
-        )
-    ).all()
-    key = identifier_key(ref)
-    for matches in (
-        [id_ for id_, code, _ in lines if identifier_key(code) == key],
-        [id_ for id_, _, name in lines if name.strip() == ref],
-        [id_ for id_, _, _ in lines if ref.isascii() and ref.isdigit() and str(id_) == ref],
-    ):
-        if len(matches) == 1 and matches[0] is not None:
-            return matches[0]
-        if len(matches) > 1:
-            return f"{project.code} has {len(matches)} budget lines named {ref!r}: give its code"
-    return f"{project.code} has no budget line {ref!r}"
-
-
-def _resolve_contract(session: Session, project: Project, ref: str) -> int | None:
-    """A contract of the row's project, by its number (compared as identifiers are) or id."""
-    found = session.exec(
-        select(Contract.id).where(
-            Contract.project_id == project.id,
-            or_(
-                col(Contract.contract_key) == identifier_key(ref),
-                ref_clause(Contract.id, Contract.contract_key, identifier_key(ref)),
-            ),
-        )
-    ).first()
-    return found
-
-
 XLSX_MAGIC = b"PK\x03\x04"
 
 
@@ -376,14 +342,18 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
             assert project.id is not None
             line_id = None
             if values.get("budget_line"):
-                line = _resolve_line(session, project, values["budget_line"])
+                line = budget_line_of(
+                    session=session, project_id=project.id, ref=values["budget_line"]
+                )
                 if isinstance(line, str):
-                    errors.add(row_no, "budget_line", line)
+                    errors.add(row_no, "budget_line", f"{project.code}: {line}")
                     continue
                 line_id = line
             contract_id = None
             if values.get("contract"):
-                contract_id = _resolve_contract(session, project, values["contract"])
+                contract_id = contract_of(
+                    session=session, project_id=project.id, ref=values["contract"]
+                )
                 if contract_id is None:
                     errors.add(
                         row_no, "contract", f"{project.code} has no contract {values['contract']!r}"

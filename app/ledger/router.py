@@ -17,7 +17,7 @@ from app.ledger import exports, imports, service
 from app.ledger.dependencies import CsvUploadDep
 from app.ledger.models import EntryKind
 from app.ledger.schemas import (
-    DisbursementCreate,
+    DisbursementBody,
     DisbursementPage,
     DisbursementPosted,
     DisbursementRead,
@@ -62,7 +62,7 @@ def _once(
 def post_disbursement(
     idem: IdempotencyDep,
     actor: FinanceDep,
-    data: DisbursementCreate,
+    data: DisbursementBody,
     session: SessionDep,
     request: Request,
     today: TodayDep,
@@ -71,7 +71,7 @@ def post_disbursement(
         return service.post_disbursement(
             session=session,
             actor=actor,
-            data=data,
+            data=service.payment_from_body(session=session, actor=actor, body=data),
             today=today,
             request_id=request.scope.get("request_id"),
         )

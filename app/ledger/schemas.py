@@ -20,7 +20,33 @@ VoucherNo = Annotated[
 ]
 
 
-class DisbursementCreate(InputModel):
+# A project, budget line or contract named by its code or number instead of its id.
+Ref = Annotated[Identifier, Field(min_length=1, max_length=64)]
+
+
+class _PaymentDetails(InputModel):
+    amount: PositiveMoney
+    paid_on: IsoDate
+    payee: str = Field(min_length=1, max_length=200)
+    voucher_no: VoucherNo
+    funding_source: str = Field(
+        min_length=1, max_length=100, description="Code or name: `county` or 县级财政"
+    )
+    memo: str | None = Field(default=None, max_length=2000)
+
+
+class DisbursementCreate(_PaymentDetails):
+    """A payment as the ledger posts it: its project, line and contract by id."""
+
+    project_id: RowId
+    budget_line_id: RowId | None = None
+    contract_id: RowId | None = None
+
+
+class DisbursementBody(_PaymentDetails):
+    """A payment as a client sends it: project, line and contract by id, or by the code or
+    number a read shows (`ZL7-2B`, `ZL7-6-1`, the contract number)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -32,24 +58,26 @@ class DisbursementCreate(InputModel):
                     "voucher_no": "2023-06-记-0012",
                     "funding_source": "county",
                     "memo": "城关第九小学主体工程进度款（示例数据）",
-                }
+                },
+                {
+                    "project_id": "ZL7-6",
+                    "budget_line_id": "ZL7-6-6",
+                    "amount": "55620.00",
+                    "paid_on": "2023-09-01",
+                    "payee": "某图书供应商（示例）",
+                    "voucher_no": "2023-09-记-0003",
+                    "funding_source": "县级财政",
+                },
             ]
         }
     )
 
-    project_id: RowId
-    budget_line_id: RowId | None = Field(
-        default=None, description="Required when the project has budget lines"
+    project_id: RowId | Ref = Field(description="The project's id or code")
+    budget_line_id: RowId | Ref | None = Field(
+        default=None,
+        description="The budget line's id or code; required when the project has budget lines",
     )
-    contract_id: RowId | None = None
-    amount: PositiveMoney
-    paid_on: IsoDate
-    payee: str = Field(min_length=1, max_length=200)
-    voucher_no: VoucherNo
-    funding_source: str = Field(
-        min_length=1, max_length=100, description="Code or name: `county` or 县级财政"
-    )
-    memo: str | None = Field(default=None, max_length=2000)
+    contract_id: RowId | Ref | None = Field(default=None, description="The contract's id or number")
 
 
 class ReversalCreate(InputModel):

@@ -21,6 +21,7 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.models import ContractBalance
+from app.contracts.service import contract_of
 from app.contracts.terms import ContractTerms, contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
@@ -31,6 +32,7 @@ from app.ledger.budget_policy import apply_budget_policy, apply_contract_limit
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
 from app.ledger.schemas import (
     BudgetWarning,
+    DisbursementBody,
     DisbursementCreate,
     DisbursementPosted,
     DisbursementRead,
@@ -42,6 +44,7 @@ from app.money import money_sum, share
 from app.params import Pagination
 from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project
+from app.projects.service import budget_line_of, project_id_of
 from app.timeutil import utcnow
 
 # A Core result row (typed loosely: its columns are the statement's).
@@ -218,6 +221,34 @@ def _used_voucher(voucher: dict[str, Any], *, owner: Record | None) -> "Duplicat
         f"voucher {voucher['voucher_no']} is already posted in this programme{taken}",
         existing_id=owner.id if owner is not None else None,
         voucher_no=voucher["voucher_no"],
+    )
+
+
+def payment_from_body(
+    *, session: Session, actor: Actor, body: DisbursementBody
+) -> DisbursementCreate:
+    """The payment a body describes, its project, budget line and contract named by id or by
+    the code or number a read shows; a 422 naming the field for one that isn't there."""
+    project_id = project_id_of(
+        session=session, actor=actor, ref=body.project_id, field="project_id"
+    )
+    line_id = body.budget_line_id
+    if isinstance(line_id, str):
+        line = budget_line_of(session=session, project_id=project_id, ref=line_id)
+        if isinstance(line, str):
+            raise InvalidInput(line, field="budget_line_id")
+        line_id = line
+    contract_id = body.contract_id
+    if isinstance(contract_id, str):
+        found = contract_of(session=session, project_id=project_id, ref=contract_id)
+        if found is None:
+            raise InvalidInput(f"no contract {contract_id} on this project", field="contract_id")
+        contract_id = found
+    return DisbursementCreate(
+        **body.model_dump(exclude={"project_id", "budget_line_id", "contract_id"}),
+        project_id=project_id,
+        budget_line_id=line_id,
+        contract_id=contract_id,
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import Keys, make_programme, make_project, payment
+from tests.factories import Keys, make_contract, make_programme, make_project, payment
 
 
 @pytest.fixture
@@ -370,3 +370,58 @@ def test_totals_beyond_the_largest_single_amount_are_reported_not_a_500(
         headers=keys.finance,
     )
     assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "amount"
+
+
+def _by_code(voucher: str, **refs: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "project_id": "ZL7-6",
+        "budget_line_id": "ZL7-6-6",
+        "amount": "100.00",
+        "paid_on": "2023-06-30",
+        "payee": "某图书供应商（测试）",
+        "voucher_no": voucher,
+        "funding_source": "county",
+    }
+    return {**body, **refs}
+
+
+def test_a_payment_names_its_project_line_and_contract_as_reads_show_them(
+    client: TestClient, keys: Keys, zl7: None
+) -> None:
+    project = _project(client, keys, "ZL7-6")
+    lines = {line["code"]: line["id"] for line in project["budget_lines"]}
+    contract = make_contract(client, keys, project["id"], "HT-6-1", "1000000.00")
+    response = client.post(
+        "/api/v1/disbursements",
+        json=_by_code("V-CODE-1", contract_id="ht－6－1"),
+        headers=keys.finance,
+    )
+    assert response.status_code == 201, response.text
+    entry = response.json()
+    assert (entry["project_id"], entry["budget_line_id"], entry["contract_id"]) == (
+        project["id"],
+        lines["ZL7-6-6"],
+        contract["id"],
+    )
+    by_name = client.post(
+        "/api/v1/disbursements",
+        json=_by_code("V-CODE-2", budget_line_id="图书"),
+        headers=keys.finance,
+    )
+    assert by_name.status_code == 201, by_name.text
+    assert by_name.json()["budget_line_id"] == lines["ZL7-6-6"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("project_id", "ZL7-99"), ("budget_line_id", "ZL7-6-99"), ("contract_id", "HT-NONE")],
+)
+def test_an_unknown_code_is_refused_naming_its_field(
+    client: TestClient, keys: Keys, zl7: None, field: str, value: str
+) -> None:
+    response = client.post(
+        "/api/v1/disbursements", json=_by_code("V-CODE-X", **{field: value}), headers=keys.finance
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert client.get("/api/v1/disbursements", headers=keys.viewer).json()["total"] == 0
