@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ValidationInfo,
     field_validator,
 )
@@ -84,6 +85,8 @@ def _identifier(value: Any) -> Any:
 
 # Normalised before the field's own length and pattern are checked.
 Identifier = Annotated[str, BeforeValidator(_identifier)]
+# A row named by the code or number a read shows (a project's `ZL7-2B`), where an id may be.
+CodeRef = Annotated[Identifier, Field(min_length=1, max_length=64)]
 
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _ISO_DATETIME = re.compile(

@@ -26,6 +26,7 @@ from app.money import money_sum
 from app.params import Pagination, check_if_match, etag_for, ref_clause
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
+from app.projects.service import project_id_of
 
 
 def contract_reads(*, session: Session, contracts: list[Contract]) -> list[ContractRead]:
@@ -109,6 +110,10 @@ def get_contract(
 
 
 def create_contract(*, session: Session, actor: Actor, data: ContractCreate) -> Contract:
+    project_id = project_id_of(
+        session=session, actor=actor, ref=data.project_id, field="project_id"
+    )
+    data = data.model_copy(update={"project_id": project_id})
     if session.get(Project, data.project_id) is None:
         raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")
     if session.get(Contractor, data.contractor_id) is None:

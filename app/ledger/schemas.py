@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import Identifier, InputModel, IsoDate
+from app.inputs import CodeRef, Identifier, InputModel, IsoDate
 from app.ledger.models import EntryKind
 from app.money import Amount, PositiveMoney, Ratio, Share
 from app.params import MAX_ID
@@ -18,10 +18,6 @@ VoucherNo = Annotated[
         description="凭证号, unique within the programme (NFKC, trimmed, compared without case)",
     ),
 ]
-
-
-# A project, budget line or contract named by its code or number instead of its id.
-Ref = Annotated[Identifier, Field(min_length=1, max_length=64)]
 
 
 class _PaymentDetails(InputModel):
@@ -72,12 +68,14 @@ class DisbursementBody(_PaymentDetails):
         }
     )
 
-    project_id: RowId | Ref = Field(description="The project's id or code")
-    budget_line_id: RowId | Ref | None = Field(
+    project_id: RowId | CodeRef = Field(description="The project's id or code")
+    budget_line_id: RowId | CodeRef | None = Field(
         default=None,
         description="The budget line's id or code; required when the project has budget lines",
     )
-    contract_id: RowId | Ref | None = Field(default=None, description="The contract's id or number")
+    contract_id: RowId | CodeRef | None = Field(
+        default=None, description="The contract's id or number"
+    )
 
 
 class ReversalCreate(InputModel):

@@ -13,11 +13,13 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.models import Contract
+from app.contracts.service import contract_of
 from app.errors import Conflict, InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
 from app.milestones.schemas import CertificationCreate, MilestoneCreate, ProgressCreate
 from app.params import Pagination
 from app.projects.models import Project
+from app.projects.service import project_id_of
 
 HUNDRED = Decimal(100)
 
@@ -60,11 +62,27 @@ def get_milestone(
     return milestone
 
 
+def _with_ids(*, session: Session, actor: Actor, data: MilestoneCreate) -> MilestoneCreate:
+    """The body with its project and contract by id, however it named them."""
+    project_id = project_id_of(
+        session=session, actor=actor, ref=data.project_id, field="project_id"
+    )
+    contract_id = data.contract_id
+    if isinstance(contract_id, str):
+        contract_id = contract_of(session=session, project_id=project_id, ref=contract_id)
+        if contract_id is None:
+            raise InvalidInput(
+                f"no contract {data.contract_id} on this project", field="contract_id"
+            )
+    return data.model_copy(update={"project_id": project_id, "contract_id": contract_id})
+
+
 def create_milestone(
     *, session: Session, actor: Actor, data: MilestoneCreate, today: date
 ) -> Milestone:
     if data.certified_on is not None and data.certified_on > today:
         raise InvalidInput(f"{data.certified_on} is after today ({today})", field="certified_on")
+    data = _with_ids(session=session, actor=actor, data=data)
     project = session.exec(
         select(Project).where(Project.id == data.project_id, visible_projects(actor))
     ).first()

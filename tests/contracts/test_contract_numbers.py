@@ -1,5 +1,6 @@
 """A contract number is one number however it is typed: NFKC, trimmed, compared without case,
-invisible characters refused."""
+invisible characters refused. Contracts and milestones name their project (and contract) by
+the code or number a read shows, as well as by id."""
 
 from decimal import Decimal
 from typing import Any
@@ -61,3 +62,70 @@ def test_a_blank_or_invisible_number_is_refused(
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["contract_no"]
     assert client.get("/api/v1/contracts", headers=keys.viewer).json()["total"] == 0
+
+
+def test_a_contract_and_a_milestone_name_their_project_and_contract_by_code(
+    client: TestClient, keys: Keys, project: Any
+) -> None:
+    contract = client.post(
+        "/api/v1/contracts",
+        json={
+            "project_id": "CN-1",
+            "contractor_id": keys.contractor_id,
+            "contract_no": "SG-02",
+            "title": "教学楼施工总承包（测试）",
+            "amount": "1000000.00",
+            "signed_on": "2023-03-01",
+        },
+        headers=keys.admin,
+    )
+    assert contract.status_code == 201, contract.text
+    assert contract.json()["project_id"] == project.id
+    milestone = client.post(
+        "/api/v1/milestones",
+        json={
+            "project_id": "CN-1",
+            "contract_id": "sg－02",
+            "code": "主体完工",
+            "name": "主体完工",
+            "weight": "40",
+            "planned_date": "2023-12-31",
+        },
+        headers=keys.admin,
+    )
+    assert milestone.status_code == 201, milestone.text
+    assert (milestone.json()["project_id"], milestone.json()["contract_id"]) == (
+        project.id,
+        contract.json()["id"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "body"),
+    [
+        ("/api/v1/contracts", "project_id", {"project_id": "CN-404"}),
+        ("/api/v1/milestones", "project_id", {"project_id": "CN-404"}),
+        ("/api/v1/milestones", "contract_id", {"project_id": "CN-1", "contract_id": "SG-404"}),
+    ],
+)
+def test_an_unknown_code_in_a_write_is_refused_naming_its_field(
+    client: TestClient, keys: Keys, project: Any, path: str, field: str, body: dict[str, str]
+) -> None:
+    base = {
+        "/api/v1/contracts": {
+            "contractor_id": keys.contractor_id,
+            "contract_no": "SG-03",
+            "title": "t",
+            "amount": "1.00",
+            "signed_on": "2023-03-01",
+        },
+        "/api/v1/milestones": {
+            "code": "开工",
+            "name": "开工",
+            "weight": "10",
+            "planned_date": "2023-12-31",
+        },
+    }[path]
+    response = client.post(path, json={**base, **body}, headers=keys.admin)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
