@@ -111,7 +111,7 @@ def test_a_contract_and_a_milestone_name_their_project_and_contract_by_code(
 def test_an_unknown_code_in_a_write_is_refused_naming_its_field(
     client: TestClient, keys: Keys, project: Any, path: str, field: str, body: dict[str, str]
 ) -> None:
-    base = {
+    bases: dict[str, dict[str, object]] = {
         "/api/v1/contracts": {
             "contractor_id": keys.contractor_id,
             "contract_no": "SG-03",
@@ -125,7 +125,7 @@ def test_an_unknown_code_in_a_write_is_refused_naming_its_field(
             "weight": "10",
             "planned_date": "2023-12-31",
         },
-    }[path]
-    response = client.post(path, json={**base, **body}, headers=keys.admin)
+    }
+    response = client.post(path, json={**bases[path], **body}, headers=keys.admin)
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == [field]
