@@ -128,7 +128,8 @@ def problem_response(
     if errors is not None:
         body["errors"] = [e.model_dump(exclude_none=True) for e in errors]
     if extra:
-        body.update(extra)
+        # An extra member never replaces a standard one (RFC 9457: "status" is the HTTP code).
+        body.update({k: v for k, v in extra.items() if k not in body})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -7,6 +7,8 @@ refuse unknown fields, so a client can't set a field it doesn't own.
 
 import re
 import types
+import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import cache
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -16,6 +18,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ValidationInfo,
     field_validator,
 )
@@ -39,6 +42,51 @@ def _check_nested(value: Any) -> Any:
 
 
 SafeText = Annotated[str, AfterValidator(check_text)]
+
+# Control, format (U+200B, U+FEFF…), private-use, unassigned and surrogate code points, and
+# line or paragraph separators: nothing a person means to type in a number or a code.
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
+
+
+def normalise_identifier(value: str) -> str:
+    """An identifier a person types (voucher or contract number, a code) as it is stored:
+    Unicode NFKC (full-width `－` is `-`), surrounding whitespace trimmed. Refuses invisible
+    and control characters and text that is empty once trimmed."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    if not text:
+        raise ValueError("must not be empty or only whitespace")
+    for character in text:
+        if unicodedata.category(character) in _INVISIBLE:
+            raise ValueError(
+                f"must not contain invisible or control characters (U+{ord(character):04X})"
+            )
+    return text
+
+
+def identifier_key(value: str) -> str:
+    """What two identifiers are compared by: NFKC of the case-folded, normalised text, so
+    `VCX-1`, ` vcx-1 ` and `VCX－1` are one. Stored beside the text, unique where it must be."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).strip().casefold())
+
+
+def key_of(column: str) -> Callable[[Any], str]:
+    """A column default: the identifier_key of the row's `column`, for the tables that keep
+    an identifier's key beside it (whoever inserts the row, the key is the same rule's)."""
+
+    def default(context: Any) -> str:
+        return identifier_key(context.get_current_parameters()[column])
+
+    return default
+
+
+def _identifier(value: Any) -> Any:
+    return normalise_identifier(value) if isinstance(value, str) else value
+
+
+# Normalised before the field's own length and pattern are checked.
+Identifier = Annotated[str, BeforeValidator(_identifier)]
+# A row named by the code or number a read shows (a project's `ZL7-2B`), where an id may be.
+CodeRef = Annotated[Identifier, Field(min_length=1, max_length=64)]
 
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _ISO_DATETIME = re.compile(
@@ -137,4 +185,13 @@ class InputModel(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _storable_text(cls, value: Any) -> Any:
+        if isinstance(value, str) and value and not value.strip():
+            raise ValueError("must not be only whitespace")
         return _check_nested(value)
+
+
+def not_null(value: object) -> object:
+    """In a PATCH, leaving a field out keeps it; sending null for a required one is an error."""
+    if value is None:
+        raise ValueError("cannot be null")
+    return value

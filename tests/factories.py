@@ -1,7 +1,8 @@
 """Test data, made through the services so it obeys the same rules as the API."""
 
 import itertools
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -210,3 +211,20 @@ def make_milestone(
         )
         assert reported.status_code in (200, 201), reported.text
     return milestone
+
+
+def concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls in threads released together; return their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results

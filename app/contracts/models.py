@@ -2,9 +2,10 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.inputs import key_of
 from app.money import MoneyType, ScaledDecimal
 from app.timeutil import UTCDateTime, utcnow
 
@@ -28,6 +29,8 @@ class Contract(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("project_id", "contract_no"),
+        # Compared by its key (app.inputs.identifier_key): 'SG-01' and 'sg－01' are one.
+        Index("uq_contract_project_id_contract_key", "project_id", "contract_key", unique=True),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("retention_rate >= 0 AND retention_rate <= 300", name="retention_rate"),
         CheckConstraint("defects_months BETWEEN 0 AND 24", name="defects_months"),
@@ -39,6 +42,10 @@ class Contract(SQLModel, table=True):
     project_id: int = Field(foreign_key="project.id", ondelete="RESTRICT", index=True)
     contractor_id: int = Field(foreign_key="contractor.id", ondelete="RESTRICT", index=True)
     contract_no: str = Field(max_length=64)
+    # Nullable in the table only because SQLite can't add a NOT NULL column without a rebuild.
+    contract_key: str | None = Field(
+        default=None, max_length=255, sa_column_kwargs={"default": key_of("contract_no")}
+    )
     title: str = Field(max_length=300)
     amount: Decimal = Field(sa_type=MoneyType, nullable=False, description="中标价")
     signed_on: date

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.contracts.models import ChangeKind, ContractStatus
-from app.inputs import InputModel, IsoDate
+from app.inputs import CodeRef, Identifier, InputModel, IsoDate
 from app.money import Amount, Money, PositiveMoney, Rate, Share
 
 RowId = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -28,9 +28,11 @@ class ContractCreate(InputModel):
         }
     )
 
-    project_id: RowId
+    project_id: RowId | CodeRef = Field(description="The project's id or code")
     contractor_id: RowId
-    contract_no: str = Field(min_length=1, max_length=64)
+    contract_no: Identifier = Field(
+        min_length=1, max_length=64, description="Unique in the project, compared without case"
+    )
     title: str = Field(min_length=1, max_length=300)
     amount: PositiveMoney = Field(description="中标价, 元")
     signed_on: IsoDate

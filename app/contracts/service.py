@@ -4,7 +4,7 @@ from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -22,15 +22,19 @@ from app.contracts.schemas import (
 )
 from app.contracts.terms import contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
+from app.inputs import identifier_key
+from app.milestones.models import Milestone
 from app.money import money_sum
-from app.params import Pagination, check_if_match, etag_for
+from app.params import Pagination, check_if_match, etag_for, ref_clause
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
+from app.projects.service import project_id_of
 from app.timeutil import check_event_date
 
 
-class CommitmentBelowPaid(Conflict):
-    slug, title = "commitment-below-paid", "Committed amount would fall below what is paid"
+class CommitmentTooLow(Conflict):
+    slug = "commitment-below-paid-or-certified"
+    title = "Committed amount would fall below what is paid or certified"
 
 
 def contract_reads(
@@ -121,13 +125,18 @@ def get_contract(
 def create_contract(
     *, session: Session, actor: Actor, data: ContractCreate, today: date
 ) -> Contract:
+    project_id = project_id_of(
+        session=session, actor=actor, ref=data.project_id, field="project_id"
+    )
+    data = data.model_copy(update={"project_id": project_id})
     if session.get(Project, data.project_id) is None:
         raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")
     if session.get(Contractor, data.contractor_id) is None:
         raise InvalidInput(f"contractor {data.contractor_id} does not exist", field="contractor_id")
     clash = session.exec(
         select(Contract.id).where(
-            Contract.project_id == data.project_id, Contract.contract_no == data.contract_no
+            Contract.project_id == data.project_id,
+            Contract.contract_key == identifier_key(data.contract_no),
         )
     ).first()
     if clash is not None:
@@ -229,11 +238,14 @@ def committed_amount(session: Session, contract_id: int) -> Decimal:
     return contract.amount + Decimal(changes or 0)
 
 
-def _contract_paid(session: Session, contract_id: int) -> Decimal:
+def _paid_and_certified(session: Session, contract_id: int) -> tuple[Decimal, Decimal]:
     paid = session.exec(
         select(col(ContractBalance.paid)).where(col(ContractBalance.contract_id) == contract_id)
     ).first()
-    return Decimal(paid or 0)
+    certified = session.exec(
+        select(money_sum(Milestone.certified_amount)).where(Milestone.contract_id == contract_id)
+    ).one()
+    return Decimal(paid or 0), Decimal(certified or 0)
 
 
 def release_retention(
@@ -278,7 +290,8 @@ def add_change_order(
     *, session: Session, actor: Actor, contract: Contract, data: ChangeOrderCreate, today: date
 ) -> ChangeOrder:
     """Record an approved change order (签证/变更), dated within the contract's life; a price
-    decrease never takes the committed amount below what has been paid on the contract (409)."""
+    decrease never takes the committed amount below what has been paid or certified on the
+    contract (409)."""
     if data.kind is ChangeKind.price and data.delta == 0:
         raise InvalidInput("a price change order needs a non-zero delta", field="delta")
     if data.kind is not ChangeKind.price and data.delta != 0:
@@ -310,13 +323,14 @@ def add_change_order(
     assert contract.id is not None
     if data.delta < 0:
         committed = committed_amount(session, contract.id) + data.delta
-        paid = _contract_paid(session, contract.id)
-        if committed < paid:
-            raise CommitmentBelowPaid(
+        paid, certified = _paid_and_certified(session, contract.id)
+        if committed < max(paid, certified):
+            raise CommitmentTooLow(
                 f"this change would take contract {contract.contract_no} to {committed:.2f}, "
-                f"below the {paid:.2f} already paid on it",
+                f"below the {paid:.2f} already paid or the {certified:.2f} certified on it",
                 committed=f"{committed:.2f}",
                 paid=f"{paid:.2f}",
+                certified=f"{certified:.2f}",
             )
     order = ChangeOrder(
         contract_id=contract.id, **data.model_dump(exclude={"kind"}), kind=data.kind.value
@@ -346,3 +360,18 @@ def list_change_orders(*, session: Session, contract: Contract) -> list[ChangeOr
             .order_by(col(ChangeOrder.approved_on), col(ChangeOrder.id))
         )
     )
+
+
+def contract_of(*, session: Session, project_id: int, ref: str) -> int | None:
+    """A contract of a project by its number (compared as identifiers are) or its id."""
+    key = identifier_key(ref)
+    found: int | None = session.exec(
+        select(Contract.id).where(
+            Contract.project_id == project_id,
+            or_(
+                col(Contract.contract_key) == key,
+                ref_clause(Contract.id, Contract.contract_key, key),
+            ),
+        )
+    ).first()
+    return found

@@ -3,7 +3,7 @@
 CSV: UTF-8 with a BOM (so Excel reads Chinese right), `\\r\\n` lines, minimal quoting, money as
 plain two-decimal strings (`1234.50`, `-5.00`), shares with four decimals, ISO dates, and text
 that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return)
-prefixed with `'`.
+prefixed with `'`, as is text starting with `'` (undo_inert takes exactly that prefix off).
 
 XLSX (openpyxl, write-only): one worksheet per sheet, bold frozen heading row, column widths,
 money as number cells formatted `#,##0.00`, shares as number cells formatted `0.00%` (the
@@ -57,7 +57,9 @@ XLSX_TEXT_LIMIT = 32_767
 MONEY_FORMAT = "#,##0.00"
 SHARE_FORMAT = "0.00%"
 DATE_FORMAT = "yyyy-mm-dd"
-CSV_UNSAFE_START = "=+-@\t\r"
+# A leading `'` is protected too (doubled), so that undo_inert can take off exactly the one
+# the exporter put there and a re-imported export reads what was exported.
+CSV_UNSAFE_START = "=+-@\t\r'"
 
 Row = Mapping[str, Any] | Sequence[Any]
 
@@ -126,12 +128,20 @@ def _inert(value: Any) -> str | None:
     return text
 
 
+def undo_inert(cell: str) -> str:
+    """The text a CSV cell written by this service stood for: _inert's exact inverse (a `'`
+    comes off only where _inert put one, before one of CSV_UNSAFE_START)."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in CSV_UNSAFE_START:
+        return cell[1:]
+    return cell
+
+
 # A column's values as CSV fields (text, quoted where needed), formatted a whole column of a
 # batch at a time. The csv module's rules for its minimal quoting: a field with a comma, a
 # quote or a line break is quoted, its quotes doubled; None is an empty field.
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
 # Separated by NULs, a value's first character is the one after a NUL (or the very first).
-_FORMULA_AFTER_NUL = re.compile("\x00[=+\\-@\t\r]")
+_FORMULA_AFTER_NUL = re.compile("\x00[" + re.escape(CSV_UNSAFE_START) + "]")
 _FORMULA_STARTS = tuple(CSV_UNSAFE_START)
 
 

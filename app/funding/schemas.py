@@ -3,10 +3,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import InputModel
+from app.inputs import Identifier, InputModel
 from app.money import Amount, NonNegativeMoney
 
-SourceCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+SourceCode = Annotated[Identifier, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class FundingSourceCreate(InputModel):

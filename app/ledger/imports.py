@@ -10,28 +10,31 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import IO, Any
 
+from openpyxl import load_workbook
 from pydantic import ValidationError
 from sqlmodel import Session, col, or_, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.contracts.models import Contract
+from app.contracts.service import contract_of
 from app.errors import DomainError, FieldError, InvalidInput, RowErrors
+from app.exports.service import undo_inert
 from app.funding.models import FundingSource
-from app.inputs import check_text
+from app.inputs import check_text, identifier_key, normalise_identifier
 from app.ledger.models import Disbursement, EntryKind
 from app.ledger.schemas import BudgetWarning, DisbursementCreate
-from app.ledger.service import DuplicateVoucher, post_disbursement
+from app.ledger.service import DuplicateVoucher, ProjectCancelled, post_disbursement
 from app.params import ref_clause
 from app.programmes.models import PlanItem
 from app.projects.locks import lock_project_balance
-from app.projects.models import BudgetLine, Project
+from app.projects.models import Project
+from app.projects.service import budget_line_of
 
 MAX_ROWS = 20_000
 MAX_ERRORS = 500
@@ -54,6 +57,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "voucher_no": ("voucher_no", "凭证号", "凭证编号"),
     "funding_source": ("funding_source", "资金来源"),
     "memo": ("memo", "摘要", "备注"),
+    "payee_differs_reason": ("payee_differs_reason", "收款人不一致原因"),
+    # An export's entry kind: its reversals re-import as already posted, never as new entries.
+    "kind": ("kind", "类型"),
 }
 REQUIRED = ("project", "amount", "paid_on", "payee", "voucher_no", "funding_source")
 _HEADING = {alias.lower(): name for name, aliases in COLUMNS.items() for alias in aliases}
@@ -123,6 +129,8 @@ class ParsedRow:
     row: int
     data: DisbursementCreate
     programme_id: int
+    # A reversal's row (from an export) holds its amount as a positive number here.
+    kind: EntryKind = EntryKind.payment
 
 
 @dataclass
@@ -169,12 +177,26 @@ class _Errors:
             )
 
 
-def _headings(fieldnames: Sequence[str] | None, errors: _Errors) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for heading in fieldnames or []:
+def _headings(fieldnames: Sequence[str], errors: _Errors) -> dict[int, str]:
+    """The field each column fills, by position. A heading twice, or two headings for one
+    field, is an error naming them: which column would count is anyone's guess."""
+    mapping: dict[int, str] = {}
+    headings: dict[str, str] = {}
+    for position, heading in enumerate(fieldnames):
         name = _HEADING.get(heading.strip().lstrip("\ufeff").lower())
-        if name is not None:
-            mapping[heading] = name
+        if name is None:
+            continue
+        if name in headings:
+            errors.add(
+                1,
+                name,
+                f"the heading {heading.strip()!r} is there twice"
+                if headings[name] == heading.strip()
+                else f"both {headings[name]!r} and {heading.strip()!r} are {name}",
+            )
+            continue
+        headings[name] = heading.strip()
+        mapping[position] = name
     for required in REQUIRED:
         if required not in mapping.values():
             errors.add(
@@ -189,7 +211,12 @@ def _headings(fieldnames: Sequence[str] | None, errors: _Errors) -> dict[str, st
 def _resolve_project(
     session: Session, ref: str, cache: dict[str, tuple[Project, int] | None]
 ) -> tuple[Project, int] | None:
-    """The project a row names (by code, or id), with its programme."""
+    """The project a row names (by code, typed in any Unicode form, or id), with its
+    programme."""
+    try:
+        ref = normalise_identifier(ref)
+    except ValueError:
+        return None
     if ref not in cache:
         found = session.exec(
             select(Project, PlanItem.programme_id)
@@ -200,35 +227,73 @@ def _resolve_project(
     return cache[ref]
 
 
-def _resolve_line(session: Session, project: Project, ref: str) -> int | None:
-    line = session.exec(
-        select(BudgetLine).where(BudgetLine.project_id == project.id, BudgetLine.code == ref)
-    ).first()
-    if line is None and ref.isascii() and ref.isdigit() and int(ref) <= 2_147_483_647:
-        line = session.exec(
-            select(BudgetLine).where(BudgetLine.project_id == project.id, BudgetLine.id == int(ref))
-        ).first()
-    return line.id if line is not None else None
+XLSX_MAGIC = b"PK\x03\x04"
 
 
-def _resolve_contract(session: Session, project: Project, ref: str) -> int | None:
-    """A contract of the row's project, by its number (or id)."""
-    found = session.exec(
-        select(Contract.id).where(
-            Contract.project_id == project.id,
-            or_(
-                col(Contract.contract_no) == ref, ref_clause(Contract.id, Contract.contract_no, ref)
-            ),
-        )
-    ).first()
-    return found
+def _file_error(detail: str, message: str, kind: str) -> RowErrors:
+    return RowErrors(
+        detail, [FieldError(field="file", location="body", message=message, type=kind, row=None)]
+    )
+
+
+def _rows(upload: IO[bytes]) -> Iterator[list[str]]:
+    """The file's rows as text cells, heading first: an XLSX workbook's first worksheet, or
+    CSV lines with the export's formula protection taken off exactly."""
+    upload.seek(0)
+    head = upload.read(4)
+    upload.seek(0)
+    if head in (b"", codecs.BOM_UTF8):
+        raise _file_error("the body is empty: send the CSV or XLSX file", "empty body", "empty")
+    if head == XLSX_MAGIC:
+        return _xlsx_rows(upload)
+    text = io.TextIOWrapper(upload, encoding=detect_encoding(upload), newline="")
+    # csv.reader, not DictReader: it yields blank lines too, so row numbers stay Excel's.
+    return ([undo_inert(cell) for cell in cells] for cells in csv.reader(text))
+
+
+def _xlsx_text(value: Any) -> str:
+    """A cell's value as the text a CSV would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        # Excel keeps numbers as doubles; the shortest text that reads back as this one is
+        # the decimal the cell shows (1234.5). The amount's own check then applies.
+        return format(Decimal(repr(value)), "f")
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_rows(upload: IO[bytes]) -> Iterator[list[str]]:
+    try:
+        book = load_workbook(upload, read_only=True, data_only=True)
+    except Exception as exc:  # a damaged or foreign zip: whatever openpyxl raises
+        raise _file_error("the file is not an XLSX workbook", str(exc)[:200], "xlsx") from exc
+    try:
+        if not book.worksheets:
+            return
+        for values in book.worksheets[0].iter_rows(values_only=True):
+            yield [_xlsx_text(value) for value in values]
+    except Exception as exc:
+        raise _file_error("the XLSX workbook can't be read", str(exc)[:200], "xlsx") from exc
+    finally:
+        book.close()
+
+
+def _kind(text: str) -> EntryKind | None:
+    try:
+        return EntryKind(text.lower() or EntryKind.payment.value)
+    except ValueError:
+        return None
 
 
 def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
     """Read and check every row; raise RowErrors naming each bad row and column."""
-    text = io.TextIOWrapper(upload, encoding=detect_encoding(upload), newline="")
-    # csv.reader, not DictReader: it yields blank lines too, so row numbers stay Excel's.
-    reader = csv.reader(text)
+    reader = _rows(upload)
     errors = _Errors()
     try:
         fieldnames = next(reader, [])
@@ -249,9 +314,9 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
             if row_no - 1 > MAX_ROWS:
                 errors.add(row_no, "file", f"more than {MAX_ROWS} rows; split the file")
                 break
-            record = dict(zip(fieldnames, cells, strict=False))
             values = {
-                name: (record.get(heading) or "").strip() for heading, name in mapping.items()
+                name: (cells[position] if position < len(cells) else "").strip()
+                for position, name in mapping.items()
             }
             if not any(values.values()):
                 continue  # a blank line, or the empty rows at the end of a sheet
@@ -260,6 +325,16 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
                 for name in unstorable:
                     errors.add(row_no, name, "contains control characters")
                 continue
+            kind = _kind(values.get("kind", ""))
+            if kind is None:
+                errors.add(row_no, "kind", f"{values['kind']!r} is neither payment nor reversal")
+                continue
+            amount = _amount(values["amount"])
+            if kind is EntryKind.reversal:
+                if not amount.startswith("-"):
+                    errors.add(row_no, "amount", "a reversal's amount is negative")
+                    continue
+                amount = amount[1:]
             resolved = _resolve_project(session, values["project"], projects)
             if resolved is None:
                 errors.add(row_no, "project", f"no project {values['project']!r}")
@@ -268,17 +343,18 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
             assert project.id is not None
             line_id = None
             if values.get("budget_line"):
-                line_id = _resolve_line(session, project, values["budget_line"])
-                if line_id is None:
-                    errors.add(
-                        row_no,
-                        "budget_line",
-                        f"{project.code} has no budget line {values['budget_line']!r}",
-                    )
+                line = budget_line_of(
+                    session=session, project_id=project.id, ref=values["budget_line"]
+                )
+                if isinstance(line, str):
+                    errors.add(row_no, "budget_line", f"{project.code}: {line}")
                     continue
+                line_id = line
             contract_id = None
             if values.get("contract"):
-                contract_id = _resolve_contract(session, project, values["contract"])
+                contract_id = contract_of(
+                    session=session, project_id=project.id, ref=values["contract"]
+                )
                 if contract_id is None:
                     errors.add(
                         row_no, "contract", f"{project.code} has no contract {values['contract']!r}"
@@ -290,12 +366,13 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
                         "project_id": project.id,
                         "budget_line_id": line_id,
                         "contract_id": contract_id,
-                        "amount": _amount(values["amount"]),
+                        "amount": amount,
                         "paid_on": _date(values["paid_on"]),
                         "payee": values["payee"],
                         "voucher_no": values["voucher_no"],
                         "funding_source": values["funding_source"],
                         "memo": values.get("memo") or None,
+                        "payee_differs_reason": values.get("payee_differs_reason") or None,
                     }
                 )
             except ValidationError as exc:
@@ -303,28 +380,21 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
                     column = _column(str(err["loc"][0])) if err["loc"] else "row"
                     errors.add(row_no, column, err["msg"])
                 continue
-            key = (programme_id, data.voucher_no)
+            key = (programme_id, identifier_key(data.voucher_no))
             if key in seen:
                 errors.add(
                     row_no, "voucher_no", f"voucher {data.voucher_no} is also on row {seen[key]}"
                 )
                 continue
             seen[key] = row_no
-            parsed.append(ParsedRow(row=row_no, data=data, programme_id=programme_id))
+            parsed.append(ParsedRow(row=row_no, data=data, programme_id=programme_id, kind=kind))
     except csv.Error as exc:
         errors.add(row_no, "file", f"not valid CSV: {exc}")
     except UnicodeDecodeError as exc:  # pragma: no cover - detect_encoding read it all already
         errors.add(row_no, "file", f"unreadable text: {exc.reason}")
     errors.raise_if_any(row_no - 1)
     if not parsed:
-        raise RowErrors(
-            "the file has no rows to import",
-            [
-                FieldError(
-                    field="file", location="body", message="no data rows", type="empty", row=None
-                )
-            ],
-        )
+        raise _file_error("the file has no rows to import", "no data rows", "empty")
     return parsed
 
 
@@ -332,19 +402,21 @@ def _already_posted(session: Session, row: ParsedRow) -> Disbursement | None:
     return session.exec(
         select(Disbursement).where(
             Disbursement.programme_id == row.programme_id,
-            Disbursement.voucher_no == row.data.voucher_no,
+            Disbursement.voucher_key == identifier_key(row.data.voucher_no),
         )
     ).first()
 
 
 def _same_payment(entry: Disbursement, row: ParsedRow, source_ids: dict[str, int]) -> bool:
+    """Whether the ledger's entry with the row's voucher is the row (a re-imported export)."""
     data = row.data
+    amount = -data.amount if row.kind is EntryKind.reversal else data.amount
     return (
-        entry.kind == EntryKind.payment.value
+        entry.kind == row.kind.value
         and entry.project_id == data.project_id
-        and entry.amount == data.amount
+        and entry.amount == amount
         and entry.paid_on == data.paid_on
-        and entry.payee == data.payee
+        and entry.payee.strip() == data.payee.strip()
         and entry.budget_line_id == data.budget_line_id
         and entry.contract_id == data.contract_id
         and entry.funding_source_id == source_ids.get(data.funding_source)
@@ -392,6 +464,14 @@ def import_payments(
                     "with other details",
                 )
             continue
+        if row.kind is EntryKind.reversal:
+            errors.add(
+                row.row,
+                "kind",
+                f"reversal {row.data.voucher_no} is not in the ledger: a reversal is posted "
+                "against its payment (POST /api/v1/disbursements/{id}/reversals), not imported",
+            )
+            continue
         try:
             posted = post_disbursement(
                 session=session, actor=actor, data=row.data, today=today, request_id=request_id
@@ -401,6 +481,9 @@ def import_payments(
             continue
         except DuplicateVoucher as exc:
             errors.add(row.row, "voucher_no", exc.detail)
+            continue
+        except ProjectCancelled as exc:
+            errors.add(row.row, "project", exc.detail)
             continue
         except DomainError as exc:  # the budget policy refused the amount
             errors.add(row.row, "amount", exc.detail)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.inputs import key_of
 from app.money import MoneyType
 from app.timeutil import UTCDateTime, utcnow
 
@@ -24,6 +25,11 @@ class Disbursement(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("programme_id", "voucher_no"),
+        # One voucher number space per programme, payments and reversals (红字) alike,
+        # compared by its key (app.inputs.identifier_key): 'VCX-1' and 'vcx－1' are one.
+        Index(
+            "uq_disbursement_programme_id_voucher_key", "programme_id", "voucher_key", unique=True
+        ),
         CheckConstraint(
             "(kind = 'payment' AND amount > 0 AND reverses_id IS NULL AND voucher_no IS NOT NULL)"
             " OR (kind = 'reversal' AND amount < 0 AND reverses_id IS NOT NULL)",
@@ -55,7 +61,12 @@ class Disbursement(SQLModel, table=True):
     amount: Decimal = Field(sa_type=MoneyType, nullable=False)
     paid_on: date
     payee: str = Field(max_length=200)
+    # Every entry has one (a reversal since 2026-12: its 红字冲销凭证号); nullable in the
+    # table only because SQLite can't make an existing column NOT NULL without a rebuild.
     voucher_no: str | None = Field(default=None, max_length=64)
+    voucher_key: str | None = Field(
+        default=None, max_length=255, sa_column_kwargs={"default": key_of("voucher_no")}
+    )
     reverses_id: int | None = Field(
         default=None, foreign_key="disbursement.id", ondelete="RESTRICT", index=True
     )

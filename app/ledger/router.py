@@ -17,7 +17,7 @@ from app.ledger import exports, imports, service
 from app.ledger.dependencies import CsvUploadDep
 from app.ledger.models import EntryKind
 from app.ledger.schemas import (
-    DisbursementCreate,
+    DisbursementBody,
     DisbursementPage,
     DisbursementPosted,
     DisbursementRead,
@@ -56,13 +56,17 @@ def _once(
     description="Checked against the project's (and budget line's) policy: `block` refuses a "
     "payment that would exceed the approved estimate with a 409 `.../budget-exceeded`; `warn` "
     "posts it with `warnings`. Send an `Idempotency-Key` so a retry never pays twice; the "
-    "voucher number (凭证号) is unique within the programme in any case.",
+    "voucher number (凭证号) is unique within the programme in any case. Refused: a date "
+    "after today, before the programme's period (less its `preparatory_months`) or before the "
+    "named contract was signed (422 `paid_on`); a payee other than the contract's contractor "
+    "without `payee_differs_reason` (422 `payee`); a cancelled project (409 "
+    "`.../project-cancelled`).",
     responses=problem_responses(401, 403, 409, 422),
 )
 def post_disbursement(
     idem: IdempotencyDep,
     actor: FinanceDep,
-    data: DisbursementCreate,
+    data: DisbursementBody,
     session: SessionDep,
     request: Request,
     today: TodayDep,
@@ -71,7 +75,7 @@ def post_disbursement(
         return service.post_disbursement(
             session=session,
             actor=actor,
-            data=data,
+            data=service.payment_from_body(session=session, actor=actor, body=data),
             today=today,
             request_id=request.scope.get("request_id"),
         )
@@ -173,7 +177,9 @@ def get_disbursement(entry_id: IdPath, actor: AnyRoleDep, session: SessionDep) -
     response_model=DisbursementPosted,
     summary="Reverse all or part of a payment",
     description="Payments are never edited or deleted: a mistake is corrected by a negative "
-    "entry that points to the original. Reversing more than is left, or a reversal, is a 409.",
+    "entry that points to the original, with its own 红字 voucher number. Reversing more "
+    "than is left, a reversal, or a payment of a cancelled project is a 409; a date before the "
+    "payment's or after today is a 422.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def reverse_disbursement(
@@ -202,9 +208,10 @@ def reverse_disbursement(
     "/import",
     status_code=status.HTTP_201_CREATED,
     response_model=ImportSummary,
-    summary="Import a month of payments from a CSV file (all rows or none)",
-    description="Send the file as the request body (`Content-Type: text/csv`), UTF-8 with or "
-    "without BOM, or GB18030 as Excel in China saves it. Headings in English (project, "
+    summary="Import a month of payments from a CSV or XLSX file (all rows or none)",
+    description="Send the file as the request body (`Content-Type: text/csv`) or as the "
+    "`file` part of a multipart form; CSV in UTF-8 with or without BOM, or GB18030 as Excel in "
+    "China saves it, or an XLSX workbook (its first worksheet). Headings in English (project, "
     "budget_line, amount, paid_on, payee, voucher_no, funding_source, memo) or Chinese "
     "(项目编号, 预算科目, 金额, 支付日期, 收款单位, 凭证号, 资金来源, 摘要). Every error names its "
     "row and column and nothing is posted. Vouchers already posted with the same details are "
@@ -217,7 +224,19 @@ def reverse_disbursement(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
         }
     },
 )

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import InputModel, IsoDate
+from app.inputs import CodeRef, Identifier, InputModel, IsoDate
 from app.ledger.models import EntryKind
 from app.money import Amount, PositiveMoney, Ratio, Share
 from app.params import MAX_ID
@@ -11,32 +11,16 @@ from app.projects.models import BudgetPolicy
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 VoucherNo = Annotated[
-    str, Field(min_length=1, max_length=64, description="凭证号, unique within the programme")
+    Identifier,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="凭证号, unique within the programme (NFKC, trimmed, compared without case)",
+    ),
 ]
 
 
-class DisbursementCreate(InputModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "project_id": 3,
-                    "amount": "1500000.00",
-                    "paid_on": "2023-06-30",
-                    "payee": "宁夏某建设工程有限公司（示例）",
-                    "voucher_no": "2023-06-记-0012",
-                    "funding_source": "county",
-                    "memo": "城关第九小学主体工程进度款（示例数据）",
-                }
-            ]
-        }
-    )
-
-    project_id: RowId
-    budget_line_id: RowId | None = Field(
-        default=None, description="Required when the project has budget lines"
-    )
-    contract_id: RowId | None = None
+class _PaymentDetails(InputModel):
     amount: PositiveMoney
     paid_on: IsoDate
     payee: str = Field(min_length=1, max_length=200)
@@ -54,6 +38,53 @@ class DisbursementCreate(InputModel):
     )
 
 
+class DisbursementCreate(_PaymentDetails):
+    """A payment as the ledger posts it: its project, line and contract by id."""
+
+    project_id: RowId
+    budget_line_id: RowId | None = None
+    contract_id: RowId | None = None
+
+
+class DisbursementBody(_PaymentDetails):
+    """A payment as a client sends it: project, line and contract by id, or by the code or
+    number a read shows (`ZL7-2B`, `ZL7-6-1`, the contract number)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": 3,
+                    "amount": "1500000.00",
+                    "paid_on": "2023-06-30",
+                    "payee": "宁夏某建设工程有限公司（示例）",
+                    "voucher_no": "2023-06-记-0012",
+                    "funding_source": "county",
+                    "memo": "城关第九小学主体工程进度款（示例数据）",
+                },
+                {
+                    "project_id": "ZL7-6",
+                    "budget_line_id": "ZL7-6-6",
+                    "amount": "55620.00",
+                    "paid_on": "2023-09-01",
+                    "payee": "某图书供应商（示例）",
+                    "voucher_no": "2023-09-记-0003",
+                    "funding_source": "县级财政",
+                },
+            ]
+        }
+    )
+
+    project_id: RowId | CodeRef = Field(description="The project's id or code")
+    budget_line_id: RowId | CodeRef | None = Field(
+        default=None,
+        description="The budget line's id or code; required when the project has budget lines",
+    )
+    contract_id: RowId | CodeRef | None = Field(
+        default=None, description="The contract's id or number"
+    )
+
+
 class ReversalCreate(InputModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -66,7 +97,9 @@ class ReversalCreate(InputModel):
     )
     reason: str = Field(min_length=1, max_length=2000)
     reversed_on: IsoDate
-    voucher_no: VoucherNo | None = Field(default=None, description="红字冲销凭证号, if any")
+    voucher_no: VoucherNo = Field(
+        description="红字冲销凭证号: unique within the programme, as payments' vouchers are"
+    )
 
 
 class DisbursementRead(BaseModel):

@@ -6,7 +6,6 @@ the insert can't interleave with another payment. The balance rows are updated i
 transaction as each entry: the check reads one locked row, whatever the size of the ledger.
 """
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -22,15 +21,18 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.models import ContractBalance
+from app.contracts.service import contract_of
 from app.contracts.terms import ContractTerms, contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
+from app.inputs import identifier_key
 from app.ledger import statements as sql
 from app.ledger.budget_policy import apply_budget_policy, apply_contract_limit
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
 from app.ledger.schemas import (
     BudgetWarning,
+    DisbursementBody,
     DisbursementCreate,
     DisbursementPosted,
     DisbursementRead,
@@ -42,6 +44,7 @@ from app.money import money_sum, share
 from app.params import Pagination, contains_clause
 from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project, ProjectStatus
+from app.projects.service import budget_line_of, project_id_of
 from app.timeutil import add_months, check_event_date, utcnow
 
 # A Core result row (typed loosely: its columns are the statement's).
@@ -171,7 +174,7 @@ def _refuse_cancelled(project: Record) -> None:
     if project.status == ProjectStatus.cancelled.value:
         raise ProjectCancelled(
             f"project {project.code} is {project.status}: nothing is paid or reversed on it",
-            status=project.status,
+            project_status=project.status,
         )
 
 
@@ -183,7 +186,7 @@ def _spending_from(project: Record) -> date:
 
 def _party(name: str) -> str:
     """A name as compared with another: NFKC (full-width forms), case and spacing aside."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    return " ".join(identifier_key(name).split())
 
 
 def _check_payee(data: DisbursementCreate, contract: Record | None) -> None:
@@ -209,16 +212,19 @@ def _append_entry(session: Session, values: dict[str, Any]) -> int:
     funding source). A voucher number already used in the programme is refused (409). Called
     under the project's balance lock."""
     connection = session.connection()
-    voucher = {"programme_id": values["programme_id"], "voucher_no": values["voucher_no"]}
+    values["voucher_key"] = identifier_key(values["voucher_no"])
+    voucher = {
+        "programme_id": values["programme_id"],
+        "voucher_no": values["voucher_no"],
+        "voucher_key": values["voucher_key"],
+    }
     try:
         entry_id = connection.execute(sql.APPEND_ENTRY, values).scalar()
     except IntegrityError as exc:
         # A payment on another project took the voucher number at the same moment.
-        if values["voucher_no"] is None:
-            raise
         raise _used_voucher(voucher, owner=None) from exc
     if entry_id is None:
-        raise _used_voucher(voucher, owner=connection.execute(sql.VOUCHER_OWNER, voucher).scalar())
+        raise _used_voucher(voucher, owner=connection.execute(sql.VOUCHER_OWNER, voucher).first())
     moved = {
         "b_project_id": values["project_id"],
         "b_amount": values["amount"],
@@ -244,12 +250,44 @@ def _move(connection: Connection, move: Any, create: Any, values: dict[str, Any]
         connection.execute(create, values)
 
 
-def _used_voucher(voucher: dict[str, Any], *, owner: int | None) -> "DuplicateVoucher":
-    taken = f" (entry {owner})" if owner is not None else ""
+def _used_voucher(voucher: dict[str, Any], *, owner: Record | None) -> "DuplicateVoucher":
+    """The 409 for a voucher number the programme already has (however it was typed there)."""
+    taken = ""
+    if owner is not None:
+        written = f" as {owner.voucher_no}" if owner.voucher_no != voucher["voucher_no"] else ""
+        taken = f"{written} (entry {owner.id})"
     return DuplicateVoucher(
         f"voucher {voucher['voucher_no']} is already posted in this programme{taken}",
-        existing_id=owner,
+        existing_id=owner.id if owner is not None else None,
         voucher_no=voucher["voucher_no"],
+    )
+
+
+def payment_from_body(
+    *, session: Session, actor: Actor, body: DisbursementBody
+) -> DisbursementCreate:
+    """The payment a body describes, its project, budget line and contract named by id or by
+    the code or number a read shows; a 422 naming the field for one that isn't there."""
+    project_id = project_id_of(
+        session=session, actor=actor, ref=body.project_id, field="project_id"
+    )
+    line_id = body.budget_line_id
+    if isinstance(line_id, str):
+        line = budget_line_of(session=session, project_id=project_id, ref=line_id)
+        if isinstance(line, str):
+            raise InvalidInput(line, field="budget_line_id")
+        line_id = line
+    contract_id = body.contract_id
+    if isinstance(contract_id, str):
+        found = contract_of(session=session, project_id=project_id, ref=contract_id)
+        if found is None:
+            raise InvalidInput(f"no contract {contract_id} on this project", field="contract_id")
+        contract_id = found
+    return DisbursementCreate(
+        **body.model_dump(exclude={"project_id", "budget_line_id", "contract_id"}),
+        project_id=project_id,
+        budget_line_id=line_id,
+        contract_id=contract_id,
     )
 
 
@@ -491,10 +529,12 @@ def ledger_clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
         visible_projects(actor),
         *own_contracts(actor, col(Disbursement.contract_id)),
     ]
-    for name in ("project_id", "budget_line_id", "contract_id", "voucher_no", "kind"):
+    for name in ("project_id", "budget_line_id", "contract_id", "kind"):
         value = getattr(filters, name)
         if value is not None:
             clauses.append(getattr(Disbursement, name) == value)
+    if filters.voucher_no is not None:
+        clauses.append(col(Disbursement.voucher_key) == identifier_key(filters.voucher_no))
     if filters.funding_source is not None:
         clauses.append(
             col(Disbursement.funding_source_id).in_(

@@ -114,10 +114,10 @@ CONTRACT_CONTEXT = (
     )
     .where(contract.c.id == bindparam("contract_id"))
 )
-VOUCHER_OWNER = select(entry.c.id).where(
+VOUCHER_OWNER = select(entry.c.id, entry.c.voucher_no).where(
     and_(
         entry.c.programme_id == bindparam("programme_id"),
-        entry.c.voucher_no == bindparam("voucher_no"),
+        entry.c.voucher_key == bindparam("voucher_key"),
     )
 )
 _new = {c.name: bindparam(c.name, type_=c.type) for c in entry.c if c.name != "id"}
@@ -131,7 +131,7 @@ APPEND_ENTRY = (
         select(*_new.values()).where(
             ~exists().where(
                 entry.c.programme_id == _new["programme_id"],
-                entry.c.voucher_no == _new["voucher_no"],
+                entry.c.voucher_key == _new["voucher_key"],
             )
         ),
     )

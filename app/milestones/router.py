@@ -89,7 +89,11 @@ def get_milestone(milestone_id: IdPath, actor: AnyRoleDep, session: SessionDep) 
     "/{milestone_id}/certification",
     response_model=MilestoneRead,
     summary="Certify a milestone's payable amount (计量); it falls due after the payment term",
-    responses=problem_responses(401, 403, 404, 422),
+    description="Within a ceiling: the contract's certified total never above its committed "
+    "amount, and the milestone's amount never above its weight share of committed × its "
+    "progress reported by `certified_on`, unless `reason` is given (409 "
+    "`.../certification-ceiling` with `ceiling`). Not dated before the contract was signed.",
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def certify(
     actor: FinanceDep,

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from app.inputs import InputModel, IsoDate
+from app.inputs import CodeRef, Identifier, InputModel, IsoDate
 from app.money import Amount, NonNegativeMoney, parse_decimal_text
 
 RowId = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -70,9 +70,11 @@ class MilestoneCreate(InputModel):
         }
     )
 
-    project_id: RowId
-    contract_id: RowId | None = None
-    code: str = Field(
+    project_id: RowId | CodeRef = Field(description="The project's id or code")
+    contract_id: RowId | CodeRef | None = Field(
+        default=None, description="The contract's id or number"
+    )
+    code: Identifier = Field(
         min_length=1, max_length=64, description="开工, 主体完工, 竣工验收, 交付使用, or your own"
     )
     name: str = Field(min_length=1, max_length=300)

@@ -13,13 +13,15 @@ from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.models import Contract
-from app.contracts.service import committed_amount
+from app.contracts.service import committed_amount, contract_of
 from app.errors import Conflict, InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
 from app.milestones.schemas import CertificationCreate, MilestoneCreate, ProgressCreate
 from app.money import FEN, money_sum
 from app.params import Pagination
+from app.projects.locks import lock_project_balance
 from app.projects.models import Project
+from app.projects.service import project_id_of
 from app.timeutil import check_event_date
 
 HUNDRED = Decimal(100)
@@ -36,6 +38,22 @@ def _signed_on(session: Session, contract_id: int | None) -> date | None:
     return contract.signed_on if contract is not None else None
 
 
+def _percent_on(session: Session, milestone: Milestone, day: date) -> Decimal:
+    """The milestone's progress as last reported on or before `day` (0 if none was)."""
+    if milestone.id is None:
+        return Decimal(0)
+    percent = session.exec(
+        select(col(MilestoneProgress.percent_complete))
+        .where(
+            col(MilestoneProgress.milestone_id) == milestone.id,
+            col(MilestoneProgress.as_of) <= day,
+        )
+        .order_by(col(MilestoneProgress.as_of).desc(), col(MilestoneProgress.id).desc())
+        .limit(1)
+    ).first()
+    return percent if percent is not None else Decimal(0)
+
+
 def _check_certification(
     session: Session,
     *,
@@ -45,10 +63,11 @@ def _check_certification(
     reason: str | None,
     today: date,
 ) -> None:
-    """计量 has a ceiling (docs/REPORTS.md, Certification): the contract's certified total never
-    exceeds its committed amount, and a milestone's certified amount never exceeds its share of
-    the committed amount at its reported progress (weight share × percent) unless finance states
-    a reason. `milestone` carries the weight and progress the amount is checked against."""
+    """计量 has a ceiling (docs/REPORTS.md, Dues): the contract's certified total never exceeds
+    its committed amount, and a milestone's certified amount never exceeds its share of the
+    committed amount at its progress reported by `certified_on` (weight share × percent)
+    unless finance states a reason. Holds the project's balance lock and the contract's row, as
+    a change order does, so two certifications can't both pass against the same room."""
     check_event_date(
         certified_on,
         field="certified_on",
@@ -60,6 +79,8 @@ def _check_certification(
         raise InvalidInput(
             "only a milestone of a contract can be certified for payment", field="certified_amount"
         )
+    lock_project_balance(session, milestone.project_id)
+    session.exec(select(Contract.id).where(Contract.id == milestone.contract_id).with_for_update())
     committed = committed_amount(session, milestone.contract_id)
     others = session.exec(
         select(
@@ -75,16 +96,21 @@ def _check_certification(
         raise CertificationCeiling(
             f"the contract's certified total would be {other_certified + amount:.2f}, above its "
             f"committed amount {committed:.2f}",
-            ceiling=f"{committed - other_certified:.2f}",
+            ceiling=f"{max(Decimal(0), committed - other_certified):.2f}",
         )
-    share = milestone.weight / (other_weights + milestone.weight)
-    ceiling = committed * share * milestone.percent_complete / HUNDRED
-    if amount > ceiling and reason is None:
+    weights = other_weights + milestone.weight
+    percent = _percent_on(session, milestone, certified_on)
+    # amount > committed × weight / weights × percent / 100, compared without dividing.
+    if amount * weights * HUNDRED > committed * milestone.weight * percent and reason is None:
+        ceiling = (committed * milestone.weight * percent / (weights * HUNDRED)).quantize(
+            FEN, ROUND_FLOOR
+        )
         raise CertificationCeiling(
-            f"{amount:.2f} is more than this milestone's share of the committed amount at its "
-            f"reported progress ({milestone.percent_complete}% of {committed * share:.2f} = "
-            f"{ceiling.quantize(FEN, ROUND_FLOOR):.2f}); state a reason to certify it anyway",
-            ceiling=f"{ceiling.quantize(FEN, ROUND_FLOOR):.2f}",
+            f"{amount:.2f} is more than this milestone's share of the committed amount at the "
+            f"progress reported by {certified_on} ({percent}% of "
+            f"{committed * milestone.weight / weights:.2f} = {ceiling:.2f}); "
+            "state a reason to certify it anyway",
+            ceiling=f"{ceiling:.2f}",
         )
 
 
@@ -126,9 +152,25 @@ def get_milestone(
     return milestone
 
 
+def _with_ids(*, session: Session, actor: Actor, data: MilestoneCreate) -> MilestoneCreate:
+    """The body with its project and contract by id, however it named them."""
+    project_id = project_id_of(
+        session=session, actor=actor, ref=data.project_id, field="project_id"
+    )
+    contract_id = data.contract_id
+    if isinstance(contract_id, str):
+        contract_id = contract_of(session=session, project_id=project_id, ref=contract_id)
+        if contract_id is None:
+            raise InvalidInput(
+                f"no contract {data.contract_id} on this project", field="contract_id"
+            )
+    return data.model_copy(update={"project_id": project_id, "contract_id": contract_id})
+
+
 def create_milestone(
     *, session: Session, actor: Actor, data: MilestoneCreate, today: date
 ) -> Milestone:
+    data = _with_ids(session=session, actor=actor, data=data)
     project = session.exec(
         select(Project).where(Project.id == data.project_id, visible_projects(actor))
     ).first()

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from app.inputs import InputModel
+from app.inputs import Identifier, InputModel, not_null
 from app.money import Amount
 
 # A code is not all digits (so ids and codes never clash in URLs) and has no spaces or / ? # %.
@@ -31,7 +31,7 @@ class ProgrammeCreate(InputModel):
         },
     )
 
-    code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
+    code: Identifier = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=300)
     owner: str | None = Field(default=None, max_length=200)
     region: str = Field(min_length=1, max_length=200)
@@ -54,7 +54,7 @@ class PlanItemCreate(InputModel):
         json_schema_extra={"examples": [{"code": "专栏7", "name": "改善基础设施条件"}]},
     )
 
-    code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
+    code: Identifier = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=300)
 
 
@@ -98,3 +98,5 @@ class ProgrammeUpdate(InputModel):
     owner: str | None = Field(default=None, min_length=1, max_length=200)
     source: str | None = Field(default=None, min_length=1, max_length=500)
     preparatory_months: int | None = Field(default=None, ge=0, le=120, description=PREPARATORY)
+
+    _not_null = field_validator("name", "preparatory_months")(not_null)

@@ -130,7 +130,13 @@ def patch_programme(
 ) -> Programme:
     """Apply a PATCH based on the version named by If-Match (412 if it has moved on)."""
     check_if_match(if_match, programme_etag(programme))
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    changes = {
+        name: value
+        for name, value in data.model_dump(exclude_unset=True).items()
+        if getattr(programme, name) != value
+    }
+    if not changes:  # nothing to change: no new version, no audit entry
+        return programme
     return update_programme(session=session, actor=actor, programme=programme, changes=changes)
 
 

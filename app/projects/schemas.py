@@ -4,19 +4,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from app.inputs import InputModel, IsoDate
+from app.inputs import Identifier, InputModel, IsoDate, not_null
 from app.money import Amount, NonNegativeMoney, Quantity, Ratio
 from app.programmes.schemas import CODE_PATTERN
 from app.projects.models import BudgetPolicy, Category, CostCategory, ProjectStatus, Stage
 
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
-
-
-def not_null(value: object) -> object:
-    """In a PATCH, leaving a field out keeps it; sending null for a required one is an error."""
-    if value is None:
-        raise ValueError("cannot be null")
-    return value
+Code = Annotated[Identifier, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 
 
 AreaM2 = Annotated[Quantity | None, Field(description="Area in m², exact")]

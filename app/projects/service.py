@@ -17,6 +17,7 @@ from app.auth.actor import Actor
 from app.auth.scope import visible_projects
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
+from app.inputs import identifier_key
 from app.ledger.models import Disbursement, ProjectBalance
 from app.money import money_sum
 from app.params import Pagination, check_if_match, contains_clause, etag_for, ref_clause
@@ -548,3 +549,37 @@ def delete_line(*, session: Session, actor: Actor, line: BudgetLine) -> None:
         entity_id=before["id"],
         before=before,
     )
+
+
+def project_id_of(*, session: Session, actor: Actor, ref: int | str, field: str) -> int:
+    """The id of the project a body names by id or code, within the caller's scope; a 422
+    naming the field otherwise."""
+    if isinstance(ref, int):
+        return ref
+    found = session.exec(
+        select(Project.id).where(visible_projects(actor), ref_clause(Project.id, Project.code, ref))
+    ).first()
+    if found is None:
+        raise InvalidInput(f"no project {ref}", field=field)
+    return found
+
+
+def budget_line_of(*, session: Session, project_id: int, ref: str) -> int | str:
+    """A budget line of a project by its code (`ZL7-6-6`, compared as identifiers are), its
+    name (`图书`) or its id: the id, or why there is none."""
+    lines = session.exec(
+        select(BudgetLine.id, BudgetLine.code, BudgetLine.name).where(
+            BudgetLine.project_id == project_id
+        )
+    ).all()
+    key = identifier_key(ref)
+    for matches in (
+        [id_ for id_, code, _ in lines if identifier_key(code) == key],
+        [id_ for id_, _, name in lines if name.strip() == ref.strip()],
+        [id_ for id_, _, _ in lines if ref.isascii() and ref.isdigit() and str(id_) == ref],
+    ):
+        if len(matches) == 1 and matches[0] is not None:
+            return matches[0]
+        if len(matches) > 1:
+            return f"{len(matches)} budget lines are named {ref!r}: give its code"
+    return f"no budget line {ref!r} in this project"

@@ -124,7 +124,7 @@ def test_every_write_leaves_an_entry(
         "reverse",
         client.post(
             f"/api/v1/disbursements/{paid['id']}/reversals",
-            json={"reason": "重复支付", "reversed_on": "2023-07-01"},
+            json={"reason": "重复支付", "reversed_on": "2023-07-01", "voucher_no": "红字-01"},
             headers=keys.finance,
         ),
     )

@@ -38,7 +38,7 @@ def test_a_decrease_never_takes_committed_below_what_is_paid(
 
     refused = _change(client, keys, contract["id"], delta="-500.00", approved_on="2023-07-01")
     assert refused.status_code == 409
-    assert refused.json()["type"].endswith("/commitment-below-paid")
+    assert refused.json()["type"].endswith("/commitment-below-paid-or-certified")
     assert (refused.json()["committed"], refused.json()["paid"]) == ("-400.00", "90.00")
     assert _contract_read(client, keys, contract["id"])["committed"] == "100.00"
 

@@ -145,7 +145,12 @@ def test_reversal_gives_the_room_back(client: TestClient, keys: Keys, contract: 
     paid = _pay(client, keys, contract, "970000.00", "V-1").json()
     client.post(
         f"/api/v1/disbursements/{paid['id']}/reversals",
-        json={"amount": "100.00", "reason": "扣回", "reversed_on": "2023-07-01"},
+        json={
+            "amount": "100.00",
+            "reason": "扣回",
+            "reversed_on": "2023-07-01",
+            "voucher_no": "红字-01",
+        },
         headers=keys.finance,
     )
     assert _pay(client, keys, contract, "100.00", "V-2").status_code == 201

@@ -1,5 +1,8 @@
 """Migrations go up, down and up again on a fresh database, and match the models exactly."""
 
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -39,3 +42,114 @@ def test_check_notices_drift(scratch_url: str) -> None:
             command.check(migrate.alembic_config(scratch_url))
     finally:
         metadata.remove(extra)
+
+
+def _light(name: str, *leave_out: str) -> sa.TableClause:
+    """A table as an older revision has it: the columns of today's but `leave_out`."""
+    return sa.table(
+        name,
+        *(sa.column(c.name, c.type) for c in metadata.tables[name].c if c.name not in leave_out),
+    )
+
+
+def _insert(conn: sa.Connection, statement: sa.Insert) -> int:
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def test_existing_vouchers_and_contract_numbers_get_their_keys(scratch_url: str) -> None:
+    """Rows from before identifiers were compared by key: keys backfilled (the later of two
+    that now compare equal kept apart), a keyless reversal given its number, and from then on
+    the database refuses the same number however it is typed."""
+    migrate.upgrade(scratch_url, "5d1c7e0a9b42")  # the revision before identifier keys
+    tables = metadata.tables
+    entry = _light("disbursement", "voucher_key")
+    engine = sa.create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            programme = _insert(
+                conn,
+                sa.insert(tables["programme"]).values(
+                    code="MIG", name="m", region="r", start_year=2021, end_year=2025
+                ),
+            )
+            item = _insert(
+                conn,
+                sa.insert(tables["plan_item"]).values(programme_id=programme, code="I", name="i"),
+            )
+            project = _insert(
+                conn,
+                sa.insert(tables["project"]).values(
+                    code="MIG-1",
+                    name="m",
+                    plan_item_id=item,
+                    category="new_build",
+                    status="implementation",
+                    original_estimate=Decimal("1000.00"),
+                    revised_estimate=Decimal("1000.00"),
+                ),
+            )
+            source = conn.execute(sa.select(tables["funding_source"].c.id).limit(1)).scalar()
+            contractor = _insert(conn, sa.insert(tables["contractor"]).values(name="c"))
+            common = {
+                "programme_id": programme,
+                "project_id": project,
+                "funding_source_id": source,
+                "paid_on": date(2023, 6, 1),
+                "payee": "甲",
+                "created_at": datetime.now(UTC),
+            }
+            for voucher, kind, amount, reverses in [
+                ("VCX-1", "payment", "10.00", None),
+                ("vcx-1", "payment", "10.00", None),
+                (None, "reversal", "-5.00", 1),
+            ]:
+                conn.execute(
+                    sa.insert(entry).values(
+                        **common,
+                        voucher_no=voucher,
+                        kind=kind,
+                        amount=Decimal(amount),
+                        reverses_id=reverses,
+                    )
+                )
+            for number in ("SG-01", "sg-01"):
+                conn.execute(
+                    sa.insert(_light("contract", "contract_key")).values(
+                        project_id=project,
+                        contractor_id=contractor,
+                        contract_no=number,
+                        title="t",
+                        amount=Decimal("100.00"),
+                        signed_on=date(2023, 1, 1),
+                        retention_rate=Decimal("0.03"),
+                        defects_months=12,
+                        payment_term_days=30,
+                        status="active",
+                        version=1,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        migrate.upgrade(scratch_url)
+        with engine.connect() as conn:
+            vouchers = conn.execute(
+                sa.text("SELECT voucher_no, voucher_key FROM disbursement ORDER BY id")
+            ).all()
+            contracts = conn.execute(
+                sa.text("SELECT contract_no, contract_key FROM contract ORDER BY id")
+            ).all()
+        assert [tuple(v) for v in vouchers] == [
+            ("VCX-1", "vcx-1"),
+            ("vcx-1", "vcx-1\x1f2"),
+            ("红字冲销-3", "红字冲销-3"),
+        ]
+        assert [tuple(c) for c in contracts] == [("SG-01", "sg-01"), ("sg-01", "sg-01\x1f2")]
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(
+                sa.insert(tables["disbursement"]).values(
+                    **common, voucher_no="Vcx-1", kind="payment", amount=Decimal("1.00")
+                )
+            )
+    finally:
+        engine.dispose()

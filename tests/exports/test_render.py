@@ -157,7 +157,7 @@ def _as_the_csv_module_writes(rows: list[tuple[Any, ...]], kinds: list[Kind]) ->
         if value is None:
             return None
         if kind is Kind.TEXT:
-            return "'" + value if value[:1] and value[0] in "=+-@\t\r" else value
+            return "'" + value if value[:1] and value[0] in "=+-@\t\r'" else value
         if kind is Kind.FEN:
             return money_text(Decimal(value).scaleb(-2))
         return value

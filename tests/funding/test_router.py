@@ -92,7 +92,7 @@ def test_funding_plan_keeps_rows_that_entries_refer_to(
     ).json()
     client.post(
         f"/api/v1/disbursements/{paid['id']}/reversals",
-        json={"reason": "退回", "reversed_on": "2023-07-01"},
+        json={"reason": "退回", "reversed_on": "2023-07-01", "voucher_no": "红字-01"},
         headers=keys.finance,
     )
     response = client.put(

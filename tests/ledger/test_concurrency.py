@@ -1,8 +1,6 @@
 """Real concurrent requests against a database that really commits: the budget check and the
 insert can't interleave, and one Idempotency-Key never pays twice."""
 
-import threading
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import partial
@@ -19,24 +17,7 @@ from app.auth.models import Role
 from app.ledger.models import Disbursement
 from app.ledger.service import reconcile
 from app.projects.models import Project
-from tests.factories import make_key, make_programme, make_project, payment
-
-
-def concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls in threads released together; return their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
+from tests.factories import concurrently, make_key, make_programme, make_project, payment
 
 
 @pytest.fixture

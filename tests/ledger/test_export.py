@@ -27,6 +27,7 @@ from app.exports.dependencies import Lang
 from app.exports.service import csv_chunks
 from app.exports.tables import ColumnBatches, Sheet
 from app.funding.models import FundingSource, ProjectFunding
+from app.inputs import identifier_key
 from app.ledger.exports import LEDGER_COLUMNS, _batches, ledger_export_query
 from app.ledger.models import Disbursement, ProjectBalance
 from app.ledger.service import SORTS, LedgerFilters
@@ -113,7 +114,12 @@ def ledger(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
         ids[voucher] = response.json()["id"]
     reversal = client.post(
         f"/api/v1/disbursements/{ids['L-1']}/reversals",
-        json={"amount": "5.00", "reason": "多付，冲回（测试）", "reversed_on": "2023-07-01"},
+        json={
+            "amount": "5.00",
+            "reason": "多付，冲回（测试）",
+            "reversed_on": "2023-07-01",
+            "voucher_no": "红字-01",
+        },
         headers=keys.finance,
     )
     assert reversal.status_code == 201, reversal.text
@@ -164,7 +170,7 @@ def test_csv_bom_chinese_injection_and_the_json_figures(
     assert reversal["amount"] == "-5.00"
     assert reversal["reverses_id"] == str(ledger["ids"]["L-1"])
     assert reversal["reason"] == "多付，冲回（测试）"
-    assert reversal["voucher_no"] == ""
+    assert reversal["voucher_no"] == "红字-01"
     assert reversal["created_at"].endswith("Z")
 
 
@@ -233,8 +239,13 @@ def test_every_cell_matches_the_json_list(client: TestClient, keys: Keys, sessio
         keys,
         posted,
         {
-            "C-2": {"reason": "=全额冲回", "reversed_on": "2023-07-01"},
-            "C-1": {"amount": "5.00", "reason": "多付，冲回", "reversed_on": "2023-07-02"},
+            "C-2": {"reason": "=全额冲回", "reversed_on": "2023-07-01", "voucher_no": "红字-02"},
+            "C-1": {
+                "amount": "5.00",
+                "reason": "多付，冲回",
+                "reversed_on": "2023-07-02",
+                "voucher_no": "红字-03",
+            },
         },
     )
     # A timestamp on a whole second is written without a fraction, as the JSON list writes it.
@@ -373,7 +384,7 @@ def test_filters_and_sort_apply_and_the_page_does_not(
 
     assert vouchers(project_id=ledger["other"].id) == ["X-1"]
     assert vouchers(**{"from": "2023-03-01", "to": "2023-05-31"}) == ["L-3", "L-4", "L-5"]
-    assert vouchers(kind="reversal") == [""]
+    assert vouchers(kind="reversal") == ["红字-01"]
     assert vouchers(voucher_no="L-2") == ["L-2"]
     assert len(vouchers(funding_source="县级财政")) == 8
     assert vouchers(funding_source="central_budget", kind="payment") == []
@@ -556,6 +567,11 @@ AWKWARD = [
 ]
 
 
+def _voucher(text: str) -> dict[str, str]:
+    """A voucher number written straight into a row, with the key its column holds."""
+    return {"voucher_no": text, "voucher_key": identifier_key(text)}
+
+
 @pytest.fixture
 def awkward(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
     """Entries whose every text column (names included) is awkward; amounts from -max to max,
@@ -611,19 +627,37 @@ def awkward(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
         keys,
         posted,
         {
-            "AWK-00": {"reason": "=全额冲回", "reversed_on": "2023-12-01"},  # -0.05
-            "AWK-01": {"reason": "含,逗号\n和换行", "reversed_on": "2023-12-02"},  # -0.50
-            "AWK-02": {"amount": "5.00", "reason": '"引号"', "reversed_on": "2023-12-03"},
+            "AWK-00": {
+                "reason": "=全额冲回",
+                "reversed_on": "2023-12-01",
+                "voucher_no": "红字-04",
+            },  # -0.05
+            "AWK-01": {
+                "reason": "含,逗号\n和换行",
+                "reversed_on": "2023-12-02",
+                "voucher_no": "红字-05",
+            },  # -0.50
+            "AWK-02": {
+                "amount": "5.00",
+                "reason": '"引号"',
+                "reversed_on": "2023-12-03",
+                "voucher_no": "红字-06",
+            },
             # The reversals' sum is -999999999999.99, the most a JSON sum can be (-max).
-            "AWK-H": {"amount": "999999999994.44", "reason": "-", "reversed_on": "2023-12-04"},
+            "AWK-H": {
+                "amount": "999999999994.44",
+                "reason": "-",
+                "reversed_on": "2023-12-04",
+                "voucher_no": "红字-07",
+            },
         },
     )
     # What the API doesn't take but a column can hold: awkward vouchers and names, empty
     # strings (not NULL), control characters COPY escapes; times on a whole second or not.
     changes: list[tuple[Any, int | None, dict[str, Any]]] = [
-        (Disbursement, posted["AWK-04"], {"voucher_no": "=V,1", "memo": ""}),
-        (Disbursement, posted["AWK-05"], {"voucher_no": '+V"2"', "memo": "\x08\x0b\x0c\x1f"}),
-        (Disbursement, posted["AWK-06"], {"voucher_no": "\tV-3", "payee": ""}),
+        (Disbursement, posted["AWK-04"], {**_voucher("=V,1"), "memo": ""}),
+        (Disbursement, posted["AWK-05"], {**_voucher('+V"2"'), "memo": "\x08\x0b\x0c\x1f"}),
+        (Disbursement, posted["AWK-06"], {**_voucher("\tV-3"), "payee": ""}),
         (Disbursement, posted["AWK-07"], {"memo": "\\b\\f\\v\\\\"}),
         (Project, project.id, {"code": "-AWK,1", "name": '=项目"名"\n第二行'}),
         (BudgetLine, line.json()["id"], {"code": "@BL,1", "name": "\r预算\t科目\\"}),

@@ -45,7 +45,12 @@ def ledger(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
         ids[voucher] = response.json()["id"]
     reversal = client.post(
         f"{LEDGER}/{ids['F-1']}/reversals",
-        json={"amount": "5.00", "reason": "多付，冲回（测试）", "reversed_on": "2023-07-01"},
+        json={
+            "amount": "5.00",
+            "reason": "多付，冲回（测试）",
+            "reversed_on": "2023-07-01",
+            "voucher_no": "F-1-红冲",
+        },
         headers=keys.finance,
     )
     assert reversal.status_code == 201, reversal.text

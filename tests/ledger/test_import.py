@@ -2,15 +2,19 @@
 named by the spreadsheet's row and column, and the key checked before the file is read."""
 
 import codecs
+import io
+import zipfile
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
 from app.ledger.models import ProjectBalance
-from tests.factories import Keys, make_programme, make_project
+from tests.factories import Keys, make_contract, make_programme, make_project, payment
 
 HEAD_ZH = "项目编号,预算科目,金额,支付日期,收款单位,凭证号,资金来源,摘要\r\n"
 HEAD_EN = "project,budget_line,amount,paid_on,payee,voucher_no,funding_source,memo\r\n"
@@ -240,3 +244,250 @@ def test_import_checks_the_key_before_reading_the_file(client: TestClient, app: 
         "/api/v1/disbursements/import", content=b"x" * 4096, headers={"Content-Type": "text/csv"}
     )
     assert response.status_code == 401
+
+
+# Vouchers and payees a spreadsheet would run as formulas, or that only look alike.
+AWKWARD_VOUCHERS = ["-2023-0012", "+V1", "=V2", "@V3", "'V4", "'=V5", "记 2023 06", "ＶＸ－7"]
+AWKWARD_PAYEES = [
+    '=HYPERLINK("x")',
+    "+86 宁夏",
+    "-某公司",
+    "@某供应商",
+    "'引号公司",
+    "'=x",
+    "\t制表公司",
+    "宁夏 某 公司，全角ＡＢＣ",
+]
+
+
+@pytest.fixture
+def awkward_ledger(client: TestClient, keys: Keys, session: Session) -> Any:
+    """Payments with awkward vouchers and payees on a project with budget lines and a
+    contract, and a reversal whose voucher starts with '-'."""
+    _, item = make_programme(session)
+    project = make_project(session, item, estimate=Decimal("1000000.00"), code="RT-1")
+    line = client.post(
+        f"/api/v1/projects/{project.id}/budget-lines",
+        json={"code": "RT-1-1", "name": "图书", "cost_category": "other", "estimate": "900000.00"},
+        headers=keys.admin,
+    )
+    assert line.status_code == 201, line.text
+    contract = make_contract(client, keys, project.id, "=HT-1", "500000.00")
+    paid = []
+    for number, (voucher, payee) in enumerate(zip(AWKWARD_VOUCHERS, AWKWARD_PAYEES, strict=True)):
+        body = {
+            **payment(
+                project.id,
+                f"{number + 1}000.50",
+                voucher,
+                payee=payee,
+                budget_line_id=line.json()["id"],
+            ),
+            "memo": "=摘要" if number % 2 else None,
+        }
+        if number % 3 == 0:
+            body["contract_id"] = contract["id"]
+            body["payee_differs_reason"] = "=代付（测试）"
+        response = client.post("/api/v1/disbursements", json=body, headers=keys.finance)
+        assert response.status_code == 201, response.text
+        paid.append(response.json())
+    reversal = client.post(
+        f"/api/v1/disbursements/{paid[0]['id']}/reversals",
+        json={
+            "amount": "0.50",
+            "reason": "多付",
+            "reversed_on": "2023-07-01",
+            "voucher_no": "-红字-1",
+        },
+        headers=keys.finance,
+    )
+    assert reversal.status_code == 201, reversal.text
+    return project
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_every_export_reimports_as_already_posted(
+    client: TestClient, keys: Keys, awkward_ledger: Any, fmt: str, lang: str
+) -> None:
+    before = _total(client, keys)
+    assert before == (9, "36003.50")
+    exported = client.get(
+        "/api/v1/disbursements", params={"format": fmt, "lang": lang}, headers=keys.finance
+    )
+    assert exported.status_code == 200, exported.text
+    imported = _post(client, keys, exported.content)
+    assert imported.status_code == 200, imported.text
+    summary = imported.json()
+    assert (summary["posted"], summary["already_posted"]) == (0, 9)
+    assert sorted(summary["skipped_vouchers"]) == sorted([*AWKWARD_VOUCHERS[:7], "VX-7", "-红字-1"])
+    assert _total(client, keys) == before
+
+
+def test_an_import_undoes_exactly_the_exports_protection(
+    client: TestClient, keys: Keys, project: Any
+) -> None:
+    text = HEAD + "REV-A,,1.00,2023-06-01,'=甲,'-2023-0012,county\r\n"
+    posted = _import(client, keys, text)
+    assert posted.status_code == 201, posted.text
+    entry = client.get("/api/v1/disbursements", headers=keys.viewer).json()["items"][0]
+    assert (entry["payee"], entry["voucher_no"]) == ("=甲", "-2023-0012")
+    # A ' a person typed before anything else is theirs: it stays.
+    kept = _import(client, keys, HEAD + "REV-A,,1.00,2023-06-01,'甲,'V-2,county\r\n")
+    assert kept.status_code == 201, kept.text
+    listed = client.get("/api/v1/disbursements", params={"voucher_no": "'V-2"}, headers=keys.viewer)
+    assert [e["payee"] for e in listed.json()["items"]] == ["'甲"]
+
+
+@pytest.mark.parametrize("typed", ["vcx-1", " VCX-1", "VCX－1"])
+def test_an_imported_voucher_is_one_voucher_however_it_is_typed(
+    client: TestClient, keys: Keys, project: Any, typed: str
+) -> None:
+    first = _import(client, keys, HEAD + "REV-A,,1.00,2023-06-01,甲,VCX-1,county\r\n")
+    assert first.status_code == 201, first.text
+    again = _import(client, keys, HEAD + f"REV-A,,1.00,2023-06-01,甲,{typed},county\r\n")
+    assert again.status_code == 200, again.text
+    assert (again.json()["posted"], again.json()["already_posted"]) == (0, 1)
+    assert _total(client, keys) == (1, "1.00")
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ("REV-A,,1.00,2023-06-01,甲,VCX\u200b-1,county", "voucher_no"),
+        ("REV-A,,1.00,2023-06-01,甲,\u3000,county", "voucher_no"),
+        ("REV-A,,1.00,2023-06-01,\u3000 ,V-1,county", "payee"),
+    ],
+)
+def test_blank_or_invisible_identifiers_are_row_errors(
+    client: TestClient, keys: Keys, project: Any, row: str, field: str
+) -> None:
+    response = _import(client, keys, HEAD + row + "\r\n")
+    assert response.status_code == 422, response.text
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(2, field)]
+    assert _total(client, keys) == (0, "0.00")
+
+
+def test_budget_lines_by_code_or_name(client: TestClient, keys: Keys, zl7: None) -> None:
+    text = _csv(
+        HEAD,
+        "ＺＬ７－６,图书,1.00,2023-06-01,甲,V-1,county",
+        "ZL7-6,zl7-6-5,2.00,2023-06-01,甲,V-2,county",
+        "ZL7-6,报刊,3.00,2023-06-01,甲,V-3,county",
+    )
+    refused = _import(client, keys, text)
+    assert refused.status_code == 422
+    assert [(e["row"], e["field"]) for e in refused.json()["errors"]] == [(4, "budget_line")]
+    response = _import(client, keys, text.rsplit("ZL7-6,报刊", 1)[0])
+    assert response.status_code == 201, response.text
+    entries = client.get(
+        "/api/v1/disbursements", params={"sort": "voucher_no"}, headers=keys.viewer
+    ).json()["items"]
+    lines = client.get("/api/v1/projects/ZL7-6", headers=keys.viewer).json()["budget_lines"]
+    codes = {line["id"]: line["code"] for line in lines}
+    assert [codes[e["budget_line_id"]] for e in entries] == ["ZL7-6-6", "ZL7-6-5"]
+
+
+def test_a_multipart_upload(client: TestClient, keys: Keys, projects: Any) -> None:
+    response = client.post(
+        "/api/v1/disbursements/import",
+        files={"file": ("2023-06.csv", MONTH_OK.encode("gb18030"), "text/csv")},
+        headers=keys.finance,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["posted"] == 3
+    no_file = client.post(
+        "/api/v1/disbursements/import",
+        files={"other": ("x.csv", MONTH_OK.encode(), "text/csv")},
+        headers=keys.finance,
+    )
+    assert no_file.status_code == 422
+    assert [e["field"] for e in no_file.json()["errors"]] == ["file"]
+    assert _total(client, keys) == (3, "550000.49")
+
+
+def test_an_xlsx_file(client: TestClient, keys: Keys, projects: Any) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["项目编号", "金额", "支付日期", "收款单位", "凭证号", "资金来源"])
+    sheet.append(["IMP-A", 1234.5, date(2023, 6, 5), "+某公司", "X-1", "县级财政"])
+    # Text cells are text: a leading ' comes off only in CSV, where the exporter puts one.
+    sheet.append(["IMP-B", "0.10", "2023-06-06", "'=乙", "X-2", "county"])
+    body = io.BytesIO()
+    book.save(body)
+    response = _post(client, keys, body.getvalue())
+    assert response.status_code == 201, response.text
+    assert response.json()["total"] == "1234.60"
+    payees = [
+        e["payee"] for e in client.get("/api/v1/disbursements", headers=keys.viewer).json()["items"]
+    ]
+    assert sorted(payees) == ["'=乙", "+某公司"]
+    damaged = _post(client, keys, b"PK\x03\x04" + b"\x00" * 100)
+    assert damaged.status_code == 422
+    assert [e["field"] for e in damaged.json()["errors"]] == ["file"]
+
+
+@pytest.mark.parametrize("body", [b"", codecs.BOM_UTF8])
+def test_an_empty_body_says_so(client: TestClient, keys: Keys, projects: Any, body: bytes) -> None:
+    response = _post(client, keys, body)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["detail"].startswith("the body is empty")
+    assert [e["field"] for e in problem["errors"]] == ["file"]
+
+
+@pytest.mark.parametrize(
+    ("head", "named"),
+    [
+        ("project,amount,paid_on,payee,voucher_no,funding_source,payee", "payee"),
+        ("project,amount,paid_on,payee,voucher_no,funding_source,收款单位", "payee"),
+    ],
+)
+def test_a_heading_twice_is_refused(
+    client: TestClient, keys: Keys, projects: Any, head: str, named: str
+) -> None:
+    text = head + "\r\nIMP-A,1.00,2023-06-01,甲,V-1,county,乙\r\n"
+    response = _import(client, keys, text)
+    assert response.status_code == 422
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(1, named)]
+    assert _total(client, keys) == (0, "0.00")
+
+
+def _zip(**members: bytes) -> bytes:
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return body.getvalue()
+
+
+def _empty_workbook() -> bytes:
+    body = io.BytesIO()
+    Workbook().save(body)
+    return body.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (_zip(**{"hello.txt": b"not a workbook"}), "text/csv"),
+        (_zip(**{"[Content_Types].xml": b"<Types"}), "text/csv"),
+        (_empty_workbook(), "text/csv"),
+        (b"--x\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--x--\r\n", "multipart/form-data"),
+        (b"garbage", "multipart/form-data; boundary=x"),
+        (b"--x\r\n\r\n", "multipart/form-data; boundary=x"),
+    ],
+    ids=["zip", "broken-xlsx", "empty-xlsx", "no-boundary", "garbage-form", "cut-form"],
+)
+def test_damaged_files_are_a_422_never_a_500(
+    client: TestClient, keys: Keys, projects: Any, body: bytes, content_type: str
+) -> None:
+    response = client.post(
+        "/api/v1/disbursements/import",
+        content=body,
+        headers={**keys.finance, "Content-Type": content_type},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert _total(client, keys) == (0, "0.00")

@@ -63,6 +63,8 @@ def test_a_payment_to_someone_other_than_the_contractor_needs_a_reason_shown_in_
     assert refused.status_code == 422 and _field(refused) == "payee"
     assert _disbursed(client, keys, project.id) == "0.00"
 
+    blank = _post(client, keys, {**other, "payee_differs_reason": "\u3000"})
+    assert blank.status_code == 422 and _field(blank) == "payee_differs_reason"
     reason = "代发农民工工资，依《保障农民工工资支付条例》"
     posted = _post(client, keys, {**other, "payee_differs_reason": reason})
     assert posted.status_code == 201, posted.text
@@ -99,14 +101,17 @@ def test_nothing_is_paid_or_reversed_on_a_cancelled_project(
     refused = _post(client, keys, payment(project.id, "10.00", "C-2"))
     assert refused.status_code == 409
     assert refused.json()["type"].endswith("/project-cancelled")
-    assert refused.json()["status"] == "cancelled" and "cancelled" in refused.json()["detail"]
+    assert refused.json()["status"] == 409
+    assert (
+        refused.json()["project_status"] == "cancelled" and "cancelled" in refused.json()["detail"]
+    )
     reversal = client.post(
         f"/api/v1/disbursements/{paid.json()['id']}/reversals",
-        json={"reason": "退回（测试）", "reversed_on": "2023-07-01"},
+        json={"reason": "退回（测试）", "reversed_on": "2023-07-01", "voucher_no": "红冲-1"},
         headers=keys.finance,
     )
     assert reversal.status_code == 409
-    assert reversal.json()["status"] == "cancelled"
+    assert reversal.json()["project_status"] == "cancelled"
     assert _disbursed(client, keys, project.id) == "10.00"
 
 
@@ -140,6 +145,14 @@ def test_a_payment_is_not_dated_before_the_programme_unless_preparatory_spending
     assert changed.status_code == 200, changed.text
     assert changed.json()["preparatory_months"] == 6
     assert client.patch(url, json={"preparatory_months": 6}, headers=keys.viewer).status_code == 403
+    etag = changed.headers["etag"]
+    for unchanged in ({}, {"preparatory_months": 6}):
+        same = client.patch(url, json=unchanged, headers={**keys.admin, "If-Match": etag})
+        assert same.status_code == 200 and same.headers["etag"] == etag
+    null = client.patch(
+        url, json={"preparatory_months": None}, headers={**keys.admin, "If-Match": etag}
+    )
+    assert null.status_code == 422 and _field(null) == "preparatory_months"
 
     assert (
         _post(client, keys, payment(project.id, "10.00", "E-2", paid_on="2020-07-01")).status_code
@@ -158,7 +171,7 @@ def test_a_reversal_is_not_dated_before_its_payment(
     paid = _post(client, keys, payment(project.id, "10.00", "R-1", paid_on="2023-06-30"))
     reversal = client.post(
         f"/api/v1/disbursements/{paid.json()['id']}/reversals",
-        json={"reason": "退回（测试）", "reversed_on": "2023-06-29"},
+        json={"reason": "退回（测试）", "reversed_on": "2023-06-29", "voucher_no": "红冲-2"},
         headers=keys.finance,
     )
     assert reversal.status_code == 422 and _field(reversal) == "reversed_on"

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import Keys, make_programme, make_project, payment
+from tests.factories import Keys, make_contract, make_programme, make_project, payment
 
 
 @pytest.fixture
@@ -190,6 +190,37 @@ def test_voucher_is_unique_within_the_programme(
 
 
 @pytest.mark.parametrize(
+    "typed", [" VCX-1", "VCX-1 ", "vcx-1", "VCX\uff0d1", "\u3000ＶＣＸ－１\u3000", "Vcx-1\n"]
+)
+def test_a_voucher_is_one_voucher_however_it_is_typed(
+    client: TestClient, keys: Keys, project: Any, typed: str
+) -> None:
+    first = client.post(
+        "/api/v1/disbursements", json=payment(project.id, "10.00", "VCX-1"), headers=keys.finance
+    )
+    assert first.status_code == 201, first.text
+    again = client.post(
+        "/api/v1/disbursements", json=payment(project.id, "10.00", typed), headers=keys.finance
+    )
+    assert again.status_code == 409, again.text
+    assert again.json()["existing_id"] == first.json()["id"]
+    assert f"entry {first.json()['id']}" in again.json()["detail"]
+    listed = client.get("/api/v1/disbursements", params={"voucher_no": typed}, headers=keys.viewer)
+    assert [e["voucher_no"] for e in listed.json()["items"]] == ["VCX-1"]
+    assert _project(client, keys, project.id)["disbursed"] == "10.00"
+
+
+def test_a_voucher_is_stored_normalised(client: TestClient, keys: Keys, project: Any) -> None:
+    posted = client.post(
+        "/api/v1/disbursements",
+        json=payment(project.id, "10.00", "\u3000记－2023－0012 "),
+        headers=keys.finance,
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["voucher_no"] == "记-2023-0012"
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [
         ("amount", "0"),
@@ -202,6 +233,15 @@ def test_voucher_is_unique_within_the_programme(
         ("contract_id", 5),
         ("voucher_no", ""),
         ("payee", ""),
+        # Blank once trimmed, invisible or too long once normalised: refused, never stored.
+        ("voucher_no", "   "),
+        ("voucher_no", "VCX\u200b-1"),
+        ("voucher_no", "\ufeffVCX-1"),
+        ("voucher_no", "VCX\u2028-1"),
+        ("voucher_no", "V" * 65),
+        ("payee", " \t "),
+        ("funding_source", "  "),
+        ("memo", "   "),
     ],
 )
 def test_bad_payments_are_refused_by_field(
@@ -330,3 +370,58 @@ def test_totals_beyond_the_largest_single_amount_are_reported_not_a_500(
         headers=keys.finance,
     )
     assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "amount"
+
+
+def _by_code(voucher: str, **refs: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "project_id": "ZL7-6",
+        "budget_line_id": "ZL7-6-6",
+        "amount": "100.00",
+        "paid_on": "2023-06-30",
+        "payee": "某图书供应商（测试）",
+        "voucher_no": voucher,
+        "funding_source": "county",
+    }
+    return {**body, **refs}
+
+
+def test_a_payment_names_its_project_line_and_contract_as_reads_show_them(
+    client: TestClient, keys: Keys, zl7: None
+) -> None:
+    project = _project(client, keys, "ZL7-6")
+    lines = {line["code"]: line["id"] for line in project["budget_lines"]}
+    contract = make_contract(client, keys, project["id"], "HT-6-1", "1000000.00")
+    response = client.post(
+        "/api/v1/disbursements",
+        json=_by_code("V-CODE-1", contract_id="ht－6－1", payee="宁夏某建设工程有限公司（测试）"),
+        headers=keys.finance,
+    )
+    assert response.status_code == 201, response.text
+    entry = response.json()
+    assert (entry["project_id"], entry["budget_line_id"], entry["contract_id"]) == (
+        project["id"],
+        lines["ZL7-6-6"],
+        contract["id"],
+    )
+    by_name = client.post(
+        "/api/v1/disbursements",
+        json=_by_code("V-CODE-2", budget_line_id="图书"),
+        headers=keys.finance,
+    )
+    assert by_name.status_code == 201, by_name.text
+    assert by_name.json()["budget_line_id"] == lines["ZL7-6-6"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("project_id", "ZL7-99"), ("budget_line_id", "ZL7-6-99"), ("contract_id", "HT-NONE")],
+)
+def test_an_unknown_code_is_refused_naming_its_field(
+    client: TestClient, keys: Keys, zl7: None, field: str, value: str
+) -> None:
+    response = client.post(
+        "/api/v1/disbursements", json=_by_code("V-CODE-X", **{field: value}), headers=keys.finance
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert client.get("/api/v1/disbursements", headers=keys.viewer).json()["total"] == 0

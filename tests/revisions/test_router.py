@@ -68,7 +68,12 @@ def test_budget_as_of_dates(client: TestClient, keys: Keys, project: Any) -> Non
     _revise(client, keys, project, "1200000.00", "2023-03-01", "发改〔2023〕1号")
     client.post(
         f"/api/v1/disbursements/{p1['id']}/reversals",
-        json={"amount": "50000.00", "reason": "扣回", "reversed_on": "2023-05-01"},
+        json={
+            "amount": "50000.00",
+            "reason": "扣回",
+            "reversed_on": "2023-05-01",
+            "voucher_no": "红字-01",
+        },
         headers=keys.finance,
     )
     expected = {
