@@ -3,6 +3,7 @@
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
@@ -211,21 +212,29 @@ def record_acceptance(
     )
     if contract.accepted_on is not None:
         raise Conflict(f"contract {contract.contract_no} was accepted on {contract.accepted_on}")
+    _record_change(session, actor, contract, "accept", {"accepted_on": data.accepted_on})
+    return contract
+
+
+def _record_change(
+    session: Session, actor: Actor, contract: Contract, action: str, changes: dict[str, Any]
+) -> None:
+    """Apply an action's changes to the contract, move its version on, and audit it."""
     before = contract.model_dump()
-    contract.accepted_on = data.accepted_on
+    for name, value in changes.items():
+        setattr(contract, name, value)
     contract.version += 1
     session.add(contract)
     session.flush()
     audit.record(
         session,
         actor=actor,
-        action="accept",
+        action=action,
         entity="contract",
         entity_id=contract.id,
         before=before,
         after=contract.model_dump(),
     )
-    return contract
 
 
 def committed_amount(session: Session, contract_id: int) -> Decimal:
@@ -268,20 +277,12 @@ def release_retention(
             f"the retention of contract {contract.contract_no} was released on "
             f"{released.retention_release_date}"
         )
-    before = contract.model_dump()
-    contract.retention_released_on = data.released_on
-    contract.retention_release_reason = data.reason
-    contract.version += 1
-    session.add(contract)
-    session.flush()
-    audit.record(
+    _record_change(
         session,
-        actor=actor,
-        action="release_retention",
-        entity="contract",
-        entity_id=contract.id,
-        before=before,
-        after=contract.model_dump(),
+        actor,
+        contract,
+        "release_retention",
+        {"retention_released_on": data.released_on, "retention_release_reason": data.reason},
     )
     return contract_reads(session=session, contracts=[contract], today=today)[0]
 
