@@ -8,7 +8,7 @@ from app.auth.actor import Actor
 from app.auth.scope import own_organisation
 from app.contractors.models import Contractor
 from app.contractors.schemas import ContractorCreate, ContractorUpdate
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.params import Pagination, contains_clause
 
 
@@ -84,3 +84,17 @@ def update_contractor(
         after=contractor.model_dump(),
     )
     return contractor
+
+
+def contractor_id_of(*, session: Session, ref: int | str, field: str) -> int:
+    """The id of the contractor a body names by id or by its 统一社会信用代码; a 422 naming the
+    field if there is none."""
+    if isinstance(ref, int):
+        found = session.exec(select(Contractor.id).where(Contractor.id == ref)).first()
+    else:
+        found = session.exec(
+            select(Contractor.id).where(Contractor.credit_code == ref.upper())
+        ).first()
+    if found is None:
+        raise InvalidInput(f"no contractor {ref}", field=field)
+    return found

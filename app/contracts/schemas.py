@@ -29,7 +29,9 @@ class ContractCreate(InputModel):
     )
 
     project_id: RowId | CodeRef = Field(description="The project's id or code")
-    contractor_id: RowId
+    contractor_id: RowId | CodeRef = Field(
+        description="The contractor's id or 统一社会信用代码 (e.g. 91350100M000100Y43)"
+    )
     contract_no: Identifier = Field(
         min_length=1, max_length=64, description="Unique in the project, compared without case"
     )

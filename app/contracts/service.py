@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts
-from app.contractors.models import Contractor
+from app.contractors.service import contractor_id_of
 from app.contracts.models import ChangeKind, ChangeOrder, Contract, ContractBalance
 from app.contracts.schemas import (
     AcceptanceCreate,
@@ -129,11 +129,10 @@ def create_contract(
     project_id = project_id_of(
         session=session, actor=actor, ref=data.project_id, field="project_id"
     )
-    data = data.model_copy(update={"project_id": project_id})
+    contractor_id = contractor_id_of(session=session, ref=data.contractor_id, field="contractor_id")
+    data = data.model_copy(update={"project_id": project_id, "contractor_id": contractor_id})
     if session.get(Project, data.project_id) is None:
         raise InvalidInput(f"project {data.project_id} does not exist", field="project_id")
-    if session.get(Contractor, data.contractor_id) is None:
-        raise InvalidInput(f"contractor {data.contractor_id} does not exist", field="contractor_id")
     clash = session.exec(
         select(Contract.id).where(
             Contract.project_id == data.project_id,

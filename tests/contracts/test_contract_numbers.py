@@ -129,3 +129,35 @@ def test_an_unknown_code_in_a_write_is_refused_naming_its_field(
     response = client.post(path, json={**bases[path], **body}, headers=keys.admin)
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_a_contract_names_its_contractor_by_credit_code(
+    client: TestClient, keys: Keys, project: Any
+) -> None:
+    contractor = client.post(
+        "/api/v1/contractors",
+        json={"name": "宁夏某建设工程有限公司（信用代码）", "credit_code": "91350100M000100Y43"},
+        headers=keys.admin,
+    )
+    assert contractor.status_code == 201, contractor.text
+    body = {
+        "project_id": "CN-1",
+        "contract_no": "SG-CC",
+        "title": "施工（测试）",
+        "amount": "100.00",
+        "signed_on": "2023-03-01",
+    }
+    unknown = client.post(
+        "/api/v1/contracts",
+        json={**body, "contractor_id": "91350100MA0000000X"},
+        headers=keys.admin,
+    )
+    assert unknown.status_code == 422
+    assert [e["field"] for e in unknown.json()["errors"]] == ["contractor_id"]
+    created = client.post(
+        "/api/v1/contracts",
+        json={**body, "contractor_id": "91350100m000100y43"},
+        headers=keys.admin,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["contractor_id"] == contractor.json()["id"]
