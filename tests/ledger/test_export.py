@@ -284,6 +284,7 @@ def test_every_cell_matches_the_json_list(client: TestClient, keys: Keys, sessio
             "funding_source": entry["funding_source"],
             "funding_source_name": "县级财政",
             "memo": _inert(entry["memo"] or ""),
+            "payee_differs_reason": _inert(entry["payee_differs_reason"] or ""),
             "reverses_id": str(entry["reverses_id"] or ""),
             "reason": _inert(entry["reason"] or ""),
             "created_at": entry["created_at"],
@@ -702,6 +703,7 @@ def _expected_csv(
         Disbursement.payee,
         Disbursement.voucher_no,
         Disbursement.memo,
+        Disbursement.payee_differs_reason,
         Disbursement.reason,
     )
     text = io.StringIO()
@@ -710,7 +712,9 @@ def _expected_csv(
     writer.writerow([c.zh if zh else c.en for c in LEDGER_COLUMNS])
     for item in listed:
         # Text as stored: the JSON list is read through the same database.
-        kind, project_id, line_id, contract_id, payee, voucher, memo, reason = stored[item["id"]]
+        kind, project_id, line_id, contract_id, payee, voucher, memo, differs, reason = stored[
+            item["id"]
+        ]
         line_code, line_name = lines.get(line_id, (None, None))
         source_code = item["funding_source"]
         writer.writerow(
@@ -729,6 +733,7 @@ def _expected_csv(
                 _inert(source_code),
                 _inert(sources[source_code]),
                 memo and _inert(memo),
+                differs and _inert(differs),
                 item["reverses_id"],
                 reason and _inert(reason),
                 item["created_at"],
