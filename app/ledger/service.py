@@ -283,12 +283,9 @@ def payment_from_body(
         if found is None:
             raise InvalidInput(f"no contract {contract_id} on this project", field="contract_id")
         contract_id = found
-    return DisbursementCreate(
-        **body.model_dump(exclude={"project_id", "budget_line_id", "contract_id"}),
-        project_id=project_id,
-        budget_line_id=line_id,
-        contract_id=contract_id,
-    )
+    # The body has been validated field by field; only the references change.
+    references = {"project_id": project_id, "budget_line_id": line_id, "contract_id": contract_id}
+    return DisbursementCreate.model_construct(**{**dict(body), **references})
 
 
 def post_disbursement(
