@@ -55,6 +55,7 @@ def _certified_unpaid(
             m.c.contract_id,
             m.c.name,
             m.c.certified_on,
+            m.c.certification_reason,
             fen(m.c.certified_amount).label("amount"),
             func.sum(fen(m.c.certified_amount))
             .over(partition_by=m.c.contract_id, order_by=(m.c.certified_on, m.c.id))
@@ -75,6 +76,7 @@ def _certified_unpaid(
             certified.c.id,
             certified.c.name,
             certified.c.certified_on,
+            certified.c.certification_reason,
             certified.c.amount,
             unpaid.label("unpaid"),
             c.c.id.label("contract_id"),
@@ -107,6 +109,7 @@ def _certified_unpaid(
                 certified_amount=yuan(int(row.amount)),
                 unpaid=yuan(int(row.unpaid)),
                 certified_on=row.certified_on,
+                certification_reason=row.certification_reason,
                 due_on=due_on,
                 overdue_days=max(0, (as_of - due_on).days),
             )

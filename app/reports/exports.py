@@ -23,6 +23,7 @@ CERTIFIED_COLUMNS = (
     Column("certified_amount", "certified_amount", "确认金额（元）", Kind.MONEY),
     Column("unpaid", "unpaid", "未付金额（元）", Kind.MONEY),
     Column("certified_on", "certified_on", "确认日期", Kind.DATE),
+    Column("certification_reason", "certification_reason", "超进度确认原因", width=30),
     Column("due_on", "due_on", "应付日期", Kind.DATE),
     Column("overdue_days", "overdue_days", "逾期天数", Kind.INT),
 )

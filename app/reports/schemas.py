@@ -17,6 +17,9 @@ class CertifiedDue(BaseModel):
     certified_amount: Amount
     unpaid: Amount = Field(description="What payments on the contract have not yet covered")
     certified_on: date
+    certification_reason: str | None = Field(
+        description="Why finance certified more than the milestone's share at its progress"
+    )
     due_on: date = Field(description="certified_on + the contract's payment term")
     overdue_days: int
 

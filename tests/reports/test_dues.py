@@ -80,6 +80,7 @@ def test_dues_and_retention(client: TestClient, keys: Keys, session: Session) ->
         (second["id"], "30000.00", "2023-08-31", 15),
     ]
     assert (report["certified_unpaid_total"], report["overdue_total"]) == ("30000.00", "30000.00")
+    assert [d["certification_reason"] for d in report["certified"]] == [ADVANCE]
     assert first["id"] not in [d["milestone_id"] for d in report["certified"]]
     before_due = client.get(
         "/api/v1/reports/dues", params={"as_of": "2023-08-15"}, headers=keys.finance

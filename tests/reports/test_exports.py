@@ -112,6 +112,7 @@ def test_dues_as_csv(client: TestClient, keys: Keys, dues: Any) -> None:
     assert [r["milestone"] for r in rows] == ["'=1+1", "主体完工"]
     assert {r["contract_no"] for r in rows} == {"SG-青铜峡-01"}
     assert [r["due_on"] for r in rows] == [d["due_on"] for d in dues["certified"]]
+    assert [r["certification_reason"] for r in rows] == [ADVANCE, ADVANCE]
     assert retention[0] == ["Retention"]
     (held,) = [dict(zip(retention[1], row, strict=True)) for row in retention[2:]]
     assert held["retention_held"] == dues["retention"][0]["retention_held"]
