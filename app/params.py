@@ -7,10 +7,10 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, false, or_
-from sqlmodel import col
+from sqlmodel import Session, col, select
 
-from app.errors import InvalidInput, PreconditionFailed, PreconditionRequired
-from app.inputs import SafeText
+from app.errors import Conflict, InvalidInput, PreconditionFailed, PreconditionRequired
+from app.inputs import SafeText, identifier_key
 from app.timeutil import business_today
 
 MAX_ID = 2_147_483_647
@@ -116,6 +116,25 @@ def ref_clause(column_id: Any, column_code: Any, ref: str) -> ColumnElement[bool
     if ref.isascii() and ref.isdigit():
         return col(column_id) == int(ref) if int(ref) <= MAX_ID else false()
     return col(column_code) == ref
+
+
+def code_clause(column_id: Any, column_key: Any, ref: str) -> ColumnElement[bool]:
+    """Match a reference to a row with a code: digits are an id, anything else the code,
+    compared by the key kept beside it (`zl7-2b` and `ＺＬ７－２Ｂ` find ZL7-2B)."""
+    return ref_clause(column_id, column_key, identifier_key(ref))
+
+
+def check_code_free(
+    *, session: Session, table: Any, code: str, clash: str, within: Sequence[Any] = ()
+) -> None:
+    """A 409 if a row of `table` (one matching `within`) has `code`, however it is written
+    there; `clash` says what clashed, and the 409 names the row (`as ZL7-2B (project 12)`)."""
+    found = session.exec(
+        select(table).where(col(table.code_key) == identifier_key(code), *within)
+    ).first()
+    if found is not None:
+        written = f" as {found.code}" if found.code != code else ""
+        raise Conflict(f"{clash}{written} ({table.__tablename__.replace('_', ' ')} {found.id})")
 
 
 async def business_today_dep(request: Request) -> date:

@@ -27,6 +27,7 @@ from app.auth.actor import Actor
 from app.auth.models import Role
 from app.config import get_settings
 from app.errors import Conflict, DomainError
+from app.inputs import identifier_key
 from app.money import wan_to_yuan
 from app.programmes import service as programmes
 from app.programmes.models import PlanItem, Programme
@@ -189,11 +190,11 @@ def load_document(
     plan_items = _load_plan_items(session, result, programme, document)
     site_rows = _load_sites(session, result, programme.region, document)
     deleted: dict[tuple[object, ...], audit.Deletion] = {
-        ("project", gone.before["code"]): gone
+        ("project", identifier_key(gone.before["code"])): gone
         for gone in audit.deletions(session=session, entity="project")
     }
     deleted.update(
-        (("budget_line", gone.before["project_id"], gone.before["code"]), gone)
+        (("budget_line", gone.before["project_id"], identifier_key(gone.before["code"])), gone)
         for gone in audit.deletions(session=session, entity="budget_line")
     )
 
@@ -233,7 +234,9 @@ def load_document(
 
 def _load_programme(session: Session, result: SeedResult, document: dict[str, Any]) -> Programme:
     data = _validate(ProgrammeCreate, "programme", dict(document.get("programme", {})))
-    programme = session.exec(select(Programme).where(Programme.code == data.code)).first()
+    programme = session.exec(
+        select(Programme).where(Programme.code_key == identifier_key(data.code))
+    ).first()
     if programme is None:
         result.count("programmes", created=True)
         return _call(
@@ -267,7 +270,8 @@ def _load_plan_items(
         data = _validate(PlanItemCreate, where, dict(record))
         item = session.exec(
             select(PlanItem).where(
-                PlanItem.programme_id == programme.id, PlanItem.code == data.code
+                PlanItem.programme_id == programme.id,
+                PlanItem.code_key == identifier_key(data.code),
             )
         ).first()
         if item is None:
@@ -367,9 +371,11 @@ def _load_project(
     deleted: dict[tuple[object, ...], audit.Deletion],
 ) -> None:
     actor = result.actor
-    project = session.exec(select(Project).where(Project.code == data.code)).first()
+    project = session.exec(
+        select(Project).where(Project.code_key == identifier_key(data.code))
+    ).first()
     if project is None:
-        gone = deleted.get(("project", data.code))
+        gone = deleted.get(("project", identifier_key(data.code)))
         if gone is not None and not _create_again(result, data.code, gone):
             return
         project = _call(where, projects.create_project, session=session, actor=actor, data=data)
@@ -394,11 +400,12 @@ def _load_project(
     for line_where, line in lines:
         row = session.exec(
             select(BudgetLine).where(
-                BudgetLine.project_id == project.id, col(BudgetLine.code) == line.code
+                BudgetLine.project_id == project.id,
+                col(BudgetLine.code_key) == identifier_key(line.code),
             )
         ).first()
         if row is None:
-            gone = deleted.get(("budget_line", project.id, line.code))
+            gone = deleted.get(("budget_line", project.id, identifier_key(line.code)))
             label = f"{data.code} budget line {line.code}"
             if gone is None or gone.at < project.created_at or _create_again(result, label, gone):
                 missing.append((line_where, line))

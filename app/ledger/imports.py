@@ -30,7 +30,7 @@ from app.inputs import check_text, identifier_key, normalise_identifier
 from app.ledger.models import Disbursement, EntryKind
 from app.ledger.schemas import BudgetWarning, DisbursementCreate
 from app.ledger.service import DuplicateVoucher, ProjectCancelled, post_disbursement
-from app.params import ref_clause
+from app.params import code_clause
 from app.programmes.models import PlanItem
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
@@ -221,7 +221,12 @@ def _resolve_project(
         found = session.exec(
             select(Project, PlanItem.programme_id)
             .join(PlanItem, col(PlanItem.id) == Project.plan_item_id)
-            .where(or_(ref_clause(Project.id, Project.code, ref), col(Project.code) == ref))
+            .where(
+                or_(
+                    code_clause(Project.id, Project.code_key, ref),
+                    col(Project.code_key) == identifier_key(ref),
+                )
+            )
         ).first()
         cache[ref] = (found[0], found[1]) if found is not None else None
     return cache[ref]

@@ -4,6 +4,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.inputs import key_of
 from app.money import MoneyType, ScaledDecimal
 from app.timeutil import UTCDateTime, utcnow
 
@@ -15,6 +16,8 @@ class Milestone(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("project_id", "code"),
+        # Compared by its key (app.inputs.identifier_key), as every code is.
+        Index("uq_milestone_project_id_code_key", "project_id", "code_key", unique=True),
         CheckConstraint("weight > 0", name="weight_positive"),
         CheckConstraint("percent_complete BETWEEN 0 AND 10000", name="percent_complete"),
     )
@@ -25,6 +28,10 @@ class Milestone(SQLModel, table=True):
         default=None, foreign_key="contract.id", ondelete="RESTRICT", index=True
     )
     code: str = Field(max_length=64)
+    # Nullable in the table only because SQLite can't add a NOT NULL column without a rebuild.
+    code_key: str | None = Field(
+        default=None, max_length=255, sa_column_kwargs={"default": key_of("code")}
+    )
     name: str = Field(max_length=300)
     weight: Decimal = Field(sa_type=ScaledDecimal(2), nullable=False)
     planned_date: date

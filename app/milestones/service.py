@@ -18,7 +18,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
 from app.milestones.schemas import CertificationCreate, MilestoneCreate, ProgressCreate
 from app.money import FEN, money_sum
-from app.params import Pagination
+from app.params import Pagination, check_code_free
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
 from app.projects.service import project_id_of
@@ -183,13 +183,13 @@ def create_milestone(
                 f"contract {data.contract_id} is not a contract of this project",
                 field="contract_id",
             )
-    clash = session.exec(
-        select(Milestone.id).where(
-            Milestone.project_id == data.project_id, Milestone.code == data.code
-        )
-    ).first()
-    if clash is not None:
-        raise Conflict(f"the project already has a milestone {data.code} (milestone {clash})")
+    check_code_free(
+        session=session,
+        table=Milestone,
+        code=data.code,
+        clash=f"the project already has a milestone {data.code}",
+        within=[Milestone.project_id == data.project_id],
+    )
     milestone = Milestone(**data.model_dump())
     if data.certified_amount is not None or data.certified_on is not None:
         if data.certified_amount is None or data.certified_on is None:

@@ -8,9 +8,9 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.errors import Conflict, NotFound
+from app.errors import NotFound
 from app.money import money_sum
-from app.params import Pagination, check_if_match, etag_for, ref_clause
+from app.params import Pagination, check_code_free, check_if_match, code_clause, etag_for
 from app.programmes.models import PlanItem, Programme
 from app.programmes.schemas import (
     PlanItemCreate,
@@ -91,7 +91,7 @@ def list_programmes(*, session: Session, page: Pagination) -> tuple[list[Program
 
 
 def get_programme(*, session: Session, ref: str, for_update: bool = False) -> Programme:
-    query = select(Programme).where(ref_clause(Programme.id, Programme.code, ref))
+    query = select(Programme).where(code_clause(Programme.id, Programme.code_key, ref))
     programme = session.exec(query.with_for_update() if for_update else query).first()
     if programme is None:
         raise NotFound(f"programme {ref} not found")
@@ -99,8 +99,12 @@ def get_programme(*, session: Session, ref: str, for_update: bool = False) -> Pr
 
 
 def create_programme(*, session: Session, actor: Actor, data: ProgrammeCreate) -> Programme:
-    if session.exec(select(Programme.id).where(Programme.code == data.code)).first() is not None:
-        raise Conflict(f"a programme with code {data.code} already exists")
+    check_code_free(
+        session=session,
+        table=Programme,
+        code=data.code,
+        clash=f"a programme with code {data.code} already exists",
+    )
     programme = Programme(**data.model_dump())
     session.add(programme)
     session.flush()
@@ -143,11 +147,13 @@ def patch_programme(
 def create_plan_item(
     *, session: Session, actor: Actor, programme: Programme, data: PlanItemCreate
 ) -> PlanItem:
-    exists = session.exec(
-        select(PlanItem.id).where(PlanItem.programme_id == programme.id, PlanItem.code == data.code)
-    ).first()
-    if exists is not None:
-        raise Conflict(f"programme {programme.code} already has a plan item {data.code}")
+    check_code_free(
+        session=session,
+        table=PlanItem,
+        code=data.code,
+        clash=f"programme {programme.code} already has a plan item {data.code}",
+        within=[PlanItem.programme_id == programme.id],
+    )
     assert programme.id is not None
     item = PlanItem(programme_id=programme.id, **data.model_dump())
     session.add(item)

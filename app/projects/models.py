@@ -2,9 +2,10 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.inputs import key_of
 from app.money import MoneyType, ScaledDecimal
 from app.timeutil import UTCDateTime, utcnow
 
@@ -64,6 +65,8 @@ class Project(SQLModel, table=True):
     """A project of a plan item, with its scope and approved budget estimate (概算)."""
 
     __table_args__ = (
+        # Compared by its key (app.inputs.identifier_key): 'ZL7-2B' and 'ｚｌ７－２ｂ' are one.
+        Index("uq_project_code_key", "code_key", unique=True),
         CheckConstraint(_enum_check("category", Category), name="category"),
         CheckConstraint(_enum_check("status", ProjectStatus), name="status"),
         CheckConstraint(_enum_check("budget_policy", BudgetPolicy), name="budget_policy"),
@@ -73,6 +76,10 @@ class Project(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
+    # Nullable in the table only because SQLite can't add a NOT NULL column without a rebuild.
+    code_key: str | None = Field(
+        default=None, max_length=255, sa_column_kwargs={"default": key_of("code")}
+    )
     name: str = Field(max_length=300)
     plan_item_id: int = Field(foreign_key="plan_item.id", ondelete="RESTRICT", index=True)
     plan_ref: str | None = Field(default=None, max_length=64, description="Place in the plan text")
@@ -121,6 +128,7 @@ class BudgetLine(SQLModel, table=True):
     __tablename__ = "budget_line"
     __table_args__ = (
         UniqueConstraint("project_id", "code"),
+        Index("uq_budget_line_project_id_code_key", "project_id", "code_key", unique=True),
         CheckConstraint("estimate >= 0", name="estimate_non_negative"),
         CheckConstraint(_enum_check("cost_category", CostCategory), name="cost_category"),
         CheckConstraint(
@@ -132,6 +140,10 @@ class BudgetLine(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", ondelete="RESTRICT", index=True)
     code: str = Field(max_length=64)
+    # Nullable in the table only because SQLite can't add a NOT NULL column without a rebuild.
+    code_key: str | None = Field(
+        default=None, max_length=255, sa_column_kwargs={"default": key_of("code")}
+    )
     name: str = Field(max_length=300)
     cost_category: str = Field(max_length=64)
     quantity: Decimal | None = Field(default=None, sa_type=ScaledDecimal(2))

@@ -20,7 +20,15 @@ from app.funding.models import FundingSource, ProjectFunding
 from app.inputs import identifier_key
 from app.ledger.models import Disbursement, ProjectBalance
 from app.money import money_sum
-from app.params import Pagination, check_if_match, contains_clause, etag_for, ref_clause
+from app.params import (
+    Pagination,
+    check_code_free,
+    check_if_match,
+    code_clause,
+    contains_clause,
+    etag_for,
+    ref_clause,
+)
 from app.programmes.models import PlanItem, Programme
 from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project, ProjectSite, ProjectStage
@@ -58,7 +66,7 @@ def get_project(*, session: Session, actor: Actor, ref: str, for_update: bool = 
     """A project by id or code, within the caller's scope; 404 otherwise. `for_update` takes
     the project's balance lock first, then the project row (see app/projects/locks.py)."""
     query = select(Project).where(
-        visible_projects(actor), ref_clause(Project.id, Project.code, ref)
+        visible_projects(actor), code_clause(Project.id, Project.code_key, ref)
     )
     project = session.exec(query).first()
     if project is None:
@@ -102,7 +110,7 @@ def _filter_clauses(filters: ProjectFilters) -> list[ColumnElement[bool]]:
         clauses.append(
             col(Project.plan_item_id).in_(
                 select(col(PlanItem.id)).where(
-                    ref_clause(PlanItem.id, PlanItem.code, filters.plan_item)
+                    code_clause(PlanItem.id, PlanItem.code_key, filters.plan_item)
                 )
             )
         )
@@ -111,7 +119,7 @@ def _filter_clauses(filters: ProjectFilters) -> list[ColumnElement[bool]]:
             col(Project.plan_item_id).in_(
                 select(col(PlanItem.id))
                 .join(Programme, col(Programme.id) == PlanItem.programme_id)
-                .where(ref_clause(Programme.id, Programme.code, filters.programme))
+                .where(code_clause(Programme.id, Programme.code_key, filters.programme))
             )
         )
     if filters.site:
@@ -294,8 +302,12 @@ def create_project(*, session: Session, actor: Actor, data: ProjectCreate) -> Pr
     """Register a project; its revised estimate starts equal to the original."""
     if session.get(PlanItem, data.plan_item_id) is None:
         raise InvalidInput(f"plan item {data.plan_item_id} does not exist", field="plan_item_id")
-    if session.exec(select(col(Project.id)).where(Project.code == data.code)).first() is not None:
-        raise Conflict(f"a project with code {data.code} already exists")
+    check_code_free(
+        session=session,
+        table=Project,
+        code=data.code,
+        clash=f"a project with code {data.code} already exists",
+    )
     fields = data.model_dump(exclude={"stages", "site_ids"})
     fields.update(
         category=data.category.value,
@@ -472,13 +484,13 @@ def create_line(
 ) -> BudgetLine:
     """Add a 概算 line; all lines together may not exceed the project's estimate."""
     assert project.id is not None
-    exists = session.exec(
-        select(col(BudgetLine.id)).where(
-            BudgetLine.project_id == project.id, BudgetLine.code == data.code
-        )
-    ).first()
-    if exists is not None:
-        raise Conflict(f"project {project.code} already has a budget line {data.code}")
+    check_code_free(
+        session=session,
+        table=BudgetLine,
+        code=data.code,
+        clash=f"project {project.code} already has a budget line {data.code}",
+        within=[BudgetLine.project_id == project.id],
+    )
     check_lines_within_estimate(session, project, data.estimate)
     line = BudgetLine(
         project_id=project.id,
@@ -557,7 +569,9 @@ def project_id_of(*, session: Session, actor: Actor, ref: int | str, field: str)
     if isinstance(ref, int):
         return ref
     found = session.exec(
-        select(Project.id).where(visible_projects(actor), ref_clause(Project.id, Project.code, ref))
+        select(Project.id).where(
+            visible_projects(actor), code_clause(Project.id, Project.code_key, ref)
+        )
     ).first()
     if found is None:
         raise InvalidInput(f"no project {ref}", field=field)
@@ -568,13 +582,13 @@ def budget_line_of(*, session: Session, project_id: int, ref: str) -> int | str:
     """A budget line of a project by its code (`ZL7-6-6`, compared as identifiers are), its
     name (`图书`) or its id: the id, or why there is none."""
     lines = session.exec(
-        select(BudgetLine.id, BudgetLine.code, BudgetLine.name).where(
+        select(BudgetLine.id, BudgetLine.code_key, BudgetLine.name).where(
             BudgetLine.project_id == project_id
         )
     ).all()
     key = identifier_key(ref)
     for matches in (
-        [id_ for id_, code, _ in lines if identifier_key(code) == key],
+        [id_ for id_, code_key, _ in lines if code_key == key],
         [id_ for id_, _, name in lines if name.strip() == ref.strip()],
         [id_ for id_, _, _ in lines if ref.isascii() and ref.isdigit() and str(id_) == ref],
     ):

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from app.auth.actor import Actor
 from app.auth.scope import visible_projects
 from app.contracts.models import Contract
+from app.inputs import identifier_key
 from app.milestones.models import Milestone
 from app.reports.dues import dues
 from app.reports.figures import (
@@ -48,7 +49,7 @@ def alerts(
     # 竣工验收: the project's milestone of that code reached, else every contract accepted.
     reached = (
         select(m.c.project_id, func.max(m.c.actual_date).label("on"))
-        .where(m.c.code == ACCEPTANCE_CODE, m.c.actual_date <= as_of)
+        .where(m.c.code_key == identifier_key(ACCEPTANCE_CODE), m.c.actual_date <= as_of)
         .group_by(m.c.project_id)
         .subquery()
     )

@@ -44,11 +44,22 @@ def test_check_notices_drift(scratch_url: str) -> None:
         metadata.remove(extra)
 
 
-def _light(name: str, *leave_out: str) -> sa.TableClause:
-    """A table as an older revision has it: the columns of today's but `leave_out`."""
-    return sa.table(
+def _light(name: str, *leave_out: str) -> sa.Table:
+    """A table as an older revision has it: the columns of today's (and their defaults) but
+    `leave_out`."""
+    return sa.Table(
         name,
-        *(sa.column(c.name, c.type) for c in metadata.tables[name].c if c.name not in leave_out),
+        sa.MetaData(),
+        *(
+            sa.Column(
+                c.name,
+                c.type,
+                primary_key=c.primary_key,
+                default=None if c.default is None else c.default.arg,  # type: ignore[attr-defined]
+            )
+            for c in metadata.tables[name].c
+            if c.name not in leave_out
+        ),
     )
 
 
@@ -70,17 +81,19 @@ def test_existing_vouchers_and_contract_numbers_get_their_keys(scratch_url: str)
         with engine.begin() as conn:
             programme = _insert(
                 conn,
-                sa.insert(tables["programme"]).values(
+                sa.insert(_light("programme", "code_key")).values(
                     code="MIG", name="m", region="r", start_year=2021, end_year=2025
                 ),
             )
             item = _insert(
                 conn,
-                sa.insert(tables["plan_item"]).values(programme_id=programme, code="I", name="i"),
+                sa.insert(_light("plan_item", "code_key")).values(
+                    programme_id=programme, code="I", name="i"
+                ),
             )
             project = _insert(
                 conn,
-                sa.insert(tables["project"]).values(
+                sa.insert(_light("project", "code_key")).values(
                     code="MIG-1",
                     name="m",
                     plan_item_id=item,
@@ -149,6 +162,125 @@ def test_existing_vouchers_and_contract_numbers_get_their_keys(scratch_url: str)
             conn.execute(
                 sa.insert(tables["disbursement"]).values(
                     **common, voucher_no="Vcx-1", kind="payment", amount=Decimal("1.00")
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def test_existing_codes_get_their_keys(scratch_url: str) -> None:
+    """Codes from before they were compared by key: keys backfilled within each code's scope
+    (the later of two that now compare equal kept apart), and from then on the database
+    refuses the same code however it is typed."""
+    migrate.upgrade(scratch_url, "7c1e5a90d2b4")  # the revision before code keys
+    engine = sa.create_engine(scratch_url)
+
+    def insert(conn: sa.Connection, table: str, **values: object) -> int:
+        return _insert(conn, sa.insert(_light(table, "code_key")).values(**values))
+
+    try:
+        with engine.begin() as conn:
+            programmes = [
+                insert(
+                    conn,
+                    "programme",
+                    code=code,
+                    name="m",
+                    region="r",
+                    start_year=2021,
+                    end_year=2025,
+                )
+                for code in ("PL-1", "pl-1")
+            ]
+            items = [
+                insert(conn, "plan_item", programme_id=programme, code=code, name="i")
+                for programme, code in [
+                    (programmes[0], "专栏7"),
+                    (programmes[1], "专栏7"),
+                    (programmes[0], "I-a"),
+                    (programmes[0], "i-A"),
+                ]
+            ]
+            estimate = Decimal("1000.00")
+            projects = [
+                insert(
+                    conn,
+                    "project",
+                    code=code,
+                    name="p",
+                    plan_item_id=items[0],
+                    category="new_build",
+                    status="implementation",
+                    original_estimate=estimate,
+                    revised_estimate=estimate,
+                )
+                for code in ("ZL7-2B", "zl7-2b")
+            ]
+            for project, code in [
+                (projects[0], "ZL7-6-1"),
+                (projects[0], "zl7-6-1"),
+                (projects[1], "ZL7-6-1"),
+            ]:
+                insert(
+                    conn,
+                    "budget_line",
+                    project_id=project,
+                    code=code,
+                    name="l",
+                    cost_category="equipment",
+                    estimate=Decimal("10.00"),
+                )
+            for project, code in [
+                (projects[0], "M-1"),
+                (projects[0], "Ｍ－１"),
+                (projects[1], "m-1"),
+            ]:
+                insert(
+                    conn,
+                    "milestone",
+                    project_id=project,
+                    code=code,
+                    name="m",
+                    weight=Decimal("1.00"),
+                    planned_date=date(2023, 1, 1),
+                )
+        migrate.upgrade(scratch_url)
+        with engine.connect() as conn:
+            keys = {
+                table: [
+                    tuple(row)
+                    for row in conn.execute(
+                        sa.text(f"SELECT code, code_key FROM {table} ORDER BY id")
+                    )
+                ]
+                for table in ("programme", "plan_item", "project", "budget_line", "milestone")
+            }
+        assert keys == {
+            "programme": [("PL-1", "pl-1"), ("pl-1", f"pl-1\x1f{programmes[1]}")],
+            "plan_item": [
+                ("专栏7", "专栏7"),
+                ("专栏7", "专栏7"),
+                ("I-a", "i-a"),
+                ("i-A", f"i-a\x1f{items[3]}"),
+            ],
+            "project": [("ZL7-2B", "zl7-2b"), ("zl7-2b", f"zl7-2b\x1f{projects[1]}")],
+            "budget_line": [
+                ("ZL7-6-1", "zl7-6-1"),
+                ("zl7-6-1", "zl7-6-1\x1f2"),
+                ("ZL7-6-1", "zl7-6-1"),
+            ],
+            "milestone": [("M-1", "m-1"), ("Ｍ－１", "m-1\x1f2"), ("m-1", "m-1")],
+        }
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(
+                sa.insert(metadata.tables["project"]).values(
+                    code="Zl7-2b",
+                    name="p",
+                    plan_item_id=items[0],
+                    category="new_build",
+                    status="implementation",
+                    original_estimate=estimate,
+                    revised_estimate=estimate,
                 )
             )
     finally:

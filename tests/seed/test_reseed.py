@@ -187,3 +187,23 @@ def test_a_renamed_site_is_found_by_the_names_it_kept(
     site = client.get("/api/v1/sites/城关第六小学", headers=keys.viewer).json()
     assert site["aliases"] == ["城关六小", "城关六小南校区"]
     assert [p["code"] for p in site["projects"]] == ["ZL7-2A", "ZL7-5"]
+
+
+def test_a_seed_finds_its_records_by_code_however_typed(
+    client: TestClient, keys: Keys, connection: Connection, zl7: None, tmp_path: Path
+) -> None:
+    typed = tmp_path / "zl7-lower.toml"
+    text = DEFAULT_SEED.read_text(encoding="utf-8")
+    typed.write_text(
+        text.replace('code = "ZL7-', 'code = "zl7-').replace("PL-EDU-", "pl-edu-"),
+        encoding="utf-8",
+    )
+    projects = client.get("/api/v1/projects", headers=keys.viewer).json()["total"]
+    audited = _audit_total(client, keys)
+
+    result = _seed(connection, typed, update=True)
+
+    assert not result.changed and result.report == []
+    assert client.get("/api/v1/projects", headers=keys.viewer).json()["total"] == projects
+    assert client.get("/api/v1/programmes", headers=keys.viewer).json()["total"] == 1
+    assert _audit_total(client, keys) == audited
