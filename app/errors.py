@@ -4,6 +4,7 @@ Services raise these; one set of handlers renders them. Nothing here knows about
 """
 
 import logging
+import sqlite3
 from typing import Any
 
 import psycopg
@@ -176,6 +177,14 @@ def _unreachable(exc: DBAPIError) -> bool:
     return isinstance(exc.orig, psycopg.OperationalError) and exc.orig.sqlstate is None
 
 
+def _unique_violation(exc: DBAPIError) -> bool:
+    """A unique index refused the row: another request wrote the same key at the same moment,
+    after this one's check found it free (the check itself answers the common case)."""
+    if isinstance(exc.orig, psycopg.Error):
+        return exc.orig.sqlstate == "23505"
+    return isinstance(exc.orig, sqlite3.IntegrityError) and "UNIQUE" in str(exc.orig)
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
@@ -208,6 +217,16 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _unique_violation(exc):
+            log.warning("unique violation on %s %s: %s", request.method, request.url.path, exc.orig)
+            return problem_response(
+                request,
+                status=409,
+                slug="conflict",
+                title="Conflict with the current state",
+                detail="Another request recorded the same code or number at the same moment; "
+                "read the current state before trying again.",
+            )
         if not _unreachable(exc):
             raise exc  # a 500 (middleware): not the client's doing, nor a lost connection
         log.warning("database unreachable on %s %s", request.method, request.url.path)

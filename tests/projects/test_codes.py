@@ -2,12 +2,24 @@
 milestone found by its code in any case or Unicode form (`ｚｌ７－２ｂ` is ZL7-2B), and a
 code that differs from one already there only so is refused, naming the record that has it."""
 
+from functools import partial
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
 
-from tests.factories import Keys, make_milestone, payment
+from app.auth.models import Role
+from tests.factories import (
+    Keys,
+    concurrently,
+    make_key,
+    make_milestone,
+    make_programme,
+    payment,
+)
 
 TYPED = ["zl7-2b", "ｚｌ７－２ｂ", " Zl7－2B "]
 
@@ -166,3 +178,34 @@ def test_a_programme_and_plan_item_differing_only_in_case_are_refused(
         headers=keys.admin,
     )
     _clash(again, "Sp-1", f"plan item {item.json()['id']}")
+
+
+def test_two_projects_created_at_once_with_one_code_are_a_201_and_a_409(
+    committed_app: FastAPI, engine: Engine
+) -> None:
+    """The clash check and the unique index: whichever answers, the client sees a 409."""
+    with Session(engine, expire_on_commit=False) as s:
+        _, item = make_programme(s)
+        _, admin = make_key(s, Role.admin)
+        s.commit()
+    headers = {"Authorization": f"Bearer {admin}"}
+
+    def create(code: str) -> int:
+        response = TestClient(committed_app).post(
+            "/api/v1/projects",
+            json={
+                "code": code,
+                "name": "同时登记（测试）",
+                "plan_item_id": item.id,
+                "category": "new_build",
+                "original_estimate": "1000.00",
+            },
+            headers=headers,
+        )
+        status: int = response.status_code
+        return status
+
+    for round_no in range(10):
+        codes = [f"RACE-{round_no}", f"race-{round_no}"]
+        statuses = concurrently([partial(create, code) for code in codes])
+        assert sorted(statuses) == [201, 409], (round_no, statuses)
