@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -259,23 +260,61 @@ def install_handlers(app: FastAPI) -> None:
         )
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries for a route's documented errors."""
-    descriptions = {
-        401: "No API key, or a revoked or unknown one",
-        403: "The key's role may not do this",
-        404: "Not found, or not visible to this key",
-        409: "Conflicts with the current state",
-        412: "If-Match does not match the current ETag",
-        413: "The upload is larger than allowed",
-        422: "Invalid input; `errors` names each field",
-        428: "If-Match header required",
-    }
-    return {
-        status: {
-            "model": Problem,
-            "description": descriptions.get(status, "Error"),
-            "content": {PROBLEM_JSON: {}},
+class PreconditionFailedProblem(Problem):
+    """A 412: the resource changed since the client read it."""
+
+    current_etag: str = Field(
+        description="The resource's ETag now: read it again, or send this in If-Match",
+        examples=['"contract-7-v3"'],
+    )
+
+
+_COMPONENTS = "#/components/schemas/"
+# The problem schemas problem_responses() has named, by name: the OpenAPI components they need.
+_PROBLEM_SCHEMAS: dict[str, type[Problem]] = {"Problem": Problem}
+_PROBLEM_DESCRIPTIONS = {
+    401: "No API key, or a revoked or unknown one",
+    403: "The key's role may not do this",
+    404: "Not found, or not visible to this key",
+    409: "Conflicts with the current state",
+    412: "If-Match does not match the current ETag; `current_etag` is the one to send",
+    413: "The upload is larger than allowed",
+    422: "Invalid input; `errors` names each field",
+    428: "If-Match header required",
+}
+
+
+def problem_responses(
+    *statuses: int, schemas: dict[int, type[Problem]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries for a route's documented errors: each an application/problem+json
+    body, the Problem schema or (`schemas`, and 412's current_etag) one with its extra members."""
+    chosen: dict[int, type[Problem]] = {412: PreconditionFailedProblem, **(schemas or {})}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = chosen.get(status, Problem)
+        _PROBLEM_SCHEMAS[model.__name__] = model
+        responses[status] = {
+            "description": _PROBLEM_DESCRIPTIONS.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": f"{_COMPONENTS}{model.__name__}"}}},
         }
-        for status in statuses
-    }
+    return responses
+
+
+def install_problem_schemas(app: FastAPI) -> None:
+    """Adds the problem schemas the routes' responses refer to to the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            _, defs = models_json_schema(
+                [(model, "serialization") for model in _PROBLEM_SCHEMAS.values()],
+                ref_template=_COMPONENTS + "{model}",
+            )
+            components = spec.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in defs.get("$defs", {}).items():
+                components.setdefault(name, schema)
+        return build()  # FastAPI's own cache, completed above
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -11,7 +11,8 @@ from app.config import Settings, get_settings
 from app.contractors.router import router as contractors_router
 from app.contracts.router import router as contracts_router
 from app.db import SessionFactory, make_engine
-from app.errors import install_handlers
+from app.docs.router import router as docs_router
+from app.errors import install_handlers, install_problem_schemas
 from app.funding.router import router as funding_router
 from app.health.router import router as health_router
 from app.keys.router import router as keys_router
@@ -87,6 +88,9 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         openapi_tags=TAGS,
+        # Served by app/docs from a pinned package, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory or SessionFactory(make_engine(settings))
@@ -96,6 +100,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     for router in (
         health_router,
+        docs_router,
         programmes_router,
         projects_router,
         revisions_router,
@@ -112,6 +117,7 @@ def create_app(
         audit_router,
     ):
         app.include_router(router)
+    install_problem_schemas(app)
     return app
 
 

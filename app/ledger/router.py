@@ -22,12 +22,19 @@ from app.ledger.schemas import (
     DisbursementPosted,
     DisbursementRead,
     ImportSummary,
+    PaymentConflictProblem,
     ReversalCreate,
 )
 from app.params import MAX_ID, IdPath, PaginationDep, TodayDep, parse_sort
 from app.routing import FeatureRouter
 
 router = FeatureRouter(prefix="/api/v1/disbursements", tags=["ledger"])
+IMPORT_EXAMPLE = (
+    "项目编号,预算科目,金额,支付日期,收款单位,凭证号,资金来源,摘要\n"
+    "ZL7-2B,,1500000.00,2023-06-30,宁夏某建设工程有限公司（示例）,2023-06-记-0012,county,"
+    "城关第九小学主体工程进度款（示例数据）\n"
+    "ZL7-6,ZL7-6-6,55620.00,2023-09-01,某图书供应商（示例）,2023-09-记-0003,county,图书购置（示例数据）\n"
+)
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
@@ -61,7 +68,7 @@ def _once(
     "named contract was signed (422 `paid_on`); a payee other than the contract's contractor "
     "without `payee_differs_reason` (422 `payee`); a cancelled project (409 "
     "`.../project-cancelled`).",
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422, schemas={409: PaymentConflictProblem}),
 )
 def post_disbursement(
     idem: IdempotencyDep,
@@ -167,6 +174,8 @@ def list_disbursements(
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_disbursement(entry_id: IdPath, actor: AnyRoleDep, session: SessionDep) -> DisbursementRead:
+    """A payment or a reversal, by id. A contractor sees only entries of its own contracts (404
+    otherwise)."""
     entry = service.get_entry(session=session, actor=actor, entry_id=entry_id)
     return service.entry_reads(session=session, entries=[entry])[0]
 
@@ -225,7 +234,7 @@ def reverse_disbursement(
         "requestBody": {
             "required": True,
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}, "example": IMPORT_EXAMPLE},
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
                     "schema": {"type": "string", "format": "binary"}
                 },
@@ -234,7 +243,8 @@ def reverse_disbursement(
                         "type": "object",
                         "properties": {"file": {"type": "string", "format": "binary"}},
                         "required": ["file"],
-                    }
+                    },
+                    "example": {"file": IMPORT_EXAMPLE},
                 },
             },
         }

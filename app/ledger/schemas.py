@@ -3,6 +3,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.errors import Problem
 from app.inputs import CodeRef, Identifier, InputModel, IsoDate
 from app.ledger.models import EntryKind
 from app.money import Amount, PositiveMoney, Ratio, Share
@@ -88,7 +89,13 @@ class DisbursementBody(_PaymentDetails):
 class ReversalCreate(InputModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"reason": "收款单位账号错误，原路退回", "reversed_on": "2023-07-03"}]
+            "examples": [
+                {
+                    "reason": "收款单位账号错误，原路退回",
+                    "reversed_on": "2023-07-03",
+                    "voucher_no": "2023-07-记-0002（红字）",
+                }
+            ]
         }
     )
 
@@ -183,3 +190,33 @@ class ImportSummary(BaseModel):
     skipped_vouchers: list[str]
     warnings: list[ImportWarning]
     message: str
+
+
+_BUDGET_ONLY = "budget-exceeded only: "
+
+
+class PaymentConflictProblem(Problem):
+    """A 409 on a payment. A `.../budget-exceeded` refusal carries its figures (`scope`
+    `project` or `budget_line`: the estimate; `contract`: the payable limit); a
+    `.../project-cancelled` one the project's status."""
+
+    scope: str | None = Field(
+        default=None, description=_BUDGET_ONLY + "project, budget_line or contract"
+    )
+    estimate: Amount | None = Field(default=None, description=_BUDGET_ONLY + "the approved 概算")
+    disbursed: Amount | None = Field(default=None, description=_BUDGET_ONLY + "paid so far")
+    committed: Amount | None = Field(default=None, description=_BUDGET_ONLY + "the contract's")
+    payable_limit: Amount | None = Field(
+        default=None, description=_BUDGET_ONLY + "committed less retention held (质保金)"
+    )
+    paid: Amount | None = Field(default=None, description=_BUDGET_ONLY + "paid on the contract")
+    amount: Amount | None = Field(default=None, description=_BUDGET_ONLY + "this payment")
+    would_be: Amount | None = Field(default=None, description=_BUDGET_ONLY + "the total after it")
+    over_by: Amount | None = Field(default=None, description=_BUDGET_ONLY + "above the ceiling")
+    retention_held: Amount | None = Field(default=None, description=_BUDGET_ONLY + "质保金 held")
+    retention_release_date: date | None = Field(
+        default=None, description=_BUDGET_ONLY + "when the retention falls due"
+    )
+    project_status: str | None = Field(
+        default=None, description="project-cancelled only: the project's status"
+    )

@@ -81,6 +81,9 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("POST", "/api/v1/sites"): ("A", False),
     ("GET", "/api/v1/sites/{ref}"): ("AFVC", False),
     ("PATCH", "/api/v1/sites/{ref}"): ("A", False),
+    ("GET", "/docs"): ("public", False),
+    ("GET", "/docs/assets/{name}"): ("public", False),
+    ("GET", "/redoc"): ("public", False),
     ("GET", "/healthz"): ("public", False),
     ("GET", "/readyz"): ("public", False),
 }

@@ -12,7 +12,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.factories import Keys
 
-PUBLIC_PATHS = {"/healthz", "/readyz"}
+PUBLIC_PATHS = {"/healthz", "/readyz", "/docs", "/redoc", "/docs/assets/{name}"}
 
 
 def _guards(dependant: object) -> list[frozenset[str]]:

@@ -1,0 +1,84 @@
+"""The API's documentation pages, /docs (Swagger UI) and /redoc (ReDoc), with every script,
+stylesheet and icon they load served by the app itself from a pinned package
+(fastapi-offline): the pages work where the network reaches nothing but the service."""
+
+from importlib.resources import files
+
+from fastapi import Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from app.auth.dependencies import PublicDep
+from app.errors import NotFound
+from app.routing import FeatureRouter
+
+router = FeatureRouter(dependencies=[PublicDep], include_in_schema=False)
+
+ASSETS_PATH = "/docs/assets"
+_ASSETS_DIR = files("fastapi_offline") / "static"
+ASSET_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
+# The browser fetches, connects to and loads images and fonts from the app alone: ReDoc's sidebar
+# would otherwise fetch its vendor's logo from a CDN.
+_ONLY_THE_APP = {
+    "Content-Security-Policy": "connect-src 'self'; img-src 'self' data:; font-src 'self' data:"
+}
+# Swagger UI's online validator badge would send the document to a third party.
+_SWAGGER_PARAMETERS = {"validatorUrl": None, "persistAuthorization": True}
+
+
+def _app_path(request: Request, path: str) -> str:
+    """A path of this app as the browser reaches it (behind a proxy's root_path too)."""
+    return f"{request.scope.get('root_path', '')}{path}"
+
+
+def _only_the_app(page: HTMLResponse) -> HTMLResponse:
+    page.headers.update(_ONLY_THE_APP)
+    return page
+
+
+@router.get("/docs")
+def swagger_ui(request: Request) -> HTMLResponse:
+    """The interactive API documentation (Swagger UI)."""
+    return _only_the_app(
+        get_swagger_ui_html(
+            openapi_url=_app_path(request, request.app.openapi_url),
+            title=f"{request.app.title} – API",
+            swagger_js_url=_app_path(request, f"{ASSETS_PATH}/swagger-ui-bundle.js"),
+            swagger_css_url=_app_path(request, f"{ASSETS_PATH}/swagger-ui.css"),
+            swagger_favicon_url=_app_path(request, f"{ASSETS_PATH}/favicon.png"),
+            oauth2_redirect_url=None,
+            swagger_ui_parameters=_SWAGGER_PARAMETERS,
+        )
+    )
+
+
+@router.get("/redoc")
+def redoc(request: Request) -> HTMLResponse:
+    """The API reference (ReDoc), without web fonts from elsewhere."""
+    return _only_the_app(
+        get_redoc_html(
+            openapi_url=_app_path(request, request.app.openapi_url),
+            title=f"{request.app.title} – API reference",
+            redoc_js_url=_app_path(request, f"{ASSETS_PATH}/redoc.standalone.js"),
+            redoc_favicon_url=_app_path(request, f"{ASSETS_PATH}/favicon.png"),
+            with_google_fonts=False,
+        )
+    )
+
+
+@router.get(ASSETS_PATH + "/{name}")
+def asset(name: str) -> Response:
+    """A script, stylesheet or icon of the documentation pages."""
+    media_type = ASSET_TYPES.get(name)
+    if media_type is None:
+        raise NotFound(f"no documentation asset named {name}")
+    return Response(
+        (_ASSETS_DIR / name).read_bytes(),
+        media_type=media_type,
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
