@@ -36,6 +36,8 @@ def list_audit(
         IsoDateTime | None, Query(alias="to", description="Before (with offset)")
     ] = None,
 ) -> Page[AuditEntryRead]:
+    """Admin only. Every write, with who made it, when, and the entry's hash in the chain;
+    paginated, newest first."""
     filters = service.AuditFilters(
         entity=entity,
         entity_id=entity_id,
@@ -56,5 +58,7 @@ def list_audit(
     responses=problem_responses(401, 403),
 )
 def verify_audit(actor: AdminDep, session: SessionDep) -> AuditVerification:
+    """Admin only. `ok` is true when every entry's hash matches its content and the one before it;
+    `first_broken` names the first entry that doesn't."""
     result = service.verify(session=session)
     return AuditVerification(**result.__dict__)

@@ -32,6 +32,10 @@ class ContractorCreate(InputModel):
 
 
 class ContractorUpdate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"contact": "李工 0952-0000001（示例）"}]}
+    )
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     contact: str | None = Field(default=None, max_length=200)
 

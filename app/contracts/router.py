@@ -38,6 +38,8 @@ def list_contracts(
     project_id: OptionalId = None,
     contractor_id: OptionalId = None,
 ) -> Page[ContractRead]:
+    """Paginated, with each contract's committed amount (with approved change orders), paid,
+    retention held (质保金) and what is payable now. A contractor sees its own contracts."""
     items, total = service.list_contracts(
         session=session,
         actor=actor,
@@ -63,6 +65,9 @@ def create_contract(
     response: Response,
     today: TodayDep,
 ) -> ContractRead:
+    """Admin only. Project and contractor by id or code; `retention_rate` at most 0.03
+    (建质〔2017〕138号). A contract number already used in the project (compared without case) is a
+    409."""
     contract = service.create_contract(session=session, actor=actor, data=data, today=today)
     response.headers["Location"] = f"/api/v1/contracts/{contract.id}"
     return service.contract_reads(session=session, contracts=[contract], today=today)[0]
@@ -77,6 +82,8 @@ def create_contract(
 def get_contract(
     contract_id: IdPath, actor: AnyRoleDep, session: SessionDep, response: Response, today: TodayDep
 ) -> ContractRead:
+    """With its terms today and its `ETag`, which a PATCH sends back in `If-Match`. A contractor
+    sees its own contracts only (404 otherwise)."""
     contract = service.get_contract(session=session, actor=actor, contract_id=contract_id)
     response.headers["ETag"] = service.contract_etag(contract)
     return service.contract_reads(session=session, contracts=[contract], today=today)[0]
@@ -97,6 +104,8 @@ def update_contract(
     today: TodayDep,
     if_match: IfMatchHeader = None,
 ) -> ContractRead:
+    """Admin only. Send only the fields that change, with `If-Match` (428 without, 412 with a stale
+    one, naming `current_etag`). The price changes only by change orders."""
     contract = service.get_contract(
         session=session, actor=actor, contract_id=contract_id, for_update=True
     )
@@ -120,6 +129,9 @@ def accept_contract(
     session: SessionDep,
     today: TodayDep,
 ) -> ContractRead:
+    """Admin only. The acceptance date starts the defects-liability period after which the
+    retention (质保金) is released, and the payment terms of certified work. Recorded once: a
+    second acceptance is a 409."""
     contract = service.get_contract(
         session=session, actor=actor, contract_id=contract_id, for_update=True
     )
@@ -176,6 +188,8 @@ def release_retention(
 def list_change_orders(
     contract_id: IdPath, actor: AnyRoleDep, session: SessionDep
 ) -> list[ChangeOrderRead]:
+    """Each approved 变更/签证 with its kind, price change or new finish, document number and
+    reason. A contractor sees those of its own contracts only."""
     contract = service.get_contract(session=session, actor=actor, contract_id=contract_id)
     return [
         ChangeOrderRead.model_validate(o)
@@ -197,6 +211,9 @@ def add_change_order(
     session: SessionDep,
     today: TodayDep,
 ) -> ChangeOrderRead:
+    """Admin only. `price` changes the committed amount by `delta` (signed); `duration` moves the
+    planned finish to `new_finish`. A change that would bring the commitment below what is paid
+    or certified is a 409 with the figures."""
     contract = service.get_contract(
         session=session, actor=actor, contract_id=contract_id, for_update=True
     )

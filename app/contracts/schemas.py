@@ -61,12 +61,25 @@ class ContractCreate(InputModel):
 class ContractUpdate(InputModel):
     """What may change on a contract; its price changes only by change orders."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "城关第九小学教学楼及连廊施工总承包（示例）",
+                    "planned_finish": "2024-10-31",
+                }
+            ]
+        }
+    )
+
     title: str | None = Field(default=None, min_length=1, max_length=300)
     status: ContractStatus | None = None
     planned_finish: IsoDate | None = None
 
 
 class AcceptanceCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"accepted_on": "2024-09-20"}]})
+
     accepted_on: IsoDate = Field(description="The date of 竣工验收")
 
 

@@ -30,6 +30,8 @@ SourceRef = Annotated[SafeText, Path(min_length=1, max_length=32, description="I
     responses=problem_responses(401, 403),
 )
 def list_sources(actor: AnyRoleDep, session: SessionDep) -> list[FundingSourceRead]:
+    """The funding sources payments name (中央预算内投资, 自治区资金, 地方政府专项债券,
+    县级财政, 自筹 ...), in their sort order, retired ones included. Any role."""
     return [FundingSourceRead.model_validate(s) for s in service.list_sources(session=session)]
 
 
@@ -43,6 +45,7 @@ def list_sources(actor: AnyRoleDep, session: SessionDep) -> list[FundingSourceRe
 def create_source(
     actor: AdminDep, data: FundingSourceCreate, session: SessionDep
 ) -> FundingSourceRead:
+    """Admin only. A code or name that would be ambiguous with another source's is a 409."""
     return FundingSourceRead.model_validate(
         service.create_source(session=session, actor=actor, data=data)
     )
@@ -57,6 +60,8 @@ def create_source(
 def update_source(
     ref: SourceRef, actor: AdminDep, data: FundingSourceUpdate, session: SessionDep
 ) -> FundingSourceRead:
+    """Admin only, by code or name. Send only the fields that change; a name that would be
+    ambiguous with another source's is a 409."""
     source = service.get_source(session=session, ref=ref)
     return FundingSourceRead.model_validate(
         service.update_source(session=session, actor=actor, source=source, data=data)
@@ -70,6 +75,8 @@ def update_source(
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_funding(actor: AnyRoleDep, project: ProjectDep, session: SessionDep) -> ProjectFundingRead:
+    """For each source: what the plan says and what has been disbursed from it. Any role that may
+    see the project."""
     return service.project_funding(session=session, project=project)
 
 
@@ -87,6 +94,8 @@ def set_funding(
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> ProjectFundingRead:
+    """Finance or admin. Replaces the whole plan; send the project's `ETag` in `If-Match` (428
+    without, 412 with a stale one, naming `current_etag`)."""
     check_if_match(if_match, project_etag(project))
     result = service.set_plan(session=session, actor=actor, project=project, plan=plan)
     bump_version(session=session, project=project)

@@ -20,6 +20,10 @@ class FundingSourceCreate(InputModel):
 
 
 class FundingSourceUpdate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "地方政府专项债券", "sort_order": 30}]}
+    )
+
     name: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None
     sort_order: int | None = Field(default=None, ge=0, le=10_000)

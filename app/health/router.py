@@ -18,6 +18,7 @@ class Health(BaseModel):
 
 @router.get("/healthz", response_model=Health, summary="The process is up")
 def healthz() -> Health:
+    """Answers 200 while the process runs; needs no key and does not touch the database."""
     return Health(status="ok")
 
 
@@ -28,6 +29,8 @@ def healthz() -> Health:
     responses={503: {"model": Health, "description": "Not ready"}},
 )
 def readyz(request: Request) -> Health | JSONResponse:
+    """200 when the database answers and its schema is at the migration head this code expects; 503
+    (with the reason) otherwise, e.g. before `python -m app migrate`. Needs no key."""
     factory: SessionFactory = request.app.state.session_factory
     try:
         with factory.begin(write=False) as session:

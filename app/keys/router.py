@@ -23,6 +23,8 @@ router = FeatureRouter(prefix="/api/v1/keys", tags=["keys"])
 def create_key(
     data: ApiKeyCreate, session: SessionDep, actor: AdminDep, response: Response
 ) -> ApiKeyCreated:
+    """Admin only. The key is in the response once and never again (only its hash is stored); a
+    `contractor` key names its contractor organisation."""
     row, plaintext = service.create_key(
         session=session, actor=actor, data=data, key_prefix=get_settings().key_prefix
     )
@@ -38,6 +40,8 @@ def create_key(
     responses=problem_responses(401, 403),
 )
 def list_keys(session: SessionDep, actor: AdminDep) -> list[ApiKeyRead]:
+    """Admin only. Each key's name, role, contractor and whether it is revoked; never the key
+    itself."""
     return [ApiKeyRead.model_validate(k) for k in service.list_keys(session=session)]
 
 
@@ -50,6 +54,7 @@ def list_keys(session: SessionDep, actor: AdminDep) -> list[ApiKeyRead]:
 def revoke_key(
     key_id: IdPath, actor: AdminDep, session: SessionDep, request: Request
 ) -> ApiKeyRead:
+    """Admin only. The key stops working at once (401 from then on); its record stays."""
     revoked = service.revoke_key(session=session, actor=actor, key_id=key_id)
     # This process stops accepting the key the moment the revocation is committed.
     cache: KeyCache = request.app.state.key_cache

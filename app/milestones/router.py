@@ -48,6 +48,8 @@ def list_milestones(
     project_id: OptionalId = None,
     contract_id: OptionalId = None,
 ) -> Page[MilestoneRead]:
+    """Paginated and filterable, with each milestone's weight, dates and percent complete. A
+    contractor sees the milestones of its own contracts."""
     rows, total = service.list_milestones(
         session=session, actor=actor, project_id=project_id, contract_id=contract_id, page=page
     )
@@ -68,6 +70,8 @@ def create_milestone(
     response: Response,
     today: TodayDep,
 ) -> MilestoneRead:
+    """Admin only. Weights give each milestone's share of the project's physical completion; a code
+    already used in the project is a 409."""
     milestone = service.create_milestone(session=session, actor=actor, data=data, today=today)
     response.headers["Location"] = f"/api/v1/milestones/{milestone.id}"
     return MilestoneRead.model_validate(milestone)
@@ -80,6 +84,8 @@ def create_milestone(
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_milestone(milestone_id: IdPath, actor: AnyRoleDep, session: SessionDep) -> MilestoneRead:
+    """With its progress and certification. A contractor sees those of its own contracts only (404
+    otherwise)."""
     return MilestoneRead.model_validate(
         service.get_milestone(session=session, actor=actor, milestone_id=milestone_id)
     )
@@ -116,6 +122,8 @@ def certify(
 def progress_history(
     milestone_id: IdPath, actor: AnyRoleDep, session: SessionDep
 ) -> list[ProgressRead]:
+    """Every progress report (percent complete, as of, note), oldest first. A contractor sees those
+    of its own contracts only."""
     milestone = service.get_milestone(session=session, actor=actor, milestone_id=milestone_id)
     return [
         ProgressRead.model_validate(p)

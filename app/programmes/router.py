@@ -30,6 +30,8 @@ ProgrammeRef = Annotated[SafeText, Path(min_length=1, max_length=64, description
 def list_programmes(
     session: SessionDep, actor: AnyRoleDep, page: PaginationDep
 ) -> Page[ProgrammeRead]:
+    """Every programme (e.g. 平罗县教育“十四五”规划) with its plan items (专栏7) and the 概算
+    they total, paginated. Any role."""
     items, total = service.list_programmes(session=session, page=page)
     return Page.of(items, total, page)
 
@@ -44,6 +46,8 @@ def list_programmes(
 def create_programme(
     actor: AdminDep, data: ProgrammeCreate, session: SessionDep, response: Response
 ) -> ProgrammeRead:
+    """Admin only. A code already used (compared without case) is a 409. The response carries the
+    programme's `ETag`."""
     programme = service.create_programme(session=session, actor=actor, data=data)
     response.headers["Location"] = f"/api/v1/programmes/{programme.id}"
     return service.programme_reads(session=session, programmes=[programme])[0]
@@ -58,6 +62,8 @@ def create_programme(
 def get_programme(
     ref: ProgrammeRef, actor: AnyRoleDep, session: SessionDep, response: Response
 ) -> ProgrammeRead:
+    """By numeric id or by code, with its plan items; the `ETag` header is what a PATCH sends back
+    in `If-Match`. Any role."""
     programme = service.get_programme(session=session, ref=ref)
     response.headers["ETag"] = service.programme_etag(programme)
     return service.programme_reads(session=session, programmes=[programme])[0]
@@ -77,6 +83,8 @@ def update_programme(
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> ProgrammeRead:
+    """Admin only. Send only the fields that change, with `If-Match` set to the ETag of your last
+    read: without it a 428, with a stale one a 412 naming `current_etag`."""
     programme = service.get_programme(session=session, ref=ref, for_update=True)
     programme = service.patch_programme(
         session=session, actor=actor, programme=programme, data=data, if_match=if_match
@@ -95,6 +103,8 @@ def update_programme(
 def create_plan_item(
     ref: ProgrammeRef, actor: AdminDep, data: PlanItemCreate, session: SessionDep
 ) -> PlanItemRead:
+    """Admin only. A plan item (e.g. 专栏7 改善基础设施条件) groups a programme's projects;
+    its code is unique within the programme (409)."""
     programme = service.get_programme(session=session, ref=ref)
     item = service.create_plan_item(session=session, actor=actor, programme=programme, data=data)
     return PlanItemRead.model_validate(item)

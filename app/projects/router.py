@@ -88,6 +88,8 @@ def list_projects(
 def create_project(
     actor: AdminDep, data: ProjectCreate, session: SessionDep, response: Response
 ) -> ProjectRead:
+    """Admin only. Its 概算 (`original_estimate`) in 元, exact; a code already used in the programme
+    is a 409. The response carries the project's `ETag`."""
     project = service.create_project(session=session, actor=actor, data=data)
     response.headers["Location"] = f"/api/v1/projects/{project.id}"
     response.headers["ETag"] = service.project_etag(project)
@@ -103,6 +105,9 @@ def create_project(
 def get_project(
     actor: AnyRoleDep, project: ProjectDep, session: SessionDep, response: Response
 ) -> ProjectRead:
+    """By numeric id or by code (`ZL7-2B`), with its sites, scope, estimates, policy and budget
+    lines; the `ETag` header is what a PATCH sends back in `If-Match`. A contractor sees only
+    projects it holds contracts on (404 otherwise)."""
     response.headers["ETag"] = service.project_etag(project)
     return service.read_project(session=session, project=project)
 
@@ -122,6 +127,9 @@ def update_project(
     today: TodayDep,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
+    """Admin only. Send only the fields that change, with `If-Match` set to the ETag of your last
+    read (428 without, 412 with a stale one, naming `current_etag`). The estimate changes only
+    by a 概算调整 (POST .../revisions)."""
     project = service.update_project(
         session=session, actor=actor, project=project, data=data, if_match=if_match, today=today
     )
@@ -136,6 +144,8 @@ def update_project(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def delete_project(actor: AdminDep, project: ProjectForUpdateDep, session: SessionDep) -> Response:
+    """Admin only. Refused (409) once anything financial refers to the project: set its status to
+    `cancelled` instead."""
     service.delete_project(session=session, actor=actor, project=project)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -149,6 +159,8 @@ def delete_project(actor: AdminDep, project: ProjectForUpdateDep, session: Sessi
 def list_budget_lines(
     actor: AnyRoleDep, project: ProjectDep, session: SessionDep
 ) -> list[BudgetLineRead]:
+    """The lines of the project's 概算 (建筑工程费, 设备购置费 ...), each with its estimate
+    and policy. Any role that may see the project."""
     return [
         BudgetLineRead.model_validate(line)
         for line in service.list_lines(session=session, project=project)
@@ -169,6 +181,8 @@ def create_budget_line(
     session: SessionDep,
     response: Response,
 ) -> BudgetLineRead:
+    """Admin only. A line's code is unique in the project (409); lines may not total more than the
+    project's revised estimate (409 with `lines_total` and `revised_estimate`)."""
     line = service.create_line(session=session, actor=actor, project=project, data=data)
     response.headers["Location"] = f"/api/v1/budget-lines/{line.id}"
     response.headers["ETag"] = service.line_etag(line)
@@ -184,6 +198,8 @@ def create_budget_line(
 def get_budget_line(
     line_id: IdPath, actor: AnyRoleDep, session: SessionDep, response: Response
 ) -> BudgetLineRead:
+    """With its `ETag`, which a PATCH sends back in `If-Match`. Any role that may see its
+    project."""
     line = service.get_line(session=session, actor=actor, line_id=line_id)
     response.headers["ETag"] = service.line_etag(line)
     return BudgetLineRead.model_validate(line)
@@ -203,6 +219,9 @@ def update_budget_line(
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> BudgetLineRead:
+    """Admin only. Send only the fields that change, with `If-Match` (428 without, 412 with a stale
+    one, naming `current_etag`); lines may not total more than the project's revised estimate
+    (409)."""
     line = service.get_line(session=session, actor=actor, line_id=line_id, for_update=True)
     line = service.update_line(
         session=session, actor=actor, line=line, data=data, if_match=if_match
@@ -218,6 +237,7 @@ def update_budget_line(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def delete_budget_line(line_id: IdPath, actor: AdminDep, session: SessionDep) -> Response:
+    """Admin only. Refused (409) once a payment refers to the line."""
     line = service.get_line(session=session, actor=actor, line_id=line_id, for_update=True)
     service.delete_line(session=session, actor=actor, line=line)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -42,6 +42,12 @@ class BudgetLineCreate(InputModel):
 
 
 class BudgetLineUpdate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "计算机（含教学终端）", "estimate": "16800000.00"}]
+        }
+    )
+
     name: str | None = Field(default=None, min_length=1, max_length=300)
     cost_category: CostCategory | None = None
     quantity: Quantity | None = None
@@ -135,7 +141,13 @@ class ProjectCreate(InputModel):
 class ProjectUpdate(InputModel):
     """Fields an admin may change; send only those that change."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "implementation"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "新建平罗县城关第九小学（含附属工程）", "status": "implementation"},
+            ]
+        }
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=300)
     plan_ref: str | None = Field(default=None, max_length=64)

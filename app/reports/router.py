@@ -275,6 +275,8 @@ def get_budget(
     today: TodayDep,
     as_of: AsOf = None,
 ) -> ProjectBudget:
+    """The estimate in force on `as_of` (default today, Asia/Shanghai), what was disbursed by then
+    and what remains, for the project and each budget line. Any role that may see the project."""
     return budget_model.project_budget(
         session=session, project=project, as_of=as_of or today, today=today
     )

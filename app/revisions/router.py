@@ -60,4 +60,6 @@ def create_revision(
 def list_revisions(
     actor: AnyRoleDep, project: ProjectDep, session: SessionDep
 ) -> list[RevisionRead]:
+    """Each approved revision with its new total, approval date and document number
+    (批复文号), oldest first. Any role that may see the project."""
     return service.list_revisions(session=session, project=project)

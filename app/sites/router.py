@@ -45,6 +45,7 @@ def list_sites(
 def create_site(
     actor: AdminDep, data: SiteCreate, session: SessionDep, response: Response
 ) -> SiteRead:
+    """Admin only. A name or alias already used for another site in the same region is a 409."""
     site = service.create_site(session=session, actor=actor, data=data)
     response.headers["Location"] = f"/api/v1/sites/{site.id}"
     return service.site_reads(session=session, actor=actor, sites=[site])[0]
@@ -57,6 +58,8 @@ def create_site(
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_site(ref: SiteRef, actor: AnyRoleDep, session: SessionDep) -> SiteRead:
+    """By numeric id or by name or alias (城关六小 finds 城关第六小学), with the projects it
+    belongs to. Any role."""
     site = service.get_site(session=session, ref=ref)
     return service.site_reads(session=session, actor=actor, sites=[site])[0]
 
@@ -68,6 +71,8 @@ def get_site(ref: SiteRef, actor: AnyRoleDep, session: SessionDep) -> SiteRead:
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def update_site(ref: SiteRef, actor: AdminDep, data: SiteUpdate, session: SessionDep) -> SiteRead:
+    """Admin only. Send only the fields that change; `aliases` replaces the list. A name or alias
+    used by another site of the region is a 409."""
     site = service.get_site(session=session, ref=ref)
     site = service.update_site(session=session, actor=actor, site=site, data=data)
     return service.site_reads(session=session, actor=actor, sites=[site])[0]

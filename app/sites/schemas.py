@@ -29,6 +29,8 @@ class SiteCreate(InputModel):
 
 
 class SiteUpdate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"aliases": ["城关六小", "六小"]}]})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     kind: SiteKind | None = None
     aliases: list[SiteName] | None = Field(
