@@ -30,8 +30,10 @@ from app.sites.router import router as sites_router
 
 DESCRIPTION = """
 Tracks a public capital-works programme against its approved budget estimates (概算):
-projects and their scope, budget lines, sites, and (as the service grows) revisions,
-payments, contracts, milestones and variance reports.
+projects and their scope, budget lines and sites; revisions (概算调整); payments (拨付/支付)
+and their reversals; contracts, change orders, 竣工验收 and retention (质保金); milestones,
+progress and certifications (计量); and reports (portfolio, project, budget, time series,
+dues, alerts) in JSON, CSV and XLSX.
 
 Money is always an exact decimal string in 元 with two decimals (`"57413600.00"`).
 Authenticate with `Authorization: Bearer <api key>`. Errors are `application/problem+json`.
@@ -58,8 +60,12 @@ TAGS = [
         "name": "contracts",
         "description": "Contracts, change orders, 竣工验收 and retention (质保金).",
     },
-    {"name": "milestones", "description": "Milestones and progress: physical completion."},
-    {"name": "reports", "description": "Dues: certified and unpaid, retention falling due."},
+    {"name": "milestones", "description": "Milestones, progress, certification (计量)."},
+    {
+        "name": "reports",
+        "description": "Portfolio and project reports, budget position, time series (S-curve), "
+        "dues and alerts, as JSON, CSV or XLSX.",
+    },
     {"name": "keys", "description": "API keys and roles (admin only). A key is shown once."},
     {"name": "audit", "description": "The hash-chained audit trail of every write (admin only)."},
     {"name": "health", "description": "Liveness and readiness; no key needed."},

@@ -4,7 +4,12 @@ from fastapi import Query, Response, status
 
 from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.contractors import service
-from app.contractors.schemas import ContractorCreate, ContractorRead, ContractorUpdate
+from app.contractors.schemas import (
+    ContractorConflictProblem,
+    ContractorCreate,
+    ContractorRead,
+    ContractorUpdate,
+)
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.inputs import SafeText
@@ -39,7 +44,7 @@ def list_contractors(
     status_code=status.HTTP_201_CREATED,
     response_model=ContractorRead,
     summary="Register a contractor or supplier (统一社会信用代码 checked)",
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422, schemas={409: ContractorConflictProblem}),
 )
 def create_contractor(
     actor: AdminDep, data: ContractorCreate, session: SessionDep, response: Response

@@ -4,6 +4,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.contractors.uscc import validate_uscc
+from app.errors import Problem
 from app.inputs import InputModel
 
 CreditCode = Annotated[
@@ -48,3 +49,11 @@ class ContractorRead(BaseModel):
     credit_code: str | None
     contact: str | None
     created_at: datetime
+
+
+class ContractorConflictProblem(Problem):
+    """A 409 on registering a contractor: its credit code is already registered."""
+
+    existing_id: int | None = Field(
+        default=None, description="The contractor already registered with that credit code"
+    )

@@ -6,6 +6,7 @@ from app.auth.dependencies import AdminDep, AnyRoleDep, FinanceDep
 from app.contracts import service
 from app.contracts.schemas import (
     AcceptanceCreate,
+    ChangeOrderConflictProblem,
     ChangeOrderCreate,
     ChangeOrderRead,
     ContractCreate,
@@ -202,7 +203,7 @@ def list_change_orders(
     status_code=status.HTTP_201_CREATED,
     response_model=ChangeOrderRead,
     summary="Record an approved change order",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, schemas={409: ChangeOrderConflictProblem}),
 )
 def add_change_order(
     contract_id: IdPath,

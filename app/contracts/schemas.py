@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.contracts.models import ChangeKind, ContractStatus
+from app.errors import Problem
 from app.inputs import CodeRef, Identifier, InputModel, IsoDate
 from app.money import Amount, Money, PositiveMoney, Rate, Share
 
@@ -169,3 +170,13 @@ class ContractRead(BaseModel):
     )
     financial_completion: Share
     version: int
+
+
+class ChangeOrderConflictProblem(Problem):
+    """A 409 on a change order: `.../commitment-below-paid-or-certified` has the figures."""
+
+    committed: Amount | None = Field(
+        default=None, description="The contract's committed amount the change would leave"
+    )
+    paid: Amount | None = Field(default=None, description="Already paid on the contract")
+    certified: Amount | None = Field(default=None, description="Already certified on it")

@@ -23,6 +23,7 @@ from app.ledger.schemas import (
     DisbursementRead,
     ImportSummary,
     PaymentConflictProblem,
+    ReversalConflictProblem,
     ReversalCreate,
 )
 from app.params import MAX_ID, IdPath, PaginationDep, TodayDep, parse_sort
@@ -189,7 +190,7 @@ def get_disbursement(entry_id: IdPath, actor: AnyRoleDep, session: SessionDep) -
     "entry that points to the original, with its own 红字 voucher number. Reversing more "
     "than is left, a reversal, or a payment of a cancelled project is a 409; a date before the "
     "payment's or after today is a 422.",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, schemas={409: ReversalConflictProblem}),
 )
 def reverse_disbursement(
     entry_id: IdPath,

@@ -220,3 +220,12 @@ class PaymentConflictProblem(Problem):
     project_status: str | None = Field(
         default=None, description="project-cancelled only: the project's status"
     )
+
+
+class ReversalConflictProblem(Problem):
+    """A 409 on a reversal: more than is left to reverse, or a cancelled project."""
+
+    left: Amount | None = Field(default=None, description="What is left to reverse")
+    project_status: str | None = Field(
+        default=None, description="project-cancelled only: the project's status"
+    )

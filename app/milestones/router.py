@@ -10,6 +10,7 @@ from app.errors import problem_responses
 from app.milestones import service
 from app.milestones.models import Milestone
 from app.milestones.schemas import (
+    CertificationConflictProblem,
     CertificationCreate,
     MilestoneCreate,
     MilestoneRead,
@@ -99,7 +100,9 @@ def get_milestone(milestone_id: IdPath, actor: AnyRoleDep, session: SessionDep) 
     "amount, and the milestone's amount never above its weight share of committed × its "
     "progress reported by `certified_on`, unless `reason` is given (409 "
     "`.../certification-ceiling` with `ceiling`). Not dated before the contract was signed.",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401, 403, 404, 409, 422, schemas={409: CertificationConflictProblem}
+    ),
 )
 def certify(
     actor: FinanceDep,

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from app.errors import Problem
 from app.inputs import CodeRef, Identifier, InputModel, IsoDate
 from app.money import Amount, NonNegativeMoney, parse_decimal_text
 
@@ -163,3 +164,13 @@ class MilestoneRead(BaseModel):
     certified_on: date | None
     certification_reason: str | None
     version: int
+
+
+class CertificationConflictProblem(Problem):
+    """A 409 on a certification (计量): `.../certification-ceiling` names the ceiling."""
+
+    ceiling: Amount | None = Field(
+        default=None,
+        description="certification-ceiling only: what the contract still allows to be "
+        "certified (its committed amount less what its other milestones certified)",
+    )

@@ -13,6 +13,7 @@ from app.projects.models import Category, ProjectStatus, Stage
 from app.projects.schemas import (
     BudgetLineCreate,
     BudgetLineRead,
+    BudgetLinesProblem,
     BudgetLineUpdate,
     ProjectCreate,
     ProjectRead,
@@ -116,7 +117,9 @@ def get_project(
     "/projects/{ref}",
     response_model=ProjectRead,
     summary="Change a project (If-Match required)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(
+        401, 403, 404, 409, 412, 422, 428, schemas={409: BudgetLinesProblem}
+    ),
 )
 def update_project(
     actor: AdminDep,
@@ -172,7 +175,7 @@ def list_budget_lines(
     status_code=status.HTTP_201_CREATED,
     response_model=BudgetLineRead,
     summary="Add a 概算 line",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, schemas={409: BudgetLinesProblem}),
 )
 def create_budget_line(
     actor: AdminDep,
@@ -209,7 +212,9 @@ def get_budget_line(
     "/budget-lines/{line_id}",
     response_model=BudgetLineRead,
     summary="Change a 概算 line (If-Match required)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(
+        401, 403, 404, 409, 412, 422, 428, schemas={409: BudgetLinesProblem}
+    ),
 )
 def update_budget_line(
     line_id: IdPath,

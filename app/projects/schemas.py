@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from app.errors import Problem
 from app.inputs import Identifier, InputModel, IsoDate, not_null
 from app.money import Amount, NonNegativeMoney, Quantity, Ratio
 from app.programmes.schemas import CODE_PATTERN
@@ -215,3 +216,12 @@ class ProjectRead(BaseModel):
     budget_lines: list[BudgetLineRead]
     funding: list[FundingRef] = Field(description="Planned vs disbursed per funding source")
     version: int
+
+
+class BudgetLinesProblem(Problem):
+    """A 409 where the budget lines would total more than the project's revised estimate."""
+
+    lines_total: Amount | None = Field(default=None, description="What the lines would total")
+    revised_estimate: Amount | None = Field(
+        default=None, description="The project's revised estimate (概算), their ceiling"
+    )

@@ -199,3 +199,44 @@ def test_a_stale_etag_has_the_member_its_schema_documents(
         == client.get(f"/api/v1/projects/{project.id}", headers=keys.admin).headers["ETag"]
     )
     assert set(problem) - STANDARD <= set(documented)
+
+
+EXTRAS = {
+    ("post", "/api/v1/disbursements"): {"estimate", "would_be", "over_by", "payable_limit"},
+    ("post", "/api/v1/disbursements/{entry_id}/reversals"): {"left", "project_status"},
+    ("post", "/api/v1/milestones/{milestone_id}/certification"): {"ceiling"},
+    ("post", "/api/v1/contracts/{contract_id}/change-orders"): {"committed", "paid", "certified"},
+    ("post", "/api/v1/projects/{ref}/budget-lines"): {"lines_total", "revised_estimate"},
+    ("patch", "/api/v1/budget-lines/{line_id}"): {"lines_total", "revised_estimate"},
+    ("patch", "/api/v1/projects/{ref}"): {"lines_total", "revised_estimate"},
+    ("post", "/api/v1/contractors"): {"existing_id"},
+}
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXTRAS))
+def test_a_conflict_documents_its_extra_members(app: FastAPI, method: str, path: str) -> None:
+    spec = app.openapi()
+    schema = _problem_schema(spec, spec["paths"][path][method]["responses"]["409"])
+    assert EXTRAS[(method, path)] <= set(schema["properties"])
+
+
+def test_a_budget_lines_refusal_has_the_members_its_schema_documents(
+    app: FastAPI, client: TestClient, keys: Keys, project: Any
+) -> None:
+    spec = app.openapi()
+    path = "/api/v1/projects/{ref}/budget-lines"
+    documented = _problem_schema(spec, spec["paths"][path]["post"]["responses"]["409"])
+    refused = client.post(
+        f"/api/v1/projects/{project.id}/budget-lines",
+        json={
+            "code": "L1",
+            "name": "主体",
+            "cost_category": "construction",
+            "estimate": "1000000.01",
+        },
+        headers=keys.admin,
+    )
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert (problem["lines_total"], problem["revised_estimate"]) == ("1000000.01", "1000000.00")
+    assert set(problem) - STANDARD <= set(documented["properties"])
