@@ -102,6 +102,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except DemoError as exc:
         sys.stderr.write(f"demo refused, nothing written: {exc}\n")
         return 2
+    except DomainError as exc:
+        sys.stderr.write(f"demo refused, nothing written: {exc.detail}\n")
+        return 2
     for warning in result.warnings:
         _out(f"warning: {warning}")
     _out(result.summary())

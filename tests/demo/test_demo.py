@@ -119,3 +119,21 @@ def test_the_command_needs_the_seed_and_a_second_run_changes_nothing(scratch_url
         .stdout.strip()
         .endswith("nothing to change: the register already holds this file")
     )
+
+
+def test_a_rule_the_demo_would_break_refuses_it_whole(scratch_url: str) -> None:
+    """An administrator set ZL7-4 to `block`: its over-budget payment is refused, and so is
+    the whole demo, leaving nothing half-written."""
+    assert run_cli(scratch_url, "migrate").returncode == 0
+    assert run_cli(scratch_url, "seed").returncode == 0
+    engine = sa.create_engine(scratch_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE project SET budget_policy = 'block' WHERE code = 'ZL7-4'"))
+    refused = run_cli(scratch_url, "demo")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("demo refused, nothing written: ")
+    assert "5685000.00" in refused.stderr
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM contractor")).scalar_one() == 0
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM disbursement")).scalar_one() == 0
+    engine.dispose()
