@@ -1,4 +1,4 @@
-"""The command line: `python -m app serve | migrate | seed [FILE] [--update] |
+"""The command line: `python -m app serve | migrate | seed [FILE] [--update] | demo |
 keys create|list|revoke | audit verify | ledger reconcile | idempotency purge`."""
 
 import argparse
@@ -86,6 +86,28 @@ def cmd_seed(args: argparse.Namespace) -> int:
     for line in result.report:
         _out(line)
     _out(f"{path.name}: {result.summary()}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo.service import DemoError, load_demo
+    from app.timeutil import business_today
+
+    if not _ready_schema():
+        return 2
+    today = business_today(get_settings().business_timezone)
+    try:
+        with _factory().begin(write=True) as session:
+            result = load_demo(session=session, today=today)
+    except DemoError as exc:
+        sys.stderr.write(f"demo refused, nothing written: {exc}\n")
+        return 2
+    except DomainError as exc:
+        sys.stderr.write(f"demo refused, nothing written: {exc.detail}\n")
+        return 2
+    for warning in result.warnings:
+        _out(f"warning: {warning}")
+    _out(result.summary())
     return 0
 
 
@@ -188,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also change existing records where the file differs (audited, each listed)",
     )
     seed.set_defaults(func=cmd_seed)
+
+    sub.add_parser(
+        "demo",
+        help="add clearly synthetic demo activity （示例） over 2021–2025 on top of the seed "
+        "(once: a second run changes nothing)",
+    ).set_defaults(func=cmd_demo)
 
     keys_parser = sub.add_parser("keys", help="API keys")
     keys_sub = keys_parser.add_subparsers(dest="keys_command", required=True)
