@@ -118,10 +118,10 @@ def test_money_in_wan_is_the_yuan_shifted_exactly(
 
     code = _over_budget(client, keys, session)
     rows = _csv(client, keys, PORTFOLIO, programme=code, unit="wan")
-    heading, totals = rows[0], dict(zip(rows[0], rows[-1], strict=True))
-    assert totals["revised_estimate (万元)"] == "1.50"  # 15000.00 元
-    assert totals["disbursed (万元)"] == "2.03"  # 20345.67 元, rounded half away from zero
-    assert totals["remaining (万元)"] == "-0.53"  # -5345.67 元
+    in_wan = dict(zip(rows[0], rows[-1], strict=True))
+    assert in_wan["revised_estimate (万元)"] == "1.50"  # 15000.00 元
+    assert in_wan["disbursed (万元)"] == "2.03"  # 20345.67 元, rounded half away from zero
+    assert in_wan["remaining (万元)"] == "-0.53"  # -5345.67 元
 
     sheet = _xlsx(client, keys, PORTFOLIO, programme=code, unit="wan", lang="zh").worksheets[0]
     header = [cell.value for cell in sheet[1]]
