@@ -140,6 +140,14 @@ def test_money_in_wan_is_the_yuan_shifted_exactly(
     assert figures["original_estimate (万元)"] == "1.50"
     assert figures["disbursed (万元)"] == "1.23"
 
+    # The S-curve and the dues export the same way.
+    curve = _csv(client, keys, "/api/v1/reports/timeseries", programme=code, unit="wan", lang="zh")
+    points = [dict(zip(curve[0], row, strict=True)) for row in curve[1:]]
+    assert points[-1]["累计实际成本 AC（万元）"] == "2.03"
+    assert points[-1]["完工预算 BAC（万元）"] == "1.50"
+    dues = _csv(client, keys, "/api/v1/reports/dues", unit="wan", lang="zh")
+    assert "确认金额（万元）" in dues[1] and "质保金（万元）" in dues[-1]
+
 
 def test_wan_is_for_exports_only(client: TestClient, keys: Keys) -> None:
     for path in (PORTFOLIO, ALERTS, "/api/v1/reports/dues"):
