@@ -44,6 +44,8 @@ ALERT_KIND = {
     "final_accounts_due": "竣工财务决算到期",
     "retention_due": "质保金到期",
 }
+# A CSV's booleans (flags, `due`), by False/True.
+BOOLEAN = {Lang.en: ("FALSE", "TRUE"), Lang.zh: ("否", "是")}
 SEVERITY = {"critical": "严重", "high": "高", "medium": "中", "low": "低"}
 # The figures an alert shows, by their keys.
 FIGURE = {

@@ -1,7 +1,8 @@
 """Writing sheets as CSV or XLSX.
 
 CSV: UTF-8 with a BOM (so Excel reads Chinese right), `\\r\\n` lines, minimal quoting, money as
-plain two-decimal strings (`1234.50`, `-5.00`), shares with four decimals, ISO dates, and text
+plain two-decimal strings (`1234.50`, `-5.00`), shares with four decimals, ISO dates, booleans
+TRUE/FALSE (是/否 in Chinese), and text
 that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return)
 prefixed with `'`, as is text starting with `'` (undo_inert takes exactly that prefix off).
 
@@ -42,6 +43,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.exports.dependencies import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, Lang, Unit
 from app.exports.tables import Column, ColumnBatch, ColumnBatches, CsvLines, Kind, Rows, Sheet
+from app.labels import BOOLEAN
 from app.money import fen_text, fen_texts, yuan, yuan_to_wan
 from app.timeutil import as_utc
 
@@ -211,7 +213,6 @@ _CSV_FIELDS: dict[Kind, Callable[[Sequence[Any]], Sequence[str]]] = {
     Kind.RATIO: _each(share_text, plain=True),
     Kind.INT: _each(str, plain=False),
     Kind.DATE: _each(str, plain=False),
-    Kind.BOOL: _each(lambda value: "TRUE" if value else "FALSE", plain=True),
 }
 
 
@@ -266,10 +267,19 @@ def _each_row(columns: Sequence[Column], rows: Rows) -> Iterator[Sequence[Any]]:
     yield from map(_in_column_order(columns), rows)
 
 
-def _csv_lines(columns: Sequence[Column]) -> Callable[[ColumnBatch], str]:
+def _bool_fields(words: tuple[str, str]) -> Callable[[Sequence[Any]], Sequence[str]]:
+    """Booleans as the words for (False, True)."""
+    return _each(lambda value: words[bool(value)], plain=True)
+
+
+# A CSV's booleans: TRUE/FALSE, or in Chinese 是/否 (app.labels). XLSX has boolean cells.
+_CSV_BOOL = {lang: _bool_fields(words) for lang, words in BOOLEAN.items()}
+
+
+def _csv_lines(columns: Sequence[Column], lang: Lang = Lang.en) -> Callable[[ColumnBatch], str]:
     """Writes a batch of rows, given column by column, as CSV lines: each column's
     formatting is looked up once and applied to all its values together."""
-    formats = [_CSV_FIELDS[c.kind] for c in columns]
+    formats = [_CSV_BOOL[lang] if c.kind is Kind.BOOL else _CSV_FIELDS[c.kind] for c in columns]
     width = len(columns)
 
     def lines(batch: ColumnBatch) -> str:
@@ -286,13 +296,13 @@ def _csv_lines(columns: Sequence[Column]) -> Callable[[ColumnBatch], str]:
     return lines
 
 
-def _csv_text(columns: Sequence[Column], rows: Rows) -> Iterator[str | bytes]:
+def _csv_text(columns: Sequence[Column], rows: Rows, lang: Lang = Lang.en) -> Iterator[str | bytes]:
     """A sheet's rows as CSV lines, a batch at a time (as text, or as the UTF-8 bytes the
     database wrote)."""
     if isinstance(rows, CsvLines):
         yield from rows.chunks
     elif columns:
-        yield from map(_csv_lines(columns), _column_batches(columns, rows))
+        yield from map(_csv_lines(columns, lang), _column_batches(columns, rows))
     elif not isinstance(rows, ColumnBatches):
         # No columns: an empty line a row, as the csv module writes it.
         yield "\r\n" * sum(1 for _ in rows)
@@ -314,7 +324,7 @@ def _csv_pieces(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[str | bytes]
                 yield "\r\n"
             yield _csv_line([_inert(sheet.title(lang))])
         yield _csv_line([c.title(lang) for c in sheet.columns])
-        yield from _csv_text(sheet.columns, sheet.rows)
+        yield from _csv_text(sheet.columns, sheet.rows, lang)
 
 
 def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:

@@ -137,8 +137,19 @@ def test_money_in_wan_is_the_yuan_shifted_exactly(
     )
     report = list(csv.reader(io.StringIO(project.content.decode("utf-8-sig"))))
     figures = dict(zip(report[1], report[2], strict=True))
+    assert figures["over_budget"] == "FALSE"  # not yet, that day
     assert figures["original_estimate (万元)"] == "1.50"
     assert figures["disbursed (万元)"] == "1.23"
+
+    chinese = client.get(
+        "/api/v1/projects/LANG-1/report",
+        params={"format": "csv", "lang": "zh"},
+        headers=keys.finance,
+    )
+    sections = chinese.content.decode("utf-8-sig").split("\r\n\r\n")
+    summary = list(csv.reader(io.StringIO(sections[0])))
+    flags = dict(zip(summary[1], summary[2], strict=True))
+    assert (flags["超概算"], flags["进度滞后"]) == ("是", "否")  # flags in words, not TRUE/FALSE
 
     # The S-curve and the dues export the same way.
     curve = _csv(client, keys, "/api/v1/reports/timeseries", programme=code, unit="wan", lang="zh")
