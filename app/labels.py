@@ -1,12 +1,13 @@
 """The Chinese words of the service, in one place: each enumeration's values, the reports'
 group and totals labels, flags, alert kinds and severities, and the alert messages and report
-notes in both languages. JSON keeps the codes; labels, messages and notes follow `?lang=`, and
-so do the cells of a `?lang=zh` CSV or XLSX export."""
+notes in both languages, keyed by the language's code (`en`, `zh`, the values of
+app.exports.dependencies.Lang; this module imports nothing of the app, so any layer may use
+it). JSON keeps the codes; labels, messages and notes follow `?lang=`, and so do the cells of a
+`?lang=zh` CSV or XLSX export."""
 
 from collections.abc import Mapping
 
-from app.exports.dependencies import Lang
-
+LANGUAGES = ("en", "zh")
 CATEGORY = {
     "new_build": "新建",
     "expansion": "改扩建",
@@ -45,7 +46,7 @@ ALERT_KIND = {
     "retention_due": "质保金到期",
 }
 # A CSV's booleans (flags, `due`), by False/True.
-BOOLEAN = {Lang.en: ("FALSE", "TRUE"), Lang.zh: ("否", "是")}
+BOOLEAN = {"en": ("FALSE", "TRUE"), "zh": ("否", "是")}
 SEVERITY = {"critical": "严重", "high": "高", "medium": "中", "low": "低"}
 # The figures an alert shows, by their keys.
 FIGURE = {
@@ -73,40 +74,40 @@ GROUP_HEADING = {
     "year": "年度",
 }
 NO_GROUP = {
-    "plan_item": {Lang.en: "(no plan item)", Lang.zh: "（无专栏）"},
-    "site": {Lang.en: "(no site)", Lang.zh: "（无学校/地点）"},
-    "funding_source": {Lang.en: "(no funding source)", Lang.zh: "（无资金来源）"},
-    "year": {Lang.en: "(no planned finish)", Lang.zh: "（无计划完工年度）"},
+    "plan_item": {"en": "(no plan item)", "zh": "（无专栏）"},
+    "site": {"en": "(no site)", "zh": "（无学校/地点）"},
+    "funding_source": {"en": "(no funding source)", "zh": "（无资金来源）"},
+    "year": {"en": "(no planned finish)", "zh": "（无计划完工年度）"},
 }
-NONE = {Lang.en: "(none)", Lang.zh: "（无）"}
-TOTAL = {Lang.en: "Total", Lang.zh: "合计"}
+NONE = {"en": "(none)", "zh": "（无）"}
+TOTAL = {"en": "Total", "zh": "合计"}
 # Group keys that are codes of an enumeration, by grouping.
 GROUP_VALUES: Mapping[str, Mapping[str, str]] = {"category": CATEGORY, "status": STATUS}
 
 NOTES = {
     "site": {
-        Lang.en: "A project on several sites counts in full under each of them and once in "
+        "en": "A project on several sites counts in full under each of them and once in "
         "the totals, so the groups may add up to more than the totals.",
-        Lang.zh: "跨多个学校/地点的项目在每个地点下全额计入，在合计中只计一次，"
+        "zh": "跨多个学校/地点的项目在每个地点下全额计入，在合计中只计一次，"
         "因此各组之和可能大于合计。",
     },
     "funding_source": {
-        Lang.en: "Per funding source: funding_planned is the sources' share of the projects' "
+        "en": "Per funding source: funding_planned is the sources' share of the projects' "
         "funding plans and disbursed what was paid from it; remaining = funding_planned − "
         "disbursed. Estimates, commitments and earned value belong to projects, not sources, "
         "and are null here (see the totals). A project drawing on several sources counts under "
         "each; a project with no funding plan and no payments counts in the totals only.",
-        Lang.zh: "按资金来源：资金计划为该来源在各项目资金计划中的份额，已拨付为从该来源支付的"
+        "zh": "按资金来源：资金计划为该来源在各项目资金计划中的份额，已拨付为从该来源支付的"
         "金额；剩余 = 资金计划 − 已拨付。概算、合同额和挣值属于项目而非资金来源，此处为空"
         "（见合计）。使用多个资金来源的项目在每个来源下计入；没有资金计划也没有支付的项目只计入"
         "合计。",
     },
     "year": {
-        Lang.en: "Money paid is grouped by the year it was paid; estimates, commitments, "
+        "en": "Money paid is grouped by the year it was paid; estimates, commitments, "
         "earned and planned value, project counts and flags by the year of the project's "
         "planned finish. Figures that would mix the two (remaining, variance, completion "
         "shares, ac, cv, cpi, eac, vac) are null in the year rows and given in the totals.",
-        Lang.zh: "已拨付按支付年度分组；概算、合同额、挣值和计划值、项目数及标记按项目计划完工"
+        "zh": "已拨付按支付年度分组；概算、合同额、挣值和计划值、项目数及标记按项目计划完工"
         "年度分组。会混合两者的数据（剩余概算、偏差、完成率、AC、CV、CPI、EAC、VAC）在各年度行"
         "中为空，只在合计中给出。",
     },
@@ -115,55 +116,55 @@ NOTES = {
 # Alert messages; each template's fields are named in it.
 ALERT_MESSAGE = {
     "over_budget": {
-        Lang.en: "disbursed {disbursed} exceeds the revised estimate {revised_estimate}",
-        Lang.zh: "已拨付 {disbursed} 元，超过调整后概算 {revised_estimate} 元",
+        "en": "disbursed {disbursed} exceeds the revised estimate {revised_estimate}",
+        "zh": "已拨付 {disbursed} 元，超过调整后概算 {revised_estimate} 元",
     },
     "forecast_over": {
-        Lang.en: "estimate at completion {eac} exceeds the revised estimate {revised_estimate}",
-        Lang.zh: "完工估算 {eac} 元，超过调整后概算 {revised_estimate} 元",
+        "en": "estimate at completion {eac} exceeds the revised estimate {revised_estimate}",
+        "zh": "完工估算 {eac} 元，超过调整后概算 {revised_estimate} 元",
     },
     "needs_revision": {
-        Lang.en: "disbursed, committed or estimate at completion exceeds the revised estimate "
+        "en": "disbursed, committed or estimate at completion exceeds the revised estimate "
         "by more than {threshold}: 概算调整 needed",
-        Lang.zh: "已拨付、已签合同额或完工估算超过调整后概算 {threshold} 以上，需办理概算调整",
+        "zh": "已拨付、已签合同额或完工估算超过调整后概算 {threshold} 以上，需办理概算调整",
     },
     "behind_schedule": {
-        Lang.en: "SPI {spi} below {threshold}",
-        Lang.zh: "进度绩效指数 SPI {spi}，低于 {threshold}",
+        "en": "SPI {spi} below {threshold}",
+        "zh": "进度绩效指数 SPI {spi}，低于 {threshold}",
     },
     "final_accounts_overdue": {
-        Lang.en: "竣工财务决算 overdue since {due_on} (竣工验收 {accepted_on})",
-        Lang.zh: "竣工财务决算自 {due_on} 起逾期（竣工验收 {accepted_on}）",
+        "en": "竣工财务决算 overdue since {due_on} (竣工验收 {accepted_on})",
+        "zh": "竣工财务决算自 {due_on} 起逾期（竣工验收 {accepted_on}）",
     },
     "final_accounts_due": {
-        Lang.en: "竣工财务决算 due by {due_on} (竣工验收 {accepted_on})",
-        Lang.zh: "竣工财务决算应于 {due_on} 前完成（竣工验收 {accepted_on}）",
+        "en": "竣工财务决算 due by {due_on} (竣工验收 {accepted_on})",
+        "zh": "竣工财务决算应于 {due_on} 前完成（竣工验收 {accepted_on}）",
     },
     "payments_overdue": {
-        Lang.en: "{contract_no} ({contractor}): {unpaid} certified and unpaid past the payment "
+        "en": "{contract_no} ({contractor}): {unpaid} certified and unpaid past the payment "
         "term, the oldest {overdue_days} days overdue",
-        Lang.zh: "{contract_no}（{contractor}）：已确认未付 {unpaid} 元，超过付款期限，"
+        "zh": "{contract_no}（{contractor}）：已确认未付 {unpaid} 元，超过付款期限，"
         "最早一笔逾期 {overdue_days} 天",
     },
     "retention_due": {
-        Lang.en: "{contract_no} ({contractor}): retention {retention_unpaid} released on "
+        "en": "{contract_no} ({contractor}): retention {retention_unpaid} released on "
         "{due_on} and not yet paid",
-        Lang.zh: "{contract_no}（{contractor}）：质保金 {retention_unpaid} 元已于 {due_on} "
+        "zh": "{contract_no}（{contractor}）：质保金 {retention_unpaid} 元已于 {due_on} "
         "到期退还，尚未支付",
     },
 }
 
 
-PROJECT_PREFIX = {Lang.en: "{code} {name}: ", Lang.zh: "{code} {name}："}
+PROJECT_PREFIX = {"en": "{code} {name}: ", "zh": "{code} {name}："}
 
 
 def alert_messages(
     template: str, *, project: tuple[str, str] | None = None, **fields: object
-) -> dict[Lang, str]:
+) -> dict[str, str]:
     """An alert's message in each language, from its template and figures; a project's
     alert begins with the project's code and name."""
     messages = {}
-    for lang in Lang:
+    for lang in LANGUAGES:
         prefix = (
             "" if project is None else PROJECT_PREFIX[lang].format(code=project[0], name=project[1])
         )
@@ -171,9 +172,9 @@ def alert_messages(
     return messages
 
 
-def word(names: Mapping[str, str], value: str | None, lang: Lang) -> str | None:
+def word(names: Mapping[str, str], value: str | None, lang: str) -> str | None:
     """An enumeration's value as shown in a language: its Chinese word for `zh` (the value
     itself when it has none), the value as it is for `en`."""
-    if value is None or lang is Lang.en:
+    if value is None or lang == "en":
         return value
     return names.get(value, value)

@@ -165,7 +165,7 @@ def _project_alerts(row: Any, f: Figures, as_of: date, thresholds: Thresholds) -
     fields = report_figures(f)
     shown = {key: None if fields[key] is None else str(fields[key]) for key in SHOWN}
     project = (row.code, row.name)
-    raised: list[tuple[str, str, dict[Lang, str], date | None]] = []
+    raised: list[tuple[str, str, dict[str, str], date | None]] = []
     if f.over_budget:
         raised.append(
             (
@@ -221,8 +221,8 @@ def _project_alerts(row: Any, f: Figures, as_of: date, thresholds: Thresholds) -
     ]
 
 
-def _alert(messages: dict[Lang, str], **fields: Any) -> Alert:
+def _alert(messages: dict[str, str], **fields: Any) -> Alert:
     """An alert whose message is in English, and in Chinese for `?lang=zh`."""
     alert = Alert(message=messages[Lang.en], **fields)
-    alert._messages = {lang.value: message for lang, message in messages.items()}
+    alert._messages = messages
     return alert
