@@ -115,6 +115,12 @@ def wan_to_yuan(wan: str) -> Decimal:
     return parse_money(format(yuan.quantize(FEN), "f"))
 
 
+def yuan_to_wan(amount: Decimal) -> Decimal:
+    """An amount in 元 shown in 万元 with two decimals: a decimal shift, rounded half away from
+    zero (四舍五入) once (454004000.00 → 45400.40, 12345.67 → 1.23, 15000.00 → 1.50)."""
+    return round_fen(amount.scaleb(-4))
+
+
 def parse_decimal_text(text: str, *, places: int) -> Decimal:
     """A plain decimal string with at most `places` decimals (quantities, areas, 万元 figures)."""
     if not isinstance(text, str) or not _DECIMAL_TEXT.match(text):

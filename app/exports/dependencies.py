@@ -5,6 +5,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
+from app.errors import InvalidInput
+
 CSV_MEDIA_TYPE = "text/csv"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JSON_MEDIA_TYPE = "application/json"
@@ -19,6 +21,13 @@ class ExportFormat(StrEnum):
 class Lang(StrEnum):
     en = "en"
     zh = "zh"
+
+
+class Unit(StrEnum):
+    """The unit of money in a CSV or XLSX export: 元, or 万元 (two decimals)."""
+
+    yuan = "yuan"
+    wan = "wan"
 
 
 _BY_MEDIA_TYPE = {
@@ -74,7 +83,11 @@ async def export_format(
 
 async def export_lang(
     lang: Annotated[
-        Lang, Query(description="Language of CSV/XLSX headings and sheet names: `en` or `zh`")
+        Lang,
+        Query(
+            description="`en` or `zh`: language of CSV/XLSX headings, sheet names and "
+            "enumeration values, and of report labels, alert messages and notes"
+        ),
     ] = Lang.en,
 ) -> Lang:
     return lang
@@ -82,6 +95,32 @@ async def export_lang(
 
 FormatDep = Annotated[ExportFormat, Depends(export_format)]
 LangDep = Annotated[Lang, Depends(export_lang)]
+
+
+async def export_unit(
+    unit: Annotated[
+        Unit,
+        Query(
+            description="Money in CSV/XLSX: `yuan` (元, default) or `wan` (万元, two decimals, "
+            "rounded half away from zero). JSON always carries 元: `wan` there is a 422."
+        ),
+    ] = Unit.yuan,
+) -> Unit:
+    return unit
+
+
+def unit_for(fmt: ExportFormat, unit: Unit) -> Unit:
+    """The unit of an export; InvalidInput (naming `unit`) for 万元 asked of JSON."""
+    if unit is Unit.wan and fmt is ExportFormat.json:
+        raise InvalidInput(
+            "unit=wan is for CSV and XLSX exports: JSON carries money in 元",
+            field="unit",
+            location="query",
+        )
+    return unit
+
+
+UnitDep = Annotated[Unit, Depends(export_unit)]
 
 # Merge into a route's `responses=`: the 200 may also be CSV or XLSX.
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -1,17 +1,20 @@
 """Writing sheets as CSV or XLSX.
 
 CSV: UTF-8 with a BOM (so Excel reads Chinese right), `\\r\\n` lines, minimal quoting, money as
-plain two-decimal strings (`1234.50`, `-5.00`), shares with four decimals, ISO dates, and text
+plain two-decimal strings (`1234.50`, `-5.00`), shares with four decimals, ISO dates, booleans
+TRUE/FALSE (是/否 in Chinese), and text
 that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return)
 prefixed with `'`, as is text starting with `'` (undo_inert takes exactly that prefix off).
 
 XLSX (openpyxl, write-only): one worksheet per sheet, bold frozen heading row, column widths,
 money as number cells formatted `#,##0.00`, shares as number cells formatted `0.00%` (the
-ratio 0.5 shows as 50.00%, the four decimals of the JSON figure), dates as date cells
+ratio 0.5 shows as 50.00%, the four decimals of the JSON figure), ratios (CPI, SPI) as number
+cells formatted `0.0000`, dates as date cells
 `yyyy-mm-dd`, booleans as TRUE/FALSE, text always as text (never a formula).
 
 Amounts are Decimal or integer fen throughout: numbers go into the XLSX file as their exact
-decimal text.
+decimal text. With Unit.wan (render only) money is in 万元, two decimals (money.yuan_to_wan),
+and headings say （万元）.
 """
 
 import csv
@@ -19,6 +22,7 @@ import io
 import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Context as DecimalContext
 from decimal import Decimal, Inexact
@@ -37,9 +41,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from starlette.concurrency import run_in_threadpool
 
-from app.exports.dependencies import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, Lang
+from app.exports.dependencies import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, Lang, Unit
 from app.exports.tables import Column, ColumnBatch, ColumnBatches, CsvLines, Kind, Rows, Sheet
-from app.money import fen_text, fen_texts
+from app.labels import BOOLEAN
+from app.money import fen_text, fen_texts, yuan, yuan_to_wan
 from app.timeutil import as_utc
 
 BOM = "\ufeff"
@@ -56,6 +61,7 @@ XLSX_SPOOL_BYTES = 16 * 1024 * 1024
 XLSX_TEXT_LIMIT = 32_767
 MONEY_FORMAT = "#,##0.00"
 SHARE_FORMAT = "0.00%"
+RATIO_FORMAT = "0.0000"
 DATE_FORMAT = "yyyy-mm-dd"
 # A leading `'` is protected too (doubled), so that undo_inert can take off exactly the one
 # the exporter put there and a re-imported export reads what was exported.
@@ -204,9 +210,9 @@ _CSV_FIELDS: dict[Kind, Callable[[Sequence[Any]], Sequence[str]]] = {
     Kind.MONEY: _each(money_text, plain=True),
     Kind.FEN: _fen_fields,
     Kind.SHARE: _each(share_text, plain=True),
+    Kind.RATIO: _each(share_text, plain=True),
     Kind.INT: _each(str, plain=False),
     Kind.DATE: _each(str, plain=False),
-    Kind.BOOL: _each(lambda value: "TRUE" if value else "FALSE", plain=True),
 }
 
 
@@ -261,10 +267,19 @@ def _each_row(columns: Sequence[Column], rows: Rows) -> Iterator[Sequence[Any]]:
     yield from map(_in_column_order(columns), rows)
 
 
-def _csv_lines(columns: Sequence[Column]) -> Callable[[ColumnBatch], str]:
+def _bool_fields(words: tuple[str, str]) -> Callable[[Sequence[Any]], Sequence[str]]:
+    """Booleans as the words for (False, True)."""
+    return _each(lambda value: words[bool(value)], plain=True)
+
+
+# A CSV's booleans: TRUE/FALSE, or in Chinese 是/否 (app.labels). XLSX has boolean cells.
+_CSV_BOOL = {lang: _bool_fields(words) for lang, words in BOOLEAN.items()}
+
+
+def _csv_lines(columns: Sequence[Column], lang: Lang = Lang.en) -> Callable[[ColumnBatch], str]:
     """Writes a batch of rows, given column by column, as CSV lines: each column's
     formatting is looked up once and applied to all its values together."""
-    formats = [_CSV_FIELDS[c.kind] for c in columns]
+    formats = [_CSV_BOOL[lang] if c.kind is Kind.BOOL else _CSV_FIELDS[c.kind] for c in columns]
     width = len(columns)
 
     def lines(batch: ColumnBatch) -> str:
@@ -281,13 +296,13 @@ def _csv_lines(columns: Sequence[Column]) -> Callable[[ColumnBatch], str]:
     return lines
 
 
-def _csv_text(columns: Sequence[Column], rows: Rows) -> Iterator[str | bytes]:
+def _csv_text(columns: Sequence[Column], rows: Rows, lang: Lang = Lang.en) -> Iterator[str | bytes]:
     """A sheet's rows as CSV lines, a batch at a time (as text, or as the UTF-8 bytes the
     database wrote)."""
     if isinstance(rows, CsvLines):
         yield from rows.chunks
     elif columns:
-        yield from map(_csv_lines(columns), _column_batches(columns, rows))
+        yield from map(_csv_lines(columns, lang), _column_batches(columns, rows))
     elif not isinstance(rows, ColumnBatches):
         # No columns: an empty line a row, as the csv module writes it.
         yield "\r\n" * sum(1 for _ in rows)
@@ -309,7 +324,7 @@ def _csv_pieces(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[str | bytes]
                 yield "\r\n"
             yield _csv_line([_inert(sheet.title(lang))])
         yield _csv_line([c.title(lang) for c in sheet.columns])
-        yield from _csv_text(sheet.columns, sheet.rows)
+        yield from _csv_text(sheet.columns, sheet.rows, lang)
 
 
 def csv_chunks(sheets: Sequence[Sheet], *, lang: Lang) -> Iterator[bytes]:
@@ -367,6 +382,7 @@ class _Cells:
             Kind.MONEY: MONEY_FORMAT,
             Kind.FEN: MONEY_FORMAT,
             Kind.SHARE: SHARE_FORMAT,
+            Kind.RATIO: RATIO_FORMAT,
             Kind.INT: "0",
             Kind.DATE: DATE_FORMAT,
             Kind.TEXT: "@",
@@ -390,7 +406,7 @@ class _Cells:
             return self._set(money_text(value))
         if kind is Kind.FEN:
             return self._set(fen_text(value))
-        if kind is Kind.SHARE:
+        if kind is Kind.SHARE or kind is Kind.RATIO:
             return self._set(share_text(value))
         if kind is Kind.INT:
             return self._set(str(int(value)))
@@ -464,11 +480,63 @@ def _headers(filename: str, fmt: ExportFormat) -> dict[str, str]:
     return {"Content-Disposition": content_disposition(f"{filename}.{fmt.value}")}
 
 
-def render(sheets: Sequence[Sheet], *, fmt: ExportFormat, lang: Lang, filename: str) -> Response:
-    """Sheets as a whole CSV or XLSX file (for reports: rows held in memory).
+def _wan_column(column: Column) -> Column:
+    if column.kind is Kind.FEN or column.kind is Kind.MONEY:
+        return replace(
+            column,
+            kind=Kind.MONEY,
+            en=f"{column.en} (万元)",
+            zh=column.zh.replace("元）", "万元）")
+            if "元）" in column.zh
+            else f"{column.zh}（万元）",
+        )
+    return column
+
+
+def in_wan(sheet: Sheet) -> Sheet:
+    """The sheet with its money in 万元 (two decimals, rounded half away from zero) and
+    headings that say so; rows given as dicts or sequences."""
+    if isinstance(sheet.rows, ColumnBatches | CsvLines):
+        raise TypeError("in_wan() takes rows as dicts or sequences")
+    money = {c.key for c in sheet.columns if c.kind is Kind.MONEY}
+    fen = {c.key for c in sheet.columns if c.kind is Kind.FEN}
+    order = [c.key for c in sheet.columns]
+
+    def shifted(key: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if key in fen:
+            return yuan_to_wan(yuan(value))
+        return yuan_to_wan(value) if key in money else value
+
+    def row_in_wan(row: Row) -> Row:
+        if isinstance(row, Mapping):
+            return {key: shifted(key, value) for key, value in row.items()}
+        return [shifted(key, value) for key, value in zip(order, row, strict=True)]
+
+    return Sheet(
+        name=sheet.name,
+        name_zh=sheet.name_zh,
+        columns=[_wan_column(column) for column in sheet.columns],
+        rows=map(row_in_wan, sheet.rows),
+    )
+
+
+def render(
+    sheets: Sequence[Sheet],
+    *,
+    fmt: ExportFormat,
+    lang: Lang,
+    filename: str,
+    unit: Unit = Unit.yuan,
+) -> Response:
+    """Sheets as a whole CSV or XLSX file (for reports: rows held in memory), money in 元 or
+    in 万元.
 
     `filename` is the base name without extension, e.g. `portfolio-2026-11-30`.
     """
+    if unit is Unit.wan:
+        sheets = [in_wan(sheet) for sheet in sheets]
     if fmt is ExportFormat.csv:
         return Response(
             b"".join(csv_chunks(sheets, lang=lang)),

@@ -14,7 +14,8 @@ class Kind(StrEnum):
 
     TEXT: str (other values as text; datetimes as ISO 8601). MONEY: Decimal 元 with at most two
     places. FEN: int, money in fen as stored, written as MONEY is. SHARE: Decimal ratio, written
-    with four places. INT: int. DATE: datetime.date, or its ISO text (as SQLite stores it).
+    with four places, a percentage in XLSX (completion shares). RATIO: the same, shown as a
+    ratio in XLSX (CPI, SPI). INT: int. DATE: datetime.date, or its ISO text (as SQLite stores it).
     BOOL: bool. None is an empty cell in every kind.
     """
 
@@ -22,6 +23,7 @@ class Kind(StrEnum):
     MONEY = "money"
     FEN = "fen"
     SHARE = "share"
+    RATIO = "ratio"
     INT = "int"
     DATE = "date"
     BOOL = "bool"
@@ -32,6 +34,7 @@ _BASE_WIDTH = {
     Kind.MONEY: 18,
     Kind.FEN: 18,
     Kind.SHARE: 10,
+    Kind.RATIO: 10,
     Kind.INT: 9,
     Kind.DATE: 12,
     Kind.BOOL: 8,

@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Connection, Select, func
+from sqlalchemy import Connection, Select, case, func, literal
 from sqlmodel import col, select
 
 from app.auth.actor import Actor
@@ -43,6 +43,7 @@ from app.exports.dependencies import ExportFormat, Lang
 from app.exports.service import stream, utc_texts_iso
 from app.exports.tables import Column, ColumnBatch, ColumnBatches, CsvLines, Kind, Rows, Sheet
 from app.funding.models import FundingSource
+from app.labels import ENTRY_KIND, word
 from app.ledger.models import Disbursement
 from app.ledger.service import LedgerFilters, ledger_clauses, ledger_order
 from app.money import fen
@@ -121,11 +122,15 @@ def _named(*cells: Any) -> Any:
 
 
 def ledger_csv_query(
-    *, actor: Actor, filters: LedgerFilters, sort: Sequence[tuple[str, bool]]
+    *,
+    actor: Actor,
+    filters: LedgerFilters,
+    sort: Sequence[tuple[str, bool]],
+    lang: Lang = Lang.en,
 ) -> Select[Any]:
     """ledger_export_query's entries, each as its whole line of the CSV (PostgreSQL). The
     names' cells are written once per project, budget line, contract and funding source, and
-    joined by id."""
+    joined by id. In Chinese the entry's kind is a word (支付, 红字冲销)."""
     projects = select(Project.id, _named(Project.code, Project.name).label("cells")).subquery()
     lines = select(
         BudgetLine.id, _named(BudgetLine.code, BudgetLine.name).label("cells")
@@ -137,7 +142,7 @@ def ledger_csv_query(
     line = csv_line(
         [
             int_cell(col(Disbursement.id)),
-            text_cell(col(Disbursement.kind)),
+            text_cell(_kind_in(lang)),
             date_cell(col(Disbursement.paid_on)),
             projects.c.cells,
             func.coalesce(lines.c.cells, ","),  # no budget line: its code and name empty
@@ -162,6 +167,17 @@ def ledger_csv_query(
     )
 
 
+def _kind_in(lang: Lang) -> Any:
+    """The entry's kind as the export shows it in `lang` (a SQL expression)."""
+    kind = col(Disbursement.kind)
+    if lang is Lang.en:
+        return kind
+    return case(
+        *((kind == code, literal(word(ENTRY_KIND, code, lang))) for code in ENTRY_KIND),
+        else_=kind,
+    )
+
+
 @dataclass(frozen=True)
 class _Names:
     """Codes and names by id, read once per export."""
@@ -173,9 +189,10 @@ class _Names:
     contract_no: dict[int, str]
     source_code: dict[int, str]
     source_name: dict[int, str]
+    kind: dict[str, str | None]
 
     @classmethod
-    def read(cls, connection: Connection) -> "_Names":
+    def read(cls, connection: Connection, lang: Lang = Lang.en) -> "_Names":
         projects = connection.execute(select(Project.id, Project.code, Project.name)).all()
         lines = connection.execute(select(BudgetLine.id, BudgetLine.code, BudgetLine.name)).all()
         contracts = connection.execute(select(Contract.id, Contract.contract_no)).all()
@@ -190,6 +207,7 @@ class _Names:
             contract_no=dict(contracts),
             source_code={id_: code for id_, code, _ in sources},
             source_name={id_: name for id_, _, name in sources},
+            kind={code: word(ENTRY_KIND, code, lang) for code in ENTRY_KIND},
         )
 
     def columns(self, batch: Sequence[tuple[Any, ...]]) -> ColumnBatch:
@@ -213,7 +231,7 @@ class _Names:
         ) = zip(*batch, strict=True)
         return [
             ids,
-            kinds,
+            list(map(self.kind.__getitem__, kinds)),
             paid_on,
             list(map(self.project_code.__getitem__, projects)),
             list(map(self.project_name.__getitem__, projects)),
@@ -233,11 +251,13 @@ class _Names:
         ]
 
 
-def _batches(factory: SessionFactory, query: Select[Any]) -> Iterator[ColumnBatch]:
+def _batches(
+    factory: SessionFactory, query: Select[Any], lang: Lang = Lang.en
+) -> Iterator[ColumnBatch]:
     """The query's rows, read in batches through a connection of their own (see above), with
     the names read in the same snapshot."""
     with factory.lookup(snapshot=True) as connection:
-        names = _Names.read(connection)
+        names = _Names.read(connection, lang)
         for batch in driver_batches(connection, query, size=BATCH_ROWS):
             yield names.columns(batch)
 
@@ -262,11 +282,11 @@ def export_ledger(
     been checked and its scope is in the query before anything is read."""
     rows: Rows
     if fmt is ExportFormat.csv and factory.rules.CSV_LINES_IN_SQL:
-        query = ledger_csv_query(actor=actor, filters=filters, sort=sort)
+        query = ledger_csv_query(actor=actor, filters=filters, sort=sort, lang=lang)
         rows = CsvLines(_copied_lines(factory, query))
     else:
         # XLSX needs the values.
         query = ledger_export_query(actor=actor, filters=filters, sort=sort)
-        rows = ColumnBatches(_batches(factory, query))
+        rows = ColumnBatches(_batches(factory, query, lang))
     sheet = Sheet(name="Ledger", name_zh="支付台账", columns=LEDGER_COLUMNS, rows=rows)
     return stream(sheet, fmt=fmt, lang=lang, filename=f"disbursements-{today.isoformat()}")

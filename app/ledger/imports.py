@@ -27,6 +27,7 @@ from app.errors import DomainError, FieldError, InvalidInput, RowErrors
 from app.exports.service import undo_inert
 from app.funding.models import FundingSource
 from app.inputs import check_text, identifier_key, normalise_identifier
+from app.labels import ENTRY_KIND
 from app.ledger.models import Disbursement, EntryKind
 from app.ledger.schemas import BudgetWarning, DisbursementCreate
 from app.ledger.service import DuplicateVoucher, ProjectCancelled, post_disbursement
@@ -289,7 +290,13 @@ def _xlsx_rows(upload: IO[bytes]) -> Iterator[list[str]]:
         book.close()
 
 
+# An export in Chinese names the kinds by their words (app.labels).
+_KIND_WORDS = {word: EntryKind(code) for code, word in ENTRY_KIND.items()}
+
+
 def _kind(text: str) -> EntryKind | None:
+    if text in _KIND_WORDS:
+        return _KIND_WORDS[text]
     try:
         return EntryKind(text.lower() or EntryKind.payment.value)
     except ValueError:

@@ -16,7 +16,9 @@ from sqlmodel import Session
 from app.auth.actor import Actor
 from app.auth.scope import visible_projects
 from app.contracts.models import Contract
+from app.exports.dependencies import Lang
 from app.inputs import identifier_key
+from app.labels import alert_messages
 from app.milestones.models import Milestone
 from app.reports.dues import dues
 from app.reports.figures import (
@@ -97,15 +99,20 @@ def alerts(
         first = items[0]
         unpaid = sum((item.unpaid for item in items), Decimal(0))
         found.append(
-            Alert(
+            _alert(
+                alert_messages(
+                    "payments_overdue",
+                    contract_no=first.contract_no,
+                    contractor=first.contractor,
+                    unpaid=unpaid,
+                    overdue_days=first.overdue_days,
+                ),
                 kind="payments_overdue",
                 severity="high",
                 project_id=first.project_id,
                 project_code=first.project_code,
                 contract_id=first.contract_id,
                 contract_no=first.contract_no,
-                message=f"{first.contract_no} ({first.contractor}): {unpaid} certified and "
-                f"unpaid past the payment term, the oldest {first.overdue_days} days overdue",
                 due_on=min(item.due_on for item in items),
                 figures={
                     "overdue": str(unpaid),
@@ -117,15 +124,20 @@ def alerts(
     for held in owed.retention:
         if held.due:
             found.append(
-                Alert(
+                _alert(
+                    alert_messages(
+                        "retention_due",
+                        contract_no=held.contract_no,
+                        contractor=held.contractor,
+                        retention_unpaid=held.retention_unpaid,
+                        due_on=held.due_on,
+                    ),
                     kind="retention_due",
                     severity="medium",
                     project_id=held.project_id,
                     project_code=held.project_code,
                     contract_id=held.contract_id,
                     contract_no=held.contract_no,
-                    message=f"{held.contract_no} ({held.contractor}): retention "
-                    f"{held.retention_unpaid} released on {held.due_on} and not yet paid",
                     due_on=held.due_on,
                     figures={"retention_unpaid": str(held.retention_unpaid)},
                 )
@@ -152,14 +164,14 @@ def _project_alerts(row: Any, f: Figures, as_of: date, thresholds: Thresholds) -
     """The flags one project raises, each with the figures shown in alerts."""
     fields = report_figures(f)
     shown = {key: None if fields[key] is None else str(fields[key]) for key in SHOWN}
-    raised: list[tuple[str, str, str, date | None]] = []
+    project = (row.code, row.name)
+    raised: list[tuple[str, str, dict[str, str], date | None]] = []
     if f.over_budget:
         raised.append(
             (
                 "over_budget",
                 "critical",
-                f"disbursed {shown['disbursed']} exceeds the revised estimate "
-                f"{shown['revised_estimate']}",
+                alert_messages("over_budget", project=project, **shown),
                 None,
             )
         )
@@ -168,53 +180,49 @@ def _project_alerts(row: Any, f: Figures, as_of: date, thresholds: Thresholds) -
             (
                 "forecast_over",
                 "high",
-                f"estimate at completion {shown['eac']} exceeds the revised estimate "
-                f"{shown['revised_estimate']}",
+                alert_messages("forecast_over", project=project, **shown),
                 None,
             )
         )
     if f.needs_revision:
-        raised.append(
-            (
-                "needs_revision",
-                "high",
-                "disbursed, committed or estimate at completion exceeds the revised estimate "
-                "by more than "
-                f"{thresholds.needs_revision:%}: 概算调整 needed",
-                None,
-            )
-        )
+        threshold = f"{thresholds.needs_revision:%}"
+        messages = alert_messages("needs_revision", project=project, threshold=threshold)
+        raised.append(("needs_revision", "high", messages, None))
     if f.behind_schedule:
-        raised.append(
-            (
-                "behind_schedule",
-                "medium",
-                f"SPI {shown['spi']} below {thresholds.behind_schedule_spi}",
-                None,
-            )
+        messages = alert_messages(
+            "behind_schedule",
+            project=project,
+            spi=shown["spi"],
+            threshold=thresholds.behind_schedule_spi,
         )
+        raised.append(("behind_schedule", "medium", messages, None))
     approved = row.final_accounts_on is not None and row.final_accounts_on <= as_of
     if row.accepted_on is not None and not approved:
         due_on = later(row.accepted_on, months=FINAL_ACCOUNTS_MONTHS)
         late = due_on < as_of
-        raised.append(
-            (
-                "final_accounts_due",
-                "high" if late else "low",
-                f"竣工财务决算 {'overdue since' if late else 'due by'} {due_on} "
-                f"(竣工验收 {row.accepted_on})",
-                due_on,
-            )
+        messages = alert_messages(
+            "final_accounts_overdue" if late else "final_accounts_due",
+            project=project,
+            due_on=due_on,
+            accepted_on=row.accepted_on,
         )
+        raised.append(("final_accounts_due", "high" if late else "low", messages, due_on))
     return [
-        Alert(
+        _alert(
+            messages,
             kind=kind,
             severity=severity,
             project_id=row.id,
             project_code=row.code,
-            message=f"{row.code} {row.name}: {message}",
             due_on=due_on,
             figures=shown,
         )
-        for kind, severity, message, due_on in raised
+        for kind, severity, messages, due_on in raised
     ]
+
+
+def _alert(messages: dict[str, str], **fields: Any) -> Alert:
+    """An alert whose message is in English, and in Chinese for `?lang=zh`."""
+    alert = Alert(message=messages[Lang.en], **fields)
+    alert._messages = messages
+    return alert

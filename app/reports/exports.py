@@ -2,8 +2,18 @@
 
 from typing import Any
 
-from app.exports.dependencies import ExportFormat
+from app.exports.dependencies import ExportFormat, Lang
 from app.exports.tables import Column, Kind, Sheet
+from app.labels import (
+    ALERT_KIND,
+    FIGURE,
+    FLAG,
+    GROUP_HEADING,
+    GROUP_VALUES,
+    SEVERITY,
+    TOTAL,
+    word,
+)
 from app.reports.schemas import (
     AlertsReport,
     DuesReport,
@@ -77,16 +87,10 @@ FIGURE_COLUMNS = (
     Column("ac", "ac", "实际成本 AC（元）", Kind.MONEY),
     Column("cv", "cv", "成本偏差 CV（元）", Kind.MONEY),
     Column("sv", "sv", "进度偏差 SV（元）", Kind.MONEY),
-    Column("cpi", "cpi", "成本绩效指数 CPI", Kind.SHARE),
-    Column("spi", "spi", "进度绩效指数 SPI", Kind.SHARE),
+    Column("cpi", "cpi", "成本绩效指数 CPI", Kind.RATIO),
+    Column("spi", "spi", "进度绩效指数 SPI", Kind.RATIO),
     Column("eac", "eac", "完工估算 EAC（元）", Kind.MONEY),
     Column("vac", "vac", "完工偏差 VAC（元）", Kind.MONEY),
-)
-FLAG_NAMES = (
-    ("over_budget", "超概算"),
-    ("forecast_over", "预计超概算"),
-    ("needs_revision", "需概算调整"),
-    ("behind_schedule", "进度滞后"),
 )
 
 
@@ -103,7 +107,7 @@ def project_sheets(report: ProjectReport) -> list[Sheet]:
         Column("name", "name", "项目名称", width=32),
         Column("as_of", "as_of", "截至日期", Kind.DATE),
         *FIGURE_COLUMNS,
-        *(Column(f"flag_{name}", name, zh, Kind.BOOL) for name, zh in FLAG_NAMES),
+        *(Column(f"flag_{name}", name, zh, Kind.BOOL) for name, zh in FLAG.items()),
     )
     return [
         Sheet("Report", "项目报表", summary, [_flat(report.model_dump())]),
@@ -154,20 +158,27 @@ def project_sheets(report: ProjectReport) -> list[Sheet]:
     ]
 
 
-def portfolio_sheets(report: PortfolioReport, *, notes: bool = True) -> list[Sheet]:
+def portfolio_sheets(
+    report: PortfolioReport, *, lang: Lang = Lang.en, notes: bool = True
+) -> list[Sheet]:
     """One row per group and a last row of totals; the notes, if any and asked for, on a
-    sheet of their own (XLSX; a CSV stays one plain table)."""
+    sheet of their own (XLSX; a CSV stays one plain table). In Chinese, a group key that is an
+    enumeration's code (category, status) and the totals' key are words."""
     columns = (
-        Column("key", report.group_by, GROUP_NAMES.get(report.group_by, "分组")),
+        Column("key", report.group_by, GROUP_HEADING.get(report.group_by, "分组")),
         Column("label", "label", "名称", width=28),
         Column("projects", "projects", "项目数", Kind.INT),
-        *(Column(f"flag_{name}", name, f"{zh}项目数", Kind.INT) for name, zh in FLAG_NAMES),
+        *(Column(f"flag_{name}", name, f"{zh}项目数", Kind.INT) for name, zh in FLAG.items()),
         *FIGURE_COLUMNS,
         Column("evm_projects", "evm_projects", "有进度计量项目数", Kind.INT),
         Column("evm_coverage", "evm_coverage", "挣值覆盖率（占BAC）", Kind.SHARE),
         Column("funding_planned", "funding_planned", "资金计划（元）", Kind.MONEY),
     )
-    rows = [_flat(group.model_dump()) for group in (*report.groups, report.totals)]
+    rows = [_flat(group.model_dump()) for group in report.groups]
+    values = GROUP_VALUES.get(report.group_by, {})
+    for row in rows:
+        row["key"] = word(values, row["key"], lang)
+    rows.append({**_flat(report.totals.model_dump()), "key": word(KEY_TOTAL, "total", lang)})
     sheets = [Sheet("Portfolio", "项目汇总", columns, rows)]
     if notes and report.notes:
         sheets.append(
@@ -181,14 +192,7 @@ def portfolio_sheets(report: PortfolioReport, *, notes: bool = True) -> list[She
     return sheets
 
 
-GROUP_NAMES = {
-    "plan_item": "专栏",
-    "category": "建设类别",
-    "status": "状态",
-    "site": "学校/地点",
-    "funding_source": "资金来源",
-    "year": "年度",
-}
+KEY_TOTAL = {"total": TOTAL[Lang.zh]}
 
 
 def timeseries_sheets(report: TimeseriesReport) -> list[Sheet]:
@@ -205,7 +209,8 @@ def timeseries_sheets(report: TimeseriesReport) -> list[Sheet]:
     return [Sheet("S-curve", "S曲线", columns, [p.model_dump() for p in report.points])]
 
 
-def alerts_sheets(report: AlertsReport) -> list[Sheet]:
+def alerts_sheets(report: AlertsReport, *, lang: Lang = Lang.en) -> list[Sheet]:
+    """The alerts; in Chinese, their severities, kinds and figures' names are words."""
     columns = (
         Column("severity", "severity", "严重程度"),
         Column("kind", "kind", "类型"),
@@ -218,23 +223,27 @@ def alerts_sheets(report: AlertsReport) -> list[Sheet]:
     rows = [
         {
             **alert.model_dump(),
-            "figures": "; ".join(f"{k}={v}" for k, v in alert.figures.items()),
+            "severity": word(SEVERITY, alert.severity, lang),
+            "kind": word(ALERT_KIND, alert.kind, lang),
+            "figures": "; ".join(
+                f"{word(FIGURE, name, lang)}={value}" for name, value in alert.figures.items()
+            ),
         }
         for alert in report.alerts
     ]
     return [Sheet("Alerts", "预警", columns, rows)]
 
 
-def sheets_for(report: Any, fmt: ExportFormat) -> list[Sheet]:
+def sheets_for(report: Any, fmt: ExportFormat, lang: Lang = Lang.en) -> list[Sheet]:
     """The sheets of any report; a portfolio's notes go to XLSX only (a CSV stays one table)."""
     if isinstance(report, ProjectReport):
         return project_sheets(report)
     if isinstance(report, PortfolioReport):
-        return portfolio_sheets(report, notes=fmt is ExportFormat.xlsx)
+        return portfolio_sheets(report, lang=lang, notes=fmt is ExportFormat.xlsx)
     if isinstance(report, TimeseriesReport):
         return timeseries_sheets(report)
     if isinstance(report, AlertsReport):
-        return alerts_sheets(report)
+        return alerts_sheets(report, lang=lang)
     if isinstance(report, DuesReport):
         return dues_sheets(report)
     raise TypeError(f"no sheets for {type(report).__name__}")

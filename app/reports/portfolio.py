@@ -18,7 +18,9 @@ from sqlmodel import Session
 from app.auth.actor import Actor
 from app.auth.scope import visible_projects
 from app.errors import InvalidInput, NotFound
+from app.exports.dependencies import Lang
 from app.funding.models import FundingSource, ProjectFunding
+from app.labels import NO_GROUP, NONE, NOTES, TOTAL
 from app.money import fen, share, yuan
 from app.programmes.models import PlanItem, Programme
 from app.programmes.service import get_programme
@@ -51,25 +53,6 @@ class GroupBy(StrEnum):
     year = "year"
 
 
-NO_GROUP = {
-    GroupBy.plan_item: "(no plan item)",
-    GroupBy.site: "(no site)",
-    GroupBy.funding_source: "(no funding source)",
-    GroupBy.year: "(no planned finish)",
-}
-NOTES = {
-    GroupBy.site: "A project on several sites counts in full under each of them and once in "
-    "the totals, so the groups may add up to more than the totals.",
-    GroupBy.funding_source: "Per funding source: funding_planned is the sources' share of the "
-    "projects' funding plans and disbursed what was paid from it; remaining = funding_planned "
-    "− disbursed. Estimates, commitments and earned value belong to projects, not sources, "
-    "and are null here (see the totals). A project drawing on several sources counts under "
-    "each; a project with no funding plan and no payments counts in the totals only.",
-    GroupBy.year: "Money paid is grouped by the year it was paid; estimates, commitments, "
-    "earned and planned value, project counts and flags by the year of the project's planned "
-    "finish. Figures that would mix the two (remaining, variance, completion shares, ac, cv, "
-    "cpi, eac, vac) are null in the year rows and given in the totals.",
-}
 PROJECT_FIGURE_FIELDS = (
     "original_estimate",
     "revised_estimate",
@@ -190,6 +173,11 @@ def _memberships(
     ]
 
 
+def _no_group(group_by: GroupBy) -> str:
+    """The label of the projects without a group (app.labels; `?lang=` may change it)."""
+    return NO_GROUP.get(group_by, NONE)[Lang.en]
+
+
 def portfolio_scope(
     *, session: Session, actor: Actor, programme: str | None
 ) -> tuple[Select[Any], str | None]:
@@ -230,13 +218,13 @@ def portfolio(
         session=session, group_by=group_by, scope=scope, one_programme=code is not None
     ):
         members.setdefault(key, []).append(pid)
-        labels[key] = label or (key or NO_GROUP.get(group_by, "(none)"))
+        labels[key] = label or key or _no_group(group_by)
         planned_by_project[pid] = planned
 
     def group(key: str | None, pids: list[int]) -> PortfolioGroup:
         return _group(
             key=key,
-            label=labels.get(key) or key or NO_GROUP.get(group_by, "(none)"),
+            label=labels.get(key) or key or _no_group(group_by),
             members=[by_project[pid] for pid in pids if pid in by_project],
             funding_planned=sum(planned_by_project[pid] for pid in pids),
             thresholds=thresholds,
@@ -249,7 +237,7 @@ def portfolio(
     elif group_by is GroupBy.year:
         groups = _by_year(groups, _paid_by_year(session=session, scope=scope, as_of=as_of))
     totals = group("total", list(by_project))
-    totals.label = "Total"
+    totals.label = TOTAL[Lang.en]
     return PortfolioReport(
         as_of=as_of,
         programme=code,
@@ -257,7 +245,7 @@ def portfolio(
         groups=groups,
         totals=totals,
         thresholds=threshold_strings(thresholds),
-        notes=[NOTES[group_by]] if group_by in NOTES else [],
+        notes=[NOTES[group_by][Lang.en]] if group_by in NOTES else [],
     )
 
 

@@ -6,7 +6,16 @@ from fastapi import Depends, Query, Response
 from app.auth.dependencies import AnyRoleDep, StaffReaderDep
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.exports.dependencies import EXPORT_RESPONSES, ExportFormat, FormatDep, Lang, LangDep
+from app.exports.dependencies import (
+    EXPORT_RESPONSES,
+    ExportFormat,
+    FormatDep,
+    Lang,
+    LangDep,
+    Unit,
+    UnitDep,
+    unit_for,
+)
 from app.exports.service import render
 from app.inputs import IsoDate, SafeText
 from app.params import TodayDep
@@ -19,6 +28,7 @@ from app.reports import portfolio as portfolio_report
 from app.reports import project as project_reports
 from app.reports import timeseries as timeseries_report
 from app.reports.dependencies import IfNoneMatch, ReportCacheDep, ThresholdsDep
+from app.reports.language import in_language
 from app.reports.portfolio import GroupBy
 from app.reports.schemas import (
     AlertsReport,
@@ -55,18 +65,26 @@ CACHED: dict[int | str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Exported:
-    """How the caller wants a report: format, language, and the ETag it already holds."""
+    """How the caller wants a report: format, language, unit of money (exports), and the
+    ETag it already holds."""
 
     fmt: ExportFormat
     lang: Lang
+    unit: Unit
     if_none_match: str | None
     response: Response
 
 
 def exported(
-    fmt: FormatDep, lang: LangDep, response: Response, if_none_match: IfNoneMatch = None
+    fmt: FormatDep,
+    lang: LangDep,
+    unit: UnitDep,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
 ) -> Exported:
-    return Exported(fmt=fmt, lang=lang, if_none_match=if_none_match, response=response)
+    return Exported(
+        fmt=fmt, lang=lang, unit=unit_for(fmt, unit), if_none_match=if_none_match, response=response
+    )
 
 
 ExportedDep = Annotated[Exported, Depends(exported)]
@@ -76,17 +94,20 @@ def _answer(report: Any, etag: str, asked: Exported, filename: str) -> Any:
     """The report as asked for (JSON, CSV or XLSX) with its ETag, or 304 when the caller
     already holds this version of this representation."""
     if asked.fmt is not ExportFormat.json:
-        etag = f'{etag[:-1]}-{asked.fmt.value}-{asked.lang.value}"'
+        etag = f'{etag[:-1]}-{asked.fmt.value}-{asked.lang.value}-{asked.unit.value}"'
+    elif asked.lang is not Lang.en:
+        etag = f'{etag[:-1]}-{asked.lang.value}"'
     # The representation depends on Accept; If-None-Match compares weakly (RFC 9110 13.1.2).
     headers = {"ETag": etag, "Vary": "Accept"}
     sent = asked.if_none_match
     if sent and (sent.strip() == "*" or _opaque(etag) in (_opaque(tag) for tag in sent.split(","))):
         return Response(status_code=304, headers=headers)
+    report = in_language(report, asked.lang)
     if asked.fmt is ExportFormat.json:
         asked.response.headers.update(headers)
         return report
-    sheets = exports.sheets_for(report, asked.fmt)
-    exported = render(sheets, fmt=asked.fmt, lang=asked.lang, filename=filename)
+    sheets = exports.sheets_for(report, asked.fmt, asked.lang)
+    exported = render(sheets, fmt=asked.fmt, lang=asked.lang, filename=filename, unit=asked.unit)
     exported.headers.update(headers)
     return exported
 
@@ -254,12 +275,20 @@ def dues(
     today: TodayDep,
     fmt: FormatDep,
     lang: LangDep,
+    unit: UnitDep,
     as_of: AsOf = None,
 ) -> DuesReport | Response:
+    unit = unit_for(fmt, unit)
     report = dues_report.dues(session=session, actor=actor, as_of=as_of or today, today=today)
     if fmt is ExportFormat.json:
         return report
-    return render(exports.dues_sheets(report), fmt=fmt, lang=lang, filename=f"dues-{report.as_of}")
+    return render(
+        exports.dues_sheets(report),
+        fmt=fmt,
+        lang=lang,
+        filename=f"dues-{report.as_of}",
+        unit=unit,
+    )
 
 
 @budget_router.get(

@@ -1,6 +1,6 @@
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from app.ledger.schemas import LineFigures
 from app.money import Amount, Share
@@ -205,6 +205,8 @@ class Alert(BaseModel):
     message: str
     due_on: date | None = None
     figures: dict[str, str | None] = Field(description="The figures that raised it")
+    # The message in each language (app.labels), by Lang value: `?lang=` picks one.
+    _messages: dict[str, str] = PrivateAttr(default_factory=dict)
 
 
 class AlertsReport(BaseModel):

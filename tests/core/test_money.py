@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-from app.money import MoneyType, wan_to_yuan
+from app.money import MoneyType, wan_to_yuan, yuan_to_wan
 from app.programmes.models import PlanItem
 from tests.factories import Keys, make_programme
 
@@ -134,6 +134,20 @@ def test_wan_converts_exactly() -> None:
         wan_to_yuan("0.0000001")
     with pytest.raises(ValueError):
         wan_to_yuan("1e3")
+
+
+def test_yuan_shown_in_wan_is_a_decimal_shift_rounded_half_away_from_zero() -> None:
+    for yuan, wan in (
+        ("454004000.00", "45400.40"),
+        ("12345.67", "1.23"),
+        ("15000.00", "1.50"),
+        ("50.00", "0.01"),
+        ("-50.00", "-0.01"),
+        ("49.99", "0.00"),
+        ("999999999999.99", "100000000.00"),
+    ):
+        shown = yuan_to_wan(Decimal(yuan))
+        assert (shown, str(shown)) == (Decimal(wan), wan), yuan
 
 
 def test_money_type_refuses_floats_and_fractions_of_a_fen(connection: Connection) -> None:

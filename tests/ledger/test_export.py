@@ -28,6 +28,7 @@ from app.exports.service import csv_chunks
 from app.exports.tables import ColumnBatches, Sheet
 from app.funding.models import FundingSource, ProjectFunding
 from app.inputs import identifier_key
+from app.labels import ENTRY_KIND
 from app.ledger.exports import LEDGER_COLUMNS, _batches, ledger_export_query
 from app.ledger.models import Disbursement, ProjectBalance
 from app.ledger.service import SORTS, LedgerFilters
@@ -336,6 +337,11 @@ def test_chinese_headings(client: TestClient, keys: Keys, ledger: dict[str, Any]
     )
     assert book.worksheets[0].title == "支付台账"
     assert [c.value for c in book.worksheets[0][1]] == heading
+    # The entry kinds are words too, in CSV and XLSX (and the import reads them back).
+    kinds = [row["类型"] for row in _rows(response)]
+    assert set(kinds) == {"支付", "红字冲销"}
+    column = heading.index("类型")
+    assert [row[column].value for row in book.worksheets[0].iter_rows(min_row=2)] == kinds
 
 
 def test_accept_header_and_bad_format(
@@ -720,7 +726,7 @@ def _expected_csv(
         writer.writerow(
             [
                 item["id"],
-                kind,
+                ENTRY_KIND[kind] if zh else kind,  # in Chinese, the kind's word
                 item["paid_on"],
                 _inert(projects[project_id][0]),
                 _inert(projects[project_id][1]),
@@ -751,7 +757,10 @@ def _python_writer_csv(
     sort = parse_sort(order, SORTS, default="paid_on")
     query = ledger_export_query(actor=actor, filters=filters, sort=sort)
     sheet = Sheet(
-        name="", name_zh="", columns=LEDGER_COLUMNS, rows=ColumnBatches(_batches(factory, query))
+        name="",
+        name_zh="",
+        columns=LEDGER_COLUMNS,
+        rows=ColumnBatches(_batches(factory, query, lang)),
     )
     return b"".join(csv_chunks([sheet], lang=lang))
 
