@@ -264,8 +264,10 @@ def _xlsx_text(value: Any) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
-        # Excel keeps numbers as doubles; the shortest text that reads back as this one is
-        # the decimal the cell shows (1234.5). The amount's own check then applies.
+        # An XLSX number cell is a double: the only float near money here, and never computed
+        # with. Its shortest round-trip text is the decimal the cell holds (1234.5), parsed
+        # as text by the same exact amount check as CSV, so a double that is no two-decimal
+        # amount (a formula's 0.30000000000000004) is refused, never rounded.
         return format(Decimal(repr(value)), "f")
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time() else value.isoformat()

@@ -428,6 +428,59 @@ def test_an_xlsx_file(client: TestClient, keys: Keys, projects: Any) -> None:
     assert [e["field"] for e in damaged.json()["errors"]] == ["file"]
 
 
+def _xlsx(*rows: list[Any]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["项目编号", "金额", "支付日期", "收款单位", "凭证号", "资金来源"])
+    for row in rows:
+        sheet.append(row)
+    body = io.BytesIO()
+    book.save(body)
+    return body.getvalue()
+
+
+def _with_cell_text(workbook: bytes, old: str, new: str) -> bytes:
+    """The workbook with a cell's stored text replaced in its first sheet's XML."""
+    source, target = zipfile.ZipFile(io.BytesIO(workbook)), io.BytesIO()
+    with zipfile.ZipFile(target, "w") as out:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert old.encode() in data
+                data = data.replace(old.encode(), new.encode())
+            out.writestr(item, data)
+    return target.getvalue()
+
+
+def test_an_xlsx_number_cell_is_the_amount_it_shows_or_refused(
+    client: TestClient, keys: Keys, projects: Any
+) -> None:
+    """Excel keeps numbers as doubles: a cell that shows a two-decimal amount is that amount
+    exactly; a cell whose double is no such amount (a formula's 0.1 + 0.2) is refused, never
+    rounded."""
+    # openpyxl writes 0.3; Excel writes such a formula's value with 17 digits, as here.
+    workbook = _xlsx(["IMP-A", 0.3, "2023-06-05", "甲", "F-1", "county"])
+    inexact = _post(
+        client, keys, _with_cell_text(workbook, "<v>0.3</v>", "<v>0.30000000000000004</v>")
+    )
+    assert inexact.status_code == 422, inexact.text
+    assert [(e["row"], e["field"]) for e in inexact.json()["errors"]] == [(2, "amount")]
+    assert _total(client, keys) == (0, "0.00")
+
+    exact = _post(
+        client,
+        keys,
+        _xlsx(
+            ["IMP-A", 999999.99, "2023-06-05", "甲", "F-2", "county"],
+            ["IMP-B", 0.07, "2023-06-05", "乙", "F-3", "county"],
+            ["IMP-B", 49999.93, "2023-06-05", "乙", "F-4", "county"],
+        ),
+    )
+    assert exact.status_code == 201, exact.text
+    assert _total(client, keys) == (3, "1049999.99")
+
+
 @pytest.mark.parametrize("body", [b"", codecs.BOM_UTF8])
 def test_an_empty_body_says_so(client: TestClient, keys: Keys, projects: Any, body: bytes) -> None:
     response = _post(client, keys, body)
