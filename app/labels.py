@@ -72,6 +72,7 @@ GROUP_HEADING = {
     "site": "学校/地点",
     "funding_source": "资金来源",
     "year": "年度",
+    "project": "项目",
 }
 NO_GROUP = {
     "plan_item": {"en": "(no plan item)", "zh": "（无专栏）"},

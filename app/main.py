@@ -10,6 +10,7 @@ from app.auth.cache import KeyCache
 from app.config import Settings, get_settings
 from app.contractors.router import router as contractors_router
 from app.contracts.router import router as contracts_router
+from app.dashboard.router import router as dashboard_router
 from app.db import SessionFactory, make_engine
 from app.docs.router import router as docs_router
 from app.errors import install_handlers, install_problem_schemas
@@ -107,6 +108,7 @@ def create_app(
     for router in (
         health_router,
         docs_router,
+        dashboard_router,
         programmes_router,
         projects_router,
         revisions_router,

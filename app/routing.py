@@ -6,7 +6,8 @@ once."""
 import inspect
 import json
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -20,7 +21,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from app.db import ending_in_its_thread
-from app.errors import UNKNOWN_PARAMETER
+from app.errors import UNKNOWN_PARAMETER, NotFound
 from app.money import parse_json_constant, parse_json_float
 
 
@@ -140,3 +141,21 @@ class FeatureRouter(APIRouter):
             if not any(pattern.match(path) for pattern in patterns):
                 return Match.NONE, {}
         return super().matches(scope)
+
+
+def packaged_file(
+    folder: Traversable,
+    name: str,
+    *,
+    media_types: Mapping[str, str],
+    headers: Mapping[str, str],
+    transform: Callable[[bytes], bytes] = lambda content: content,
+) -> Response:
+    """One of the files a page loads, from a package the app ships (its own or a pinned
+    dependency): only the names listed, never a path the caller makes up."""
+    media_type = media_types.get(name)
+    if media_type is None:
+        raise NotFound(f"no asset named {name}")
+    return Response(
+        transform((folder / name).read_bytes()), media_type=media_type, headers=dict(headers)
+    )

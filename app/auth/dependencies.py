@@ -62,7 +62,8 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Actor]]:
 
 
 async def public() -> None:
-    """Marks a route as deliberately open to anyone (health checks only)."""
+    """Marks a route as deliberately open to anyone: health checks, and the documentation and
+    dashboard pages, which hold no data."""
 
 
 setattr(public, ROLE_GUARD_ATTR, frozenset())

@@ -9,8 +9,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 from app.auth.dependencies import PublicDep
-from app.errors import NotFound
-from app.routing import FeatureRouter
+from app.routing import FeatureRouter, packaged_file
 
 router = FeatureRouter(dependencies=[PublicDep], include_in_schema=False)
 
@@ -71,14 +70,22 @@ def redoc(request: Request) -> HTMLResponse:
     )
 
 
+# ReDoc's sidebar shows its vendor's logo from a CDN, which the page's policy blocks (and the
+# browser reports as an error): the bundle is served with the app's own icon in its place.
+_REDOC_LOGO = (b"https://cdn.redoc.ly/redoc/logo-mini.svg", ASSETS_PATH.encode() + b"/favicon.png")
+
+
+def _without_vendor_logo(content: bytes) -> bytes:
+    return content.replace(*_REDOC_LOGO)
+
+
 @router.get(ASSETS_PATH + "/{name}")
 def asset(name: str) -> Response:
     """A script, stylesheet or icon of the documentation pages."""
-    media_type = ASSET_TYPES.get(name)
-    if media_type is None:
-        raise NotFound(f"no documentation asset named {name}")
-    return Response(
-        (_ASSETS_DIR / name).read_bytes(),
-        media_type=media_type,
+    return packaged_file(
+        _ASSETS_DIR,
+        name,
+        media_types=ASSET_TYPES,
         headers={"Cache-Control": "public, max-age=86400"},
+        transform=_without_vendor_logo if name == "redoc.standalone.js" else lambda c: c,
     )

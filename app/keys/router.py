@@ -1,12 +1,12 @@
 from fastapi import Request, Response, status
 
 from app.auth.cache import KeyCache
-from app.auth.dependencies import AdminDep
+from app.auth.dependencies import AdminDep, AnyRoleDep
 from app.config import get_settings
 from app.db import SessionDep, after_commit
 from app.errors import problem_responses
 from app.keys import service
-from app.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from app.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, KeyHolder
 from app.params import IdPath
 from app.routing import FeatureRouter
 
@@ -43,6 +43,20 @@ def list_keys(session: SessionDep, actor: AdminDep) -> list[ApiKeyRead]:
     """Admin only. Each key's name, role, contractor and whether it is revoked; never the key
     itself."""
     return [ApiKeyRead.model_validate(k) for k in service.list_keys(session=session)]
+
+
+@router.get(
+    "/me",
+    response_model=KeyHolder,
+    summary="Who the caller's key is",
+    responses=problem_responses(401),
+)
+def who_am_i(actor: AnyRoleDep) -> KeyHolder:
+    """Any role. The calling key's id, name, role and, for a contractor, its organisation: a
+    client such as the dashboard chooses its views by it. Never the key itself."""
+    return KeyHolder(
+        key_id=actor.key_id, name=actor.name, role=actor.role, contractor_id=actor.contractor_id
+    )
 
 
 @router.delete(

@@ -40,3 +40,12 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The API key. Shown once: store it now; only its hash is kept.")
+
+
+class KeyHolder(BaseModel):
+    """Who the caller's key says it is: what a client shows and which views it offers."""
+
+    key_id: int | None
+    name: str
+    role: Role
+    contractor_id: int | None

@@ -51,6 +51,7 @@ class GroupBy(StrEnum):
     site = "site"
     funding_source = "funding_source"
     year = "year"
+    project = "project"
 
 
 PROJECT_FIGURE_FIELDS = (
@@ -148,6 +149,8 @@ def _memberships(
         )
     elif group_by is GroupBy.year:
         query = select(P.c.id, P.c.planned_finish, P.c.planned_finish).order_by(P.c.planned_finish)
+    elif group_by is GroupBy.project:
+        query = select(P.c.id, P.c.code, P.c.name).order_by(P.c.code)
     else:
         column = P.c.category if group_by is GroupBy.category else P.c.status
         query = select(P.c.id, column, column).order_by(column)

@@ -157,7 +157,8 @@ def project_report(
 @router.get(
     "/portfolio",
     response_model=PortfolioReport,
-    summary="The programme's figures per plan item, category, status, site, funding source or year",
+    summary="The programme's figures per plan item, category, status, site, funding source, year "
+    "or project",
     description="The project figures summed per group, counts of projects and of each flag, and "
     "a totals row over distinct projects. Ratios of a group are the same formulas applied to "
     "the group's sums (cpi = Σev / Σac). `notes` says how the grouping counts.",

@@ -49,6 +49,7 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/api/v1/keys"): ("A", False),
     ("POST", "/api/v1/keys"): ("A", False),
     ("DELETE", "/api/v1/keys/{key_id}"): ("A", False),
+    ("GET", "/api/v1/keys/me"): ("AFVC", False),
     ("GET", "/api/v1/milestones"): ("AFVC", False),
     ("POST", "/api/v1/milestones"): ("A", False),
     ("GET", "/api/v1/milestones/{milestone_id}"): ("AFVC", True),
@@ -84,6 +85,8 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/docs"): ("public", False),
     ("GET", "/docs/assets/{name}"): ("public", False),
     ("GET", "/redoc"): ("public", False),
+    ("GET", "/"): ("public", False),
+    ("GET", "/dashboard/assets/{name}"): ("public", False),
     ("GET", "/healthz"): ("public", False),
     ("GET", "/readyz"): ("public", False),
 }

@@ -12,7 +12,16 @@ from app.config import Settings
 from app.main import create_app
 from tests.factories import Keys
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/docs", "/redoc", "/docs/assets/{name}"}
+# The pages and their assets hold no data: the dashboard reads the API with the user's key.
+PUBLIC_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/docs",
+    "/redoc",
+    "/docs/assets/{name}",
+    "/",
+    "/dashboard/assets/{name}",
+}
 
 
 def _guards(dependant: object) -> list[frozenset[str]]:

@@ -239,6 +239,39 @@ def test_groups_that_partition_the_projects_add_up_to_the_totals(
         )
 
 
+@pytest.mark.parametrize("as_of", [None, "2023-12-31"])
+def test_by_project_each_row_is_that_projects_own_report(
+    client: TestClient, keys: Keys, world: dict[str, Any], as_of: str | None
+) -> None:
+    params = {} if as_of is None else {"as_of": as_of}
+    reports = _reports(client, keys, world, **params)
+    portfolio = _portfolio(client, keys, world, group_by="project", **params)
+    rows = portfolio["groups"]
+    assert [row["key"] for row in rows] == sorted(report["code"] for report in reports)
+    by_code = {report["code"]: report for report in reports}
+    for row in rows:
+        report = by_code[row["key"]]
+        assert row["label"] == report["name"] and row["projects"] == 1
+        assert {f: row[f] for f in MONEY} == {f: report[f] for f in MONEY}, row["key"]
+        assert row["flags"] == {flag: int(report["flags"][flag]) for flag in FLAGS}
+    for field in MONEY:
+        assert _sum(rows, field) == portfolio["totals"][field], field
+    exported = client.get(
+        "/api/v1/reports/portfolio",
+        params={
+            "programme": world["programme"],
+            "group_by": "project",
+            "format": "csv",
+            "lang": "zh",
+            **params,
+        },
+        headers=keys.viewer,
+    )
+    lines = exported.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("项目,名称,项目数")
+    assert [line.split(",")[0] for line in lines[1:]] == [*sorted(by_code), "合计"]
+
+
 def test_funding_sources_planned_against_disbursed(
     client: TestClient, keys: Keys, world: dict[str, Any]
 ) -> None:
