@@ -235,6 +235,19 @@ def test_a_contractor_sees_only_its_own_and_reports_progress(
     with live_server.api(live_server.contractor_key) as api:
         history = api.get(f"/milestones/{milestone['id']}/progress").json()
     assert history[-1]["note"] == "浏览器测试：现场复核"
+    screenshot(p, "contractor")
+
+
+def test_the_page_prints_its_figures_without_its_controls(
+    page: Watched, live_server: LiveServer
+) -> None:
+    sign_in(page.page, live_server, live_server.admin_key)
+    p = page.page
+    p.emulate_media(media="print")
+    assert p.locator("#controls").is_hidden() and p.locator("nav").is_hidden()
+    assert p.locator(".downloads").first.is_hidden()
+    assert p.locator('[data-figure="disbursed"]').is_visible()
+    assert p.locator("#alerts").is_visible()
 
 
 def test_the_dashboard_fits_a_phone(browser: Browser, live_server: LiveServer) -> None:

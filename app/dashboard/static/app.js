@@ -377,7 +377,9 @@
       h('line', { class: 'axis', x1: left, x2: width - right, y1: top + plotHeight, y2: top + plotHeight }));
     const every = Math.max(1, Math.ceil(points.length / 8));
     points.forEach((point, i) => {
-      if (i % every === 0 || i === points.length - 1) {
+      // Every few periods, and the last one unless it would overlap the one before it.
+      const last = i === points.length - 1;
+      if ((i % every === 0 && (last || points.length - 1 - i >= every)) || last) {
         svg.append(h('text', { x: x(i), y: height - 8, 'text-anchor': 'middle' }, point.period));
       }
     });
@@ -407,7 +409,7 @@
     return h('div', { class: 'table-wrap' }, h('table', attrs,
       caption ? h('caption', {}, caption) : null,
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
-      h('tbody', {}, rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.num ? 'num' : null }, c.cell(row))))))));
+      h('tbody', {}, rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.num ? 'num' : c.date ? 'date' : null }, c.cell(row))))))));
   }
   const flagBadges = (flags) => FLAGS.filter((f) => flags[f]).map((f) => h('span', { class: `badge ${f}`, 'data-flag': f }, word('flag', f)));
   const projectLink = (code, text) => h('a', { href: `#/projects/${encodeURIComponent(code)}` }, text || code);
@@ -573,11 +575,11 @@
     return table(null, [
       { label: t('contract_no'), cell: (c) => c.contract_no },
       { label: t('contractor'), cell: (c) => names.get(c.contractor_id) || '—' },
-      { label: t('signed_on'), cell: (c) => c.signed_on },
+      { label: t('signed_on'), date: true, cell: (c) => c.signed_on },
       { label: `${t('committed')}（${unitName()}）`, num: true, cell: (c) => money(c.committed) },
       { label: `${t('paid')}（${unitName()}）`, num: true, cell: (c) => money(c.paid) },
       { label: `${t('retention_held')}（${unitName()}）`, num: true, cell: (c) => money(c.retention_held) },
-      { label: t('retention_release'), cell: (c) => c.retention_release_date || '—' },
+      { label: t('retention_release'), date: true, cell: (c) => c.retention_release_date || '—' },
       { label: `${t('payable_now')}（${unitName()}）`, num: true, cell: (c) => money(c.payable_now) },
     ], contracts, { id: 'contracts' });
   }
@@ -616,11 +618,11 @@
     const columns = [
       { label: t('milestones'), cell: (m) => `${m.code} ${m.name}` },
       { label: t('weight'), num: true, cell: (m) => m.weight },
-      { label: t('planned_date'), cell: (m) => m.planned_date || '—' },
-      { label: t('actual_date'), cell: (m) => m.actual_date || '—' },
+      { label: t('planned_date'), date: true, cell: (m) => m.planned_date || '—' },
+      { label: t('actual_date'), date: true, cell: (m) => m.actual_date || '—' },
       { label: t('percent'), num: true, cell: (m) => (m.percent_complete === null ? '—' : `${m.percent_complete}%`) },
       { label: `${t('certified')}（${unitName()}）`, num: true, cell: (m) => money(m.certified_amount) },
-      { label: t('certified_on'), cell: (m) => m.certified_on || '—' },
+      { label: t('certified_on'), date: true, cell: (m) => m.certified_on || '—' },
       { label: t('history'), cell: (m) => [history(histories[milestones.indexOf(m)]), canReport ? progressForm(m, onDone) : null] },
     ];
     return table(null, columns, milestones, { id: 'milestones' });
@@ -628,7 +630,7 @@
 
   function paymentsTable(entries) {
     return table(null, [
-      { label: t('paid_on'), cell: (e) => e.paid_on },
+      { label: t('paid_on'), date: true, cell: (e) => e.paid_on },
       { label: t('voucher'), cell: (e) => e.voucher_no },
       { label: t('kind'), cell: (e) => word('entry_kind', e.kind) },
       { label: t('payee'), cell: (e) => e.payee },
@@ -686,7 +688,7 @@
       h('section', { 'aria-labelledby': 'contracts-heading' }, h('h2', { id: 'contracts-heading' }, t('contracts')),
         contractsTable(contracts, names)),
       h('section', { 'aria-labelledby': 'milestones-heading' }, h('h2', { id: 'milestones-heading' }, t('milestones')),
-        await milestonesSection(milestones, state.me.role === 'contractor' || state.me.role === 'admin', rerender)),
+        await milestonesSection(milestones, state.me.role === 'contractor', rerender)),
       h('section', { 'aria-labelledby': 'payments-heading' }, h('h2', { id: 'payments-heading' }, t('payments')),
         paymentsTable(entries),
         downloads(t('payments_export'), 'disbursements', { ...ledgerParams, lang: state.lang })),
