@@ -5,6 +5,7 @@ the enumerations come from app.labels, written into the page, so the dashboard a
 say the same thing."""
 
 import json
+from datetime import date
 from importlib.resources import files
 
 from fastapi import Request, Response
@@ -22,6 +23,7 @@ from app.labels import (
     STAGE,
     STATUS,
 )
+from app.params import TodayDep
 from app.routing import FeatureRouter, packaged_file
 
 router = FeatureRouter(dependencies=[PublicDep], include_in_schema=False)
@@ -54,7 +56,7 @@ _WORDS = {
 }
 
 
-def _page(root_path: str) -> str:
+def _page(root_path: str, today: date) -> str:
     # "</" cannot end the JSON's script element early.
     words = json.dumps(_WORDS, ensure_ascii=False).replace("</", "<\\/")
     return (
@@ -62,14 +64,15 @@ def _page(root_path: str) -> str:
         .read_text(encoding="utf-8")
         .replace("{{base}}", f"{root_path}/")
         .replace("{{words}}", words)
+        .replace("{{today}}", today.isoformat())
     )
 
 
 @router.get("/")
-def dashboard(request: Request) -> HTMLResponse:
+def dashboard(request: Request, today: TodayDep) -> HTMLResponse:
     """The dashboard: programme overview, project table, project pages, a contractor's own
-    contracts and milestones."""
-    page = HTMLResponse(_page(request.scope.get("root_path", "")))
+    contracts and milestones. It carries the service's today, the latest as-of date."""
+    page = HTMLResponse(_page(request.scope.get("root_path", ""), today))
     page.headers.update(SECURITY_HEADERS)
     page.headers["Cache-Control"] = "no-cache"
     return page

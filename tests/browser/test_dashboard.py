@@ -178,7 +178,15 @@ def test_the_language_switches_to_english_and_back(page: Watched, live_server: L
     # The alerts' messages come from the API in the language asked for.
     assert "exceeds the revised estimate" in p.locator("#alerts").inner_text()
     with rendered(p):
+        p.evaluate("() => { location.hash = '#/projects/ZL7-2B'; }")
+    headings = p.locator("#view h2").all_inner_texts()
+    assert {"Contracts", "Milestones", "Payments"} <= set(headings)
+    assert p.locator("#payments thead").inner_text().startswith("Paid on")
+    with rendered(p):
         p.get_by_role("button", name="中文").click()
+    assert "合同" in p.locator("#view h2").all_inner_texts()
+    with rendered(p):
+        p.get_by_role("link", name="总览").click()
     assert p.locator("html").get_attribute("lang") == "zh-CN"
     assert p.locator("#view h1").inner_text().startswith("总览")
     assert "超过调整后概算" in p.locator("#alerts").inner_text()
@@ -234,8 +242,72 @@ def test_a_contractor_sees_only_its_own_and_reports_progress(
     assert "已报告" in p.locator("#status").inner_text()
     with live_server.api(live_server.contractor_key) as api:
         history = api.get(f"/milestones/{milestone['id']}/progress").json()
-    assert history[-1]["note"] == "浏览器测试：现场复核"
+    assert [h["note"] for h in history].count("浏览器测试：现场复核") == 1
+    # Focus comes back to the form it was sent from.
+    assert p.evaluate("document.activeElement.closest('form')?.dataset.milestoneId") == str(
+        milestone["id"]
+    )
     screenshot(p, "contractor")
+    # Its project's page: the project, its own contracts, no staff report (nothing refused).
+    code = sorted(own)[0]
+    with rendered(p):
+        p.get_by_role("link", name=code, exact=True).click()
+    assert p.locator("#view h1").inner_text().startswith(f"{code} ")
+    assert "null" not in p.locator("#view").inner_text()
+    assert p.locator("#figures").count() == 0 and p.locator("svg.s-curve").count() == 0
+    shown_contracts = p.locator("#contracts tbody tr")
+    theirs = [c for c in contracts if c["project_id"] == milestone["project_id"]]
+    assert shown_contracts.count() == len(theirs)
+    assert live_server.contractor_name in shown_contracts.nth(0).inner_text()
+
+
+def test_a_past_date_shows_the_project_as_it_stood(page: Watched, live_server: LiveServer) -> None:
+    sign_in(page.page, live_server, live_server.admin_key)
+    p = page.page
+    with rendered(p):
+        p.evaluate("() => { location.hash = '#/projects/ZL7-2B'; }")
+    with rendered(p):
+        p.locator("#as-of").fill("2022-12-31")
+        p.locator("#as-of").dispatch_event("change")
+    assert p.locator("#status").inner_text() == "数据截至 2022-12-31"
+    with live_server.api(live_server.admin_key) as api:
+        report = api.get("/projects/ZL7-2B/report", params={"as_of": "2022-12-31"}).json()
+        ledger = api.get(
+            "/disbursements", params={"project_id": report["project_id"], "to": "2022-12-31"}
+        ).json()
+        today = api.get("/projects/ZL7-2B/report").json()
+    assert report["disbursed"] != today["disbursed"]
+    shown = p.locator('[data-figure="disbursed"] .money').get_attribute("data-yuan")
+    assert shown == report["disbursed"]
+    paid = p.locator("#contracts tbody tr td:nth-child(5) .money").get_attribute("data-yuan")
+    assert paid == report["contracts"][0]["paid"]
+    assert p.locator("#payments tbody tr").count() == ledger["total"]
+    # A date after today is refused on the page, and the figures stay as they were.
+    p.locator("#as-of").fill("2999-01-01")
+    p.locator("#as-of").dispatch_event("change")
+    assert "不能晚于今天" in p.locator("#problem").inner_text()
+    assert p.locator("#as-of").input_value() == "2022-12-31"
+
+
+def test_a_missing_project_leaves_nothing_of_the_last_page(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    watched = watch(browser)
+    try:
+        p = watched.page
+        sign_in(p, live_server, live_server.admin_key)
+        before = p.evaluate("document.body.dataset.ready")
+        p.evaluate("() => { location.hash = '#/projects/NO-SUCH'; }")
+        p.wait_for_function("b => document.body.dataset.ready !== b", arg=before)
+        assert p.locator("#problem").is_visible()
+        assert "NO-SUCH" in p.locator("#problem").inner_text()
+        assert p.locator("#view").inner_text() == ""
+        # The browser reports the API's 404 for the request; nothing else went wrong.
+        assert all("404" in error for error in watched.errors), watched.errors
+        watched.errors.clear()
+        assert_only_the_app(watched, live_server.base)
+    finally:
+        watched.page.context.close()
 
 
 def test_the_page_prints_its_figures_without_its_controls(
@@ -267,9 +339,6 @@ def test_every_control_is_labelled_and_reachable_by_keyboard(
     page: Watched, live_server: LiveServer
 ) -> None:
     p = page.page
-    p.goto(f"{live_server.base}/")
-    p.keyboard.press("Tab")
-    assert p.evaluate("document.activeElement.className") == "skip"
     sign_in(p, live_server, live_server.admin_key)
     for route in ("#/", "#/projects", "#/projects/ZL7-2B"):
         with rendered(p):
@@ -277,8 +346,23 @@ def test_every_control_is_labelled_and_reachable_by_keyboard(
         unlabelled = p.evaluate(
             """() => [...document.querySelectorAll('input, select, button')]
                 .filter(el => !el.closest('[hidden]'))
-                .filter(el => !(el.labels && el.labels.length) && !el.textContent.trim()
-                    && !el.getAttribute('aria-label'))
+                .filter(el => el.tagName === 'BUTTON'
+                    ? !el.textContent.trim() && !el.getAttribute('aria-label')
+                    : !(el.labels && el.labels.length))
                 .map(el => el.outerHTML)"""
         )
         assert unlabelled == [], route
+    # The skip link, from the keyboard: focus moves to the content, the page stays.
+    p.reload()  # the key is still in the tab's sessionStorage
+    p.wait_for_function("() => document.body.dataset.ready")
+    p.keyboard.press("Tab")
+    assert p.evaluate("document.activeElement.className") == "skip"
+    p.keyboard.press("Enter")
+    assert p.evaluate("document.activeElement.id") == "main"
+    assert p.evaluate("location.hash") == "#/projects/ZL7-2B"
+    # Sorting from the keyboard.
+    with rendered(p):
+        p.evaluate("() => { location.hash = '#/projects'; }")
+    p.locator('[data-sort="code"]').focus()
+    p.keyboard.press("Enter")
+    assert p.locator('th[aria-sort="descending"] [data-sort="code"]').count() == 1

@@ -16,9 +16,10 @@ def test_the_page_is_served_with_a_policy_that_allows_only_the_app(client: TestC
     page = client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    policy = page.headers["content-security-policy"]
-    assert "default-src 'none'" in policy and "script-src 'self'" in policy
-    assert "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["content-security-policy"] == (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data: blob:; base-uri 'self'; form-action 'none'; frame-ancestors 'none'"
+    )
     assert page.headers["referrer-policy"] == "no-referrer"
     assert re.findall(r"https?://", page.text) == []
     # The only inline script is data, which a browser never runs.
@@ -30,6 +31,8 @@ def test_the_page_is_served_with_a_policy_that_allows_only_the_app(client: TestC
     assert words["category"] == CATEGORY and words["status"] == STATUS
     assert words["flag"] == FLAG
     assert '<base href="/">' in page.text
+    # The service's today (Asia/Shanghai), the latest date the as-of field takes.
+    assert re.search(r'<body data-today="\d{4}-\d{2}-\d{2}">', page.text)
 
 
 @pytest.mark.parametrize(
@@ -46,16 +49,17 @@ def test_the_assets_come_from_the_app_and_name_no_other_host(
     assert hosts == set()
 
 
-def test_an_unknown_asset_is_a_404_problem(client: TestClient) -> None:
-    missing = client.get("/dashboard/assets/../../app/config.py")
-    assert missing.status_code == 404
-    missing = client.get("/dashboard/assets/secrets.js")
+@pytest.mark.parametrize("name", ["index.html", "secrets.js", "router.py", "..%2Frouter.py"])
+def test_only_the_listed_assets_are_served(client: TestClient, name: str) -> None:
+    missing = client.get(f"/dashboard/assets/{name}")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
 
 
 def test_the_page_holds_no_data_the_api_answers_only_to_a_key(
-    client: TestClient, keys: Keys
+    client: TestClient, keys: Keys, zl7: None
 ) -> None:
+    page = client.get("/").text
+    assert "ZL7" not in page and "454004000" not in page
     assert client.get("/api/v1/reports/portfolio").status_code == 401
     assert client.get("/api/v1/reports/portfolio", headers=keys.viewer).status_code == 200

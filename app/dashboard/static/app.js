@@ -7,7 +7,7 @@
 
   const WORDS = JSON.parse(document.getElementById('ctk-words').textContent);
   const STORE = { key: 'capital-tracker.key', lang: 'capital-tracker.lang',
-    unit: 'capital-tracker.unit', asOf: 'capital-tracker.as-of' };
+    unit: 'capital-tracker.unit', asOf: 'capital-tracker.as-of', programme: 'capital-tracker.programme' };
   const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low'];
   const FLAGS = ['over_budget', 'forecast_over', 'needs_revision', 'behind_schedule'];
   const PAGE_SIZE = 500;
@@ -17,7 +17,7 @@
     zh: {
       title: '项目资金监管', skip: '跳到正文', nav: '主导航', overview: '总览', projects: '项目',
       as_of: '截至', forget_key: '退出', login_title: '输入 API 密钥',
-      login_help: '密钥只保存在本标签页（sessionStorage），关闭后即清除；不会出现在网址或日志中。',
+      login_help: '密钥只保存在本标签页（sessionStorage），退出或关闭标签页后清除（浏览器恢复标签页时可能一并恢复，公用电脑请点“退出”）；不会出现在网址或日志中。',
       key_label: 'API 密钥', enter: '进入', other_lang: 'English', unit_wan: '金额单位：万元',
       unit_yuan: '金额单位：元', wan: '万元', yuan: '元', loading: '加载中…',
       loaded: '数据截至 {as_of}', bad_key: '密钥无效或已撤销，请重新输入。',
@@ -47,13 +47,16 @@
       none: '无', my_contracts: '我的合同与里程碑', my_projects: '我的项目',
       report_progress: '报告进度', progress_as_of: '进度日期', note: '说明', submit: '提交',
       reported: '已报告 {code} 进度 {percent}%。', estimate: '概算', no_rows: '没有记录。',
-      no_projects: '没有符合条件的项目。', programme: '规划', yes: '是',
+      no_projects: '没有符合条件的项目。', programme: '规划', yes: '是', list_sep: '、',
+      offline: '无法连接服务，请检查网络后重试。', future: '截至日期不能晚于今天（{today}）。',
+      current_note: '合同和里程碑为当前数据，不随截至日期变化。', all_projects: '全部项目，按编号排序',
     },
     en: {
       title: 'Capital works tracker', skip: 'Skip to content', nav: 'Main', overview: 'Overview',
       projects: 'Projects', as_of: 'As of', forget_key: 'Sign out', login_title: 'Enter an API key',
-      login_help: 'The key is kept in this tab only (sessionStorage) and cleared when it closes; '
-        + 'it never appears in an address or a log.',
+      login_help: 'The key is kept in this tab only (sessionStorage) and cleared by Sign out or '
+        + 'when the tab closes (a browser that restores tabs may restore it: on a shared computer, '
+        + 'sign out); it never appears in an address or a log.',
       key_label: 'API key', enter: 'Enter', other_lang: '中文', unit_wan: 'Amounts in 万元 (10k yuan)',
       unit_yuan: 'Amounts in yuan', wan: '万元', yuan: 'yuan', loading: 'Loading…',
       loaded: 'Figures as of {as_of}', bad_key: 'The key is not valid or was revoked; enter it again.',
@@ -89,7 +92,11 @@
       progress_as_of: 'Progress as of', note: 'Note', submit: 'Submit',
       reported: 'Progress of {code} reported: {percent}%.', estimate: 'Estimate',
       no_rows: 'Nothing yet.', no_projects: 'No project matches.', programme: 'Programme',
-      yes: 'yes',
+      yes: 'yes', list_sep: ', ',
+      offline: 'The service cannot be reached; check the network and try again.',
+      future: 'The as-of date cannot be after today ({today}).',
+      current_note: 'Contracts and milestones are as they stand today, whatever the as-of date.',
+      all_projects: 'every project, by code',
     },
   };
 
@@ -98,6 +105,7 @@
     lang: sessionStorage.getItem(STORE.lang) || 'zh',
     unit: sessionStorage.getItem(STORE.unit) || 'wan',
     asOf: sessionStorage.getItem(STORE.asOf) || '',
+    programme: sessionStorage.getItem(STORE.programme) || '',
     me: null,
     programmes: null,
     table: { sort: 'code', dir: 'ascending', category: '', status: '', site: '', flag: '', q: '' },
@@ -140,7 +148,7 @@
     const negative = value < 0n;
     const abs = negative ? -value : value;
     const text = `${thousands((abs / 100n).toString())}.${(abs % 100n).toString().padStart(2, '0')}`;
-    return negative && abs > 0n ? `-${text}` : text;
+    return negative ? `-${text}` : text;
   }
   const yuanText = (amount) => hundredths(fen(amount));
   // 万元 with two decimals: a decimal shift rounded half away from zero once, as the
@@ -150,7 +158,9 @@
     const abs = value < 0n ? -value : value;
     let q = abs / 10000n;
     if ((abs % 10000n) * 2n >= 10000n) q += 1n;
-    return hundredths(value < 0n ? -q : q);
+    // The sign stays even when the rounded figure is 0 (-0.01 元 is -0.00 万元, as exported).
+    const shown = hundredths(q);
+    return value < 0n ? `-${shown}` : shown;
   }
   const unitName = () => (state.unit === 'wan' ? t('wan') : t('yuan'));
   function money(amount) {
@@ -201,16 +211,24 @@
     }
     const headers = { Authorization: `Bearer ${state.key}` };
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-    const response = await fetch(url, {
-      method: options.method || 'GET',
-      headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      cache: 'no-store',
-      credentials: 'omit',
-    });
+    let response;
+    try {
+      response = await fetch(url, {
+        method: options.method || 'GET',
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        cache: 'no-store',
+        credentials: 'omit',
+      });
+    } catch {
+      throw new ApiError(0, { title: t('offline') });
+    }
     if (!response.ok) {
       const problem = await response.json().catch(() => ({ title: response.statusText }));
-      if (response.status === 401) forgetKey(t('bad_key'));
+      if (response.status === 401) {
+        forgetKey(t('bad_key'));
+        throw new ApiError(401, { title: t('bad_key') });
+      }
       throw new ApiError(response.status, problem);
     }
     return options.raw ? response : response.json();
@@ -292,20 +310,22 @@
     $('login').hidden = signedIn;
   }
 
-  function today() {
-    const now = new Date();
-    const pad = (n) => String(n).padStart(2, '0');
-    return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-  }
+  // Today in the service's time zone, as the page was served: the date the API calls today.
+  const today = () => document.body.dataset.today;
 
   function forgetKey(message) {
+    state.renders += 1; // a page still loading for the old key is never shown
     state.key = '';
     state.me = null;
     state.programmes = null;
+    state.asOf = '';
     sessionStorage.removeItem(STORE.key);
+    sessionStorage.removeItem(STORE.asOf);
     $('view').replaceChildren();
+    $('programme-name').textContent = '';
+    setStatus('');
     applyChrome();
-    if (message) showProblem({ problem: { title: message } });
+    showProblem(message ? { problem: { title: message } } : null);
   }
 
   function switchLanguage() {
@@ -323,9 +343,9 @@
 
   function barChart(groups, titleText) {
     const rowHeight = 44;
-    const width = 720;
+    const width = 480;
     const barsFrom = 8;
-    const barsWidth = 440;
+    const barsWidth = 280;
     const largest = largestOf(groups.flatMap((g) => [g.revised_estimate, g.disbursed]));
     const svg = h('svg', {
       class: 'chart bars', viewBox: `0 0 ${width} ${rowHeight * groups.length + 8}`, role: 'img',
@@ -343,10 +363,19 @@
           `${money(group.disbursed).textContent} / ${money(group.revised_estimate).textContent}`),
       );
     });
+    const data = h('table', {},
+      h('caption', {}, `${t('chart_data')} (${unitName()})`),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('group')),
+        ['revised_estimate', 'disbursed'].map((name) => h('th', { scope: 'col', class: 'num' }, t(name))),
+        h('th', { scope: 'col', class: 'num' }, t('financial_completion')))),
+      h('tbody', {}, groups.map((g) => h('tr', {}, h('th', { scope: 'row' }, g.label),
+        h('td', { class: 'num' }, money(g.revised_estimate)), h('td', { class: 'num' }, money(g.disbursed)),
+        h('td', { class: 'num' }, percent(g.financial_completion))))));
     return h('figure', {},
       h('ul', { class: 'legend' }, h('li', { class: 'budget' }, t('revised_estimate')),
         h('li', { class: 'disbursed' }, t('disbursed'))),
-      svg);
+      svg,
+      h('details', {}, h('summary', {}, t('chart_data')), h('div', { class: 'table-wrap' }, data)));
   }
 
   function sCurve(points, code) {
@@ -369,9 +398,9 @@
     for (let quarter = 0; quarter <= 4; quarter += 1) {
       const level = top + plotHeight - Math.round((quarter * plotHeight) / 4);
       const amountFen = (largest * BigInt(quarter)) / 4n;
-      const label = state.unit === 'wan' ? wanText(hundredthsPlain(amountFen)) : yuanText(hundredthsPlain(amountFen));
+      const amount = `${amountFen / 100n}.${(amountFen % 100n).toString().padStart(2, '0')}`;
       svg.append(h('line', { class: 'grid', x1: left, x2: width - right, y1: level, y2: level }),
-        h('text', { x: left - 6, y: level + 4, 'text-anchor': 'end' }, label.replace(/\.\d+$/, '')));
+        h('text', { x: left - 6, y: level + 4, 'text-anchor': 'end' }, money(amount).textContent));
     }
     svg.append(h('line', { class: 'axis', x1: left, x2: left, y1: top, y2: top + plotHeight }),
       h('line', { class: 'axis', x1: left, x2: width - right, y1: top + plotHeight, y2: top + plotHeight }));
@@ -400,7 +429,6 @@
       svg,
       h('details', {}, h('summary', {}, t('chart_data')), h('div', { class: 'table-wrap' }, table)));
   }
-  const hundredthsPlain = (value) => `${value / 100n}.${(value % 100n).toString().padStart(2, '0')}`;
 
   // ---- Tables -----------------------------------------------------------------------------
   // columns: [{ label, num?, cell(row) }]
@@ -428,19 +456,24 @@
     more);
 
   // ---- Views ------------------------------------------------------------------------------
+  const put = (el, ...children) => el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+
   async function overview(view) {
-    const programme = state.programmes[0];
-    const params = { programme: programme ? programme.code : undefined, as_of: state.asOf };
+    const chosen = programme();
+    const params = { programme: chosen ? chosen.code : undefined, as_of: state.asOf };
     const [byItem, byCategory, alerts] = await Promise.all([
       api('reports/portfolio', { ...params, group_by: 'plan_item', lang: state.lang }),
       api('reports/portfolio', { ...params, group_by: 'category', lang: state.lang }),
       api('reports/alerts', { as_of: state.asOf, lang: state.lang }),
     ]);
     const totals = byItem.totals;
-    const sorted = [...alerts.alerts].sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
+    // The alerts cover every programme the key sees; with several, those of the one shown.
+    const codes = state.programmes.length > 1
+      ? new Set((await all('projects', { programme: params.programme })).map((p) => p.code)) : null;
+    const sorted = alerts.alerts.filter((a) => !codes || !a.project_code || codes.has(a.project_code)).sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
     const categories = byCategory.groups.map((g) => ({ ...g, label: word('category', g.key) }));
-    view.append(
-      h('h1', { tabindex: '-1' }, `${t('overview')}${programme ? ` · ${programme.name}` : ''}`),
+    put(view, 
+      h('h1', { tabindex: '-1' }, `${t('overview')}${chosen ? ` · ${chosen.name}` : ''}`),
       figureCards(totals),
       downloads(t('portfolio_export'), 'reports/portfolio', reportParams({ ...params, group_by: 'plan_item' })),
       h('div', { class: 'two' },
@@ -468,19 +501,19 @@
     { key: 'name', label: 'name', sort: (r) => r.name },
     { key: 'category', label: 'category', sort: (r) => word('category', r.category) },
     { key: 'status', label: 'status', sort: (r) => word('status', r.status) },
-    { key: 'sites', label: 'site', sort: (r) => r.sites.join('、') },
+    { key: 'sites', label: 'site', sort: (r) => r.sites.join(t('list_sep')) },
     { key: 'revised_estimate', label: 'revised_estimate', num: true, amount: true },
     { key: 'committed', label: 'committed', num: true, amount: true },
     { key: 'disbursed', label: 'disbursed', num: true, amount: true },
     { key: 'financial_completion', label: 'financial_completion', num: true, share: true },
     { key: 'physical_completion', label: 'physical_completion', num: true, share: true },
     { key: 'spi', label: 'spi', num: true },
-    { key: 'flags', label: 'flags', sort: (r) => -r.flagCount },
+    { key: 'flags', label: 'flags', sort: (r) => r.flagCount },
   ];
 
   async function projectTable(view) {
-    const programme = state.programmes[0];
-    const params = { programme: programme ? programme.code : undefined, as_of: state.asOf };
+    const chosen = programme();
+    const params = { programme: chosen ? chosen.code : undefined, as_of: state.asOf };
     const [report, projects] = await Promise.all([
       api('reports/portfolio', { ...params, group_by: 'project', lang: state.lang }),
       all('projects', { programme: params.programme }),
@@ -537,7 +570,7 @@
       }, c.amount ? `${t(c.label)}（${unitName()}）` : t(c.label)))));
       body.replaceChildren(...shown.map((r) => h('tr', { 'data-code': r.code },
         h('td', {}, projectLink(r.code)), h('td', {}, r.name), h('td', {}, word('category', r.category)),
-        h('td', {}, word('status', r.status)), h('td', {}, r.sites.join('、') || '—'),
+        h('td', {}, word('status', r.status)), h('td', {}, r.sites.join(t('list_sep')) || '—'),
         h('td', { class: 'num' }, money(r.revised_estimate)), h('td', { class: 'num' }, money(r.committed)),
         h('td', { class: 'num' }, money(r.disbursed)), h('td', { class: 'num' }, percent(r.financial_completion)),
         h('td', { class: 'num' }, percent(r.physical_completion)), h('td', { class: 'num' }, r.spi ?? '—'),
@@ -547,7 +580,7 @@
 
     const flagChoices = [h('option', { value: 'any' }, t('any_flag')),
       ...FLAGS.map((f) => h('option', { value: f }, word('flag', f)))];
-    view.append(
+    put(view, 
       h('h1', { tabindex: '-1' }, t('project_table')),
       h('div', { class: 'filters' },
         filter('category', t('category'), options(rows.map((r) => r.category), 'category')),
@@ -559,22 +592,26 @@
           oninput: (e) => { state.table.q = e.target.value; fill(); },
         }))),
       h('div', { class: 'table-wrap' }, tableEl),
+      h('p', { class: 'muted' }, `${t('table_export')}: ${t('all_projects')}`),
       downloads(t('table_export'), 'reports/portfolio', reportParams({ ...params, group_by: 'project' })),
     );
     fill();
     return report.as_of;
   }
 
-  async function contractorNames(contracts) {
+  // The contracts list with each contractor's name (the caller's own, for a contractor).
+  async function named(contracts) {
     const ids = [...new Set(contracts.map((c) => c.contractor_id))];
     const found = await Promise.all(ids.map((id) => api(`contractors/${id}`)));
-    return new Map(found.map((c) => [c.id, c.name]));
+    const names = new Map(found.map((c) => [c.id, c.name]));
+    return contracts.map((c) => ({ ...c, contractor: names.get(c.contractor_id) }));
   }
 
-  function contractsTable(contracts, names) {
+  // Rows of the project report (as of the date) or of the contracts list (today), by name.
+  function contractsTable(contracts) {
     return table(null, [
       { label: t('contract_no'), cell: (c) => c.contract_no },
-      { label: t('contractor'), cell: (c) => names.get(c.contractor_id) || '—' },
+      { label: t('contractor'), cell: (c) => c.contractor || '—' },
       { label: t('signed_on'), date: true, cell: (c) => c.signed_on },
       { label: `${t('committed')}（${unitName()}）`, num: true, cell: (c) => money(c.committed) },
       { label: `${t('paid')}（${unitName()}）`, num: true, cell: (c) => money(c.paid) },
@@ -586,7 +623,7 @@
 
   function progressForm(milestone, onDone) {
     const id = `m${milestone.id}`;
-    const form = h('form', { class: 'progress-form', 'data-milestone-id': milestone.id },
+    const form = h('form', { class: 'progress-form', 'data-milestone-id': milestone.id, 'aria-label': `${t('report_progress')}：${milestone.code} ${milestone.name}` },
       h('label', { for: `${id}-percent` }, t('percent'),
         h('input', { id: `${id}-percent`, name: 'percent_complete', type: 'number', min: '0', max: '100', step: '0.01', required: true, value: milestone.percent_complete ?? '' })),
       h('label', { for: `${id}-as-of` }, t('progress_as_of'),
@@ -601,7 +638,7 @@
       try {
         await api(`milestones/${milestone.id}/progress`, {}, { method: 'POST', body });
         showProblem(null);
-        await onDone();
+        await onDone(`form[data-milestone-id="${milestone.id}"] button`);
         setStatus(t('reported', { code: milestone.code, percent: body.percent_complete }));
       } catch (error) {
         showProblem(error);
@@ -647,13 +684,14 @@
     const [report, series, contracts, milestones, entries] = await Promise.all([
       staff ? api(`projects/${encodeURIComponent(code)}/report`, { as_of: state.asOf, lang: state.lang }) : null,
       staff ? api('reports/timeseries', { project: project.code, interval: 'quarter', as_of: state.asOf }) : null,
-      all('contracts', { project_id: project.id }),
+      staff ? null : all('contracts', { project_id: project.id }),
       all('milestones', { project_id: project.id }),
       all('disbursements', ledgerParams),
     ]);
-    const names = await contractorNames(contracts);
-    const rerender = () => render({ keepFocus: true });
-    view.append(
+    const contractRows = report ? report.contracts : await named(contracts);
+    const todayOnly = state.asOf ? h('p', { class: 'muted' }, t('current_note')) : null;
+    const rerender = (focus) => render({ focus });
+    put(view, 
       h('p', {}, h('a', { href: staff ? '#/projects' : '#/' }, t(staff ? 'back' : 'my_projects'))),
       h('h1', { tabindex: '-1' }, `${project.code} ${project.name}`),
       report ? h('p', {}, flagBadges(report.flags)) : null,
@@ -661,8 +699,8 @@
         h('dl', { class: 'facts' },
           h('dt', {}, t('category')), h('dd', {}, word('category', project.category)),
           h('dt', {}, t('status')), h('dd', {}, word('status', project.status)),
-          h('dt', {}, t('stages')), h('dd', {}, project.stages.map((s) => word('stage', s)).join('、') || '—'),
-          h('dt', {}, t('sites')), h('dd', {}, project.sites.map((s) => s.name).join('、') || '—'),
+          h('dt', {}, t('stages')), h('dd', {}, project.stages.map((s) => word('stage', s)).join(t('list_sep')) || '—'),
+          h('dt', {}, t('sites')), h('dd', {}, project.sites.map((s) => s.name).join(t('list_sep')) || '—'),
           h('dt', {}, t('planned_start')), h('dd', {}, project.planned_start || '—'),
           h('dt', {}, t('planned_finish')), h('dd', {}, project.planned_finish || '—'))),
       report ? figureCards(report, card('spi', report.spi ?? '—'), card('cpi', report.cpi ?? '—')) : null,
@@ -686,8 +724,9 @@
             { label: `${t('disbursed')}（${unitName()}）`, num: true, cell: (f) => money(f.disbursed) },
           ], report.funding, { id: 'funding-table' }))) : null,
       h('section', { 'aria-labelledby': 'contracts-heading' }, h('h2', { id: 'contracts-heading' }, t('contracts')),
-        contractsTable(contracts, names)),
+        report ? null : todayOnly, contractsTable(contractRows)),
       h('section', { 'aria-labelledby': 'milestones-heading' }, h('h2', { id: 'milestones-heading' }, t('milestones')),
+        todayOnly ? todayOnly.cloneNode(true) : null,
         await milestonesSection(milestones, state.me.role === 'contractor', rerender)),
       h('section', { 'aria-labelledby': 'payments-heading' }, h('h2', { id: 'payments-heading' }, t('payments')),
         paymentsTable(entries),
@@ -700,10 +739,10 @@
     const [projects, contracts, milestones, entries] = await Promise.all([
       all('projects'), all('contracts'), all('milestones'), all('disbursements', { to: state.asOf, sort: 'paid_on' }),
     ]);
-    const names = await contractorNames(contracts);
+    const rows = await named(contracts);
     const codes = new Map(projects.map((p) => [p.id, p.code]));
-    const mine = names.get(state.me.contractor_id);
-    view.append(
+    const mine = (rows.find((c) => c.contractor_id === state.me.contractor_id) || {}).contractor;
+    put(view, 
       h('h1', { tabindex: '-1' }, `${t('my_contracts')}${mine ? ` · ${mine}` : ''}`),
       h('section', { 'aria-labelledby': 'my-projects' }, h('h2', { id: 'my-projects' }, t('my_projects')),
         table(null, [
@@ -711,9 +750,10 @@
           { label: t('status'), cell: (p) => word('status', p.status) },
         ], projects, { id: 'project-table' })),
       h('section', { 'aria-labelledby': 'contracts-heading' }, h('h2', { id: 'contracts-heading' }, t('contracts')),
-        contractsTable(contracts, names), downloads(t('dues_export'), 'reports/dues', reportParams({ as_of: state.asOf }))),
+        state.asOf ? h('p', { class: 'muted' }, t('current_note')) : null,
+        contractsTable(rows), downloads(t('dues_export'), 'reports/dues', reportParams({ as_of: state.asOf }))),
       h('section', { 'aria-labelledby': 'milestones-heading' }, h('h2', { id: 'milestones-heading' }, t('milestones')),
-        await milestonesSection(milestones.map((m) => ({ ...m, code: m.code, name: `${m.name}（${codes.get(m.project_id) || ''}）` })), true, () => render({ keepFocus: true }))),
+        await milestonesSection(milestones.map((m) => ({ ...m, code: m.code, name: `${m.name}（${codes.get(m.project_id) || ''}）` })), true, (focus) => render({ focus }))),
       h('section', { 'aria-labelledby': 'payments-heading' }, h('h2', { id: 'payments-heading' }, t('payments')),
         paymentsTable(entries), downloads(t('payments_export'), 'disbursements', { to: state.asOf, sort: 'paid_on', lang: state.lang })),
     );
@@ -722,53 +762,84 @@
 
   // ---- Routing ----------------------------------------------------------------------------
   function currentRoute() {
-    const path = decodeURIComponent(location.hash.replace(/^#/, '')) || '/';
+    let path;
+    try {
+      path = decodeURIComponent(location.hash.replace(/^#/, '')) || '/';
+    } catch {
+      path = '/';
+    }
     const project = /^\/projects\/(.+)$/.exec(path);
     if (project) return { name: 'project', code: project[1] };
     if (path === '/projects') return { name: 'projects' };
     return { name: 'overview' };
   }
 
+  // The programme the overview and the table cover: the one chosen, else the first.
+  const programme = () => state.programmes.find((p) => p.code === state.programme) || state.programmes[0];
+
   async function render(options = {}) {
     applyChrome();
     const seq = ++state.renders;
-    if (!state.key) { setStatus(''); return; }
+    const key = state.key;
+    if (!key) { setStatus(''); return; }
+    const current = () => seq === state.renders && key === state.key;
     const route = currentRoute();
     const routeKey = JSON.stringify(route);
-    const moved = routeKey !== state.lastRoute;
+    // A move within the page takes focus to the new heading; a page (re)load leaves it at the top.
+    const moved = state.lastRoute !== null && routeKey !== state.lastRoute;
     setStatus(t('loading'));
     try {
-      if (!state.me) state.me = await api('keys/me');
-      if (!state.programmes) state.programmes = await all('programmes');
-      const programme = state.programmes[0];
-      $('programme-name').textContent = programme ? programme.name : '';
+      const me = state.me || await api('keys/me');
+      const programmes = state.programmes || await all('programmes');
+      if (!current()) return;
+      state.me = me;
+      state.programmes = programmes;
+      fillProgrammes();
       for (const link of document.querySelectorAll('nav a')) link.removeAttribute('aria-current');
       const staff = state.me.role !== 'contractor';
       $('nav-projects').hidden = !staff;
-      const current = route.name === 'projects' && staff ? 'nav-projects' : route.name === 'overview' ? 'nav-overview' : null;
-      if (current) $(current).setAttribute('aria-current', 'page');
+      const here = route.name === 'projects' && staff ? 'nav-projects' : route.name === 'overview' ? 'nav-overview' : null;
+      if (here) $(here).setAttribute('aria-current', 'page');
       const view = h('div');
       let asOf;
       if (route.name === 'project') asOf = await projectPage(view, route.code);
       else if (!staff) asOf = await contractorHome(view);
       else if (route.name === 'projects') asOf = await projectTable(view);
       else asOf = await overview(view);
-      if (seq !== state.renders) return;
+      if (!current()) return;
       $('view').replaceChildren(view);
       showProblem(null);
       setStatus(asOf ? t('loaded', { as_of: asOf }) : '');
       state.lastRoute = routeKey;
-      if (moved && !options.keepFocus) {
+      if (options.focus) {
+        const target = view.querySelector(options.focus);
+        if (target) target.focus();
+      } else if (moved && !options.keepFocus) {
         const heading = view.querySelector('h1');
         if (heading) heading.focus();
       }
       document.body.dataset.ready = String(seq);
     } catch (error) {
-      if (seq !== state.renders) return;
+      if (!current()) return;
+      // Nothing of the page asked for before stays on screen under the new address or date.
+      $('view').replaceChildren();
+      state.lastRoute = null;
       setStatus('');
       showProblem(error);
       document.body.dataset.ready = String(seq);
     }
+  }
+
+  function fillProgrammes() {
+    const chosen = programme();
+    $('programme-name').textContent = chosen ? chosen.name : '';
+    const select = $('programme-select');
+    const several = state.programmes.length > 1 && state.me.role !== 'contractor';
+    select.closest('label').hidden = !several;
+    if (several && select.options.length !== state.programmes.length) {
+      select.replaceChildren(...state.programmes.map((p) => h('option', { value: p.code }, p.name)));
+    }
+    if (chosen) select.value = chosen.code;
   }
 
   // ---- Wiring -----------------------------------------------------------------------------
@@ -780,7 +851,7 @@
     state.key = key;
     sessionStorage.setItem(STORE.key, key);
     showProblem(null);
-    render();
+    render({ focus: 'h1' });
   });
   $('forget-key').addEventListener('click', () => { forgetKey(); $('key-input').focus(); });
   $('lang-switch').addEventListener('click', switchLanguage);
@@ -791,10 +862,35 @@
     render({ keepFocus: true });
   });
   $('as-of').addEventListener('change', (event) => {
-    state.asOf = event.target.value;
+    const value = event.target.value;
+    if (value && value > today()) {
+      event.target.value = state.asOf;
+      showProblem({ problem: { title: t('future', { today: today() }) } });
+      return;
+    }
+    state.asOf = value;
     sessionStorage.setItem(STORE.asOf, state.asOf);
     render({ keepFocus: true });
   });
+  $('programme-select').addEventListener('change', (event) => {
+    state.programme = event.target.value;
+    sessionStorage.setItem(STORE.programme, state.programme);
+    render({ keepFocus: true });
+  });
+  // The skip link moves focus to the content without touching the address (the router's).
+  document.querySelector('.skip').addEventListener('click', (event) => {
+    event.preventDefault();
+    $('main').focus();
+  });
+  // Printed, the chart tables and progress histories are open.
+  const closed = [];
+  window.addEventListener('beforeprint', () => {
+    for (const details of document.querySelectorAll('details:not([open])')) {
+      details.open = true;
+      closed.push(details);
+    }
+  });
+  window.addEventListener('afterprint', () => { closed.splice(0).forEach((details) => { details.open = false; }); });
   window.addEventListener('hashchange', () => render());
   render();
 })();
