@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from app.audit.models import AuditEntry
@@ -219,6 +219,12 @@ class _Facts:
         c = Contract.__table__  # type: ignore[attr-defined]
         signed = [c.c.project_id.in_(scope), c.c.signed_on <= as_of]
         k = Contractor.__table__  # type: ignore[attr-defined]
+        co = ChangeOrder.__table__  # type: ignore[attr-defined]
+        # A duration change order moves the contract's planned finish: with one (of any
+        # date), the finish it was signed with is no longer known.
+        finish_changed = (
+            select(co.c.id).where(co.c.contract_id == c.c.id, co.c.new_finish.is_not(None)).exists()
+        )
         self.contracts = _grouped(
             session,
             select(
@@ -228,7 +234,7 @@ class _Facts:
                 c.c.title,
                 fen(c.c.amount).label("amount"),
                 c.c.signed_on,
-                c.c.planned_finish,
+                case((finish_changed, None), else_=c.c.planned_finish).label("signed_finish"),
                 c.c.status,
                 c.c.accepted_on,
                 c.c.contractor_id,
@@ -239,7 +245,6 @@ class _Facts:
             .where(*signed)
             .order_by(c.c.project_id, c.c.signed_on, c.c.id),
         )
-        co = ChangeOrder.__table__  # type: ignore[attr-defined]
         self.change_orders = _grouped(
             session,
             select(
@@ -557,9 +562,11 @@ def _contracting_process(
         dated_by(contract.accepted_on, as_of) is not None
         or contract.status == ContractStatus.terminated
     )
+    finishes = [order.new_finish for order in change_orders if order.new_finish is not None]
+    finish = finishes[-1] if finishes else contract.signed_finish
     period = {"startDate": on(contract.signed_on)}
-    if contract.planned_finish is not None:
-        period["endDate"] = on(contract.planned_finish)
+    if finish is not None:
+        period["endDate"] = on(finish)  # as the change orders approved by the date left it
     summary: dict[str, Any] = {
         "externalReference": contract.contract_no,
         "title": contract.title,
@@ -580,8 +587,8 @@ def _modifications(
     contract: Any, change_orders: list[Any], *, on: _Dates
 ) -> Iterable[dict[str, Any]]:
     """Each approved change order, in order, with the contract's value (price changes) or
-    finish (duration changes) before and after it."""
-    value, finish = contract.amount, contract.planned_finish
+    finish (duration changes) before (where known) and after it."""
+    value, finish = contract.amount, contract.signed_finish
     for _, order_id, kind, delta, new_finish, document_no, approved_on, reason in change_orders:
         modification: dict[str, Any] = {
             "id": f"change-order-{order_id}",
