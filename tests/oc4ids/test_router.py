@@ -3,14 +3,18 @@ standard's own schema accepts, whose budgets add up to the portfolio's revised t
 date like every report, with amounts written as the exact decimals they are."""
 
 import json
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 from sqlmodel import Session
 
+from app.db import SessionFactory
+from app.demo.service import load_demo
 from app.programmes.models import Programme
 from app.projects.models import Category, Project
 from tests.factories import (
@@ -117,6 +121,42 @@ def test_the_seed_is_a_valid_package(
     (financial,) = equipment["metrics"]
     assert financial["id"] == "financialProgress"
     assert financial["observations"][0]["measure"] == Decimal("0.00")
+
+
+@pytest.mark.parametrize("as_of", ["2022-12-31", "2024-06-30", "2025-12-31"])
+def test_the_seed_with_the_demo_story_is_a_valid_package(
+    client: TestClient,
+    keys: Keys,
+    connection: Connection,
+    zl7: None,
+    oc4ids_schema: Oc4idsSchema,
+    as_of: str,
+) -> None:
+    """The seed plus the demo's contracts, change orders, milestones, certifications,
+    payments, a reversal, 竣工验收 and a 概算调整, seen at dates along the way."""
+    with SessionFactory(connection, join_savepoint=True).begin(write=True) as writing:
+        load_demo(session=writing, today=date(2026, 3, 1))
+    package, raw = _export(client, keys, programme=SEED_PROGRAMME, as_of=as_of)
+    _valid(oc4ids_schema, raw)
+    assert _budget_total(package) == _portfolio_revised(client, keys, SEED_PROGRAMME, as_of)
+    transactions = [
+        t
+        for project in package["projects"]
+        for t in [
+            *project.get("transactions", []),
+            *(
+                t
+                for process in project.get("contractingProcesses", [])
+                for t in process["summary"].get("transactions", [])
+            ),
+        ]
+    ]
+    assert transactions and all(t["date"][:10] <= as_of for t in transactions)
+    ledger = client.get(
+        "/api/v1/disbursements", params={"to": as_of, "limit": 1}, headers=keys.viewer
+    ).json()
+    assert len(transactions) == ledger["total"]
+    assert sum(t["value"]["amount"] for t in transactions) == Decimal(ledger["sum"])
 
 
 @pytest.fixture
