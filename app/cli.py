@@ -1,10 +1,12 @@
 """The command line: `python -m app serve | migrate | seed [FILE] [--update] | demo |
-keys create|list|revoke | audit verify | ledger reconcile | idempotency purge`."""
+keys create|list|revoke | audit verify | ledger reconcile | idempotency purge |
+export oc4ids [--programme P] [--as-of D] [--output FILE]`."""
 
 import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -183,6 +185,47 @@ def cmd_idempotency_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_of(text: str) -> date:
+    """`--as-of`, read as the reports' `as_of` is (an ISO date, not before 1900)."""
+    from pydantic import TypeAdapter
+
+    from app.inputs import IsoDate
+
+    try:
+        return TypeAdapter(IsoDate).validate_python(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.errors()[0]["msg"]) from None
+
+
+def cmd_export_oc4ids(args: argparse.Namespace) -> int:
+    from app.oc4ids.encoding import exact_json
+    from app.oc4ids.service import Publication, project_package
+    from app.timeutil import business_today
+
+    settings = get_settings()
+    today = business_today(settings.business_timezone)
+    try:
+        with _factory().begin(write=False) as session:
+            package = project_package(
+                session=session,
+                actor=CLI_ACTOR,
+                programme=args.programme,
+                as_of=args.as_of or today,
+                today=today,
+                publication=Publication.of(settings),
+            )
+    except DomainError as exc:
+        sys.stderr.write(f"nothing exported: {exc.detail}\n")
+        return 2
+    document = exact_json(package)
+    if args.output is None:
+        sys.stdout.write(document + "\n")
+        return 0
+    Path(args.output).write_text(document, encoding="utf-8")
+    _out(f"{args.output}: {len(package['projects'])} projects as of {args.as_of or today}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -248,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     idem_sub.add_parser(
         "purge", help="forget records older than IDEMPOTENCY_RETENTION_HOURS (run daily)"
     ).set_defaults(func=cmd_idempotency_purge)
+
+    export_parser = sub.add_parser("export", help="publish the data in an open standard")
+    export_sub = export_parser.add_subparsers(dest="export_command", required=True)
+    oc4ids = export_sub.add_parser(
+        "oc4ids",
+        help="an OC4IDS 0.9 project package, the same document as GET /api/v1/exports/oc4ids",
+    )
+    oc4ids.add_argument("--programme", help="the programme's code or id (default: every one)")
+    oc4ids.add_argument("--as-of", type=_as_of, help="as of this date (default: today)")
+    oc4ids.add_argument("--output", help="write it to this file (default: standard output)")
+    oc4ids.set_defaults(func=cmd_export_oc4ids)
     return parser
 
 

@@ -36,6 +36,21 @@ class Settings(BaseSettings):
     behind_schedule_spi: Decimal = Field(default=Decimal("0.9"), gt=0, le=2)
     # Finished portfolio, time-series and alert reports kept per data version (0: none).
     report_cache_entries: int = Field(default=64, ge=0, le=10_000)
+    # The OC4IDS export (app/oc4ids): a project's id is `{prefix}-{code}`, the prefix one the
+    # OC4IDS registry assigned to the publisher (the default is a placeholder to replace).
+    oc4ids_prefix: str = Field(default="oc4ids-xxxxxx", pattern=r"^oc4ids-[a-z0-9]{6}$")
+    # Where the packages are published: the package's `uri` is this with the programme and date.
+    oc4ids_package_uri: str = Field(
+        default="http://127.0.0.1:8000/api/v1/exports/oc4ids", pattern=r"^https?://[^\s?#]+$"
+    )
+    # Empty: the owner (public authority) of the programme published.
+    oc4ids_publisher_name: str = Field(default="", max_length=200)
+    oc4ids_publisher_uri: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    oc4ids_license: str = Field(
+        default="https://creativecommons.org/licenses/by/4.0/", pattern=r"^(https?://\S+)?$"
+    )
+    # A page describing what is published, when and how (empty: left out of the package).
+    oc4ids_publication_policy: str = Field(default="", pattern=r"^(https?://\S+)?$")
 
 
 @lru_cache

@@ -69,6 +69,12 @@ def identifier_key(value: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).strip().casefold())
 
 
+def party_key(name: str) -> str:
+    """A party's name as compared with another (a payee with a contractor): NFKC (full-width
+    forms), case and spacing aside."""
+    return " ".join(identifier_key(name).split())
+
+
 def key_of(column: str) -> Callable[[Any], str]:
     """A column default: the identifier_key of the row's `column`, for the tables that keep
     an identifier's key beside it (whoever inserts the row, the key is the same rule's)."""

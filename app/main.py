@@ -20,6 +20,7 @@ from app.keys.router import router as keys_router
 from app.ledger.router import router as ledger_router
 from app.middleware import RequestContextMiddleware, RequestIdFilter
 from app.milestones.router import router as milestones_router
+from app.oc4ids.router import router as oc4ids_router
 from app.programmes.router import router as programmes_router
 from app.projects.router import router as projects_router
 from app.reports.cache import ReportCache
@@ -34,7 +35,7 @@ Tracks a public capital-works programme against its approved budget estimates (�
 projects and their scope, budget lines and sites; revisions (概算调整); payments (拨付/支付)
 and their reversals; contracts, change orders, 竣工验收 and retention (质保金); milestones,
 progress and certifications (计量); and reports (portfolio, project, budget, time series,
-dues, alerts) in JSON, CSV and XLSX.
+dues, alerts) in JSON, CSV and XLSX; the programme as an OC4IDS project package.
 
 Money is always an exact decimal string in 元 with two decimals (`"57413600.00"`).
 Authenticate with `Authorization: Bearer <api key>`. Errors are `application/problem+json`.
@@ -66,6 +67,11 @@ TAGS = [
         "name": "reports",
         "description": "Portfolio and project reports, budget position, time series (S-curve), "
         "dues and alerts, as JSON, CSV or XLSX.",
+    },
+    {
+        "name": "open data",
+        "description": "The programme published in the Open Contracting for Infrastructure "
+        "Data Standard (OC4IDS), for transparency platforms.",
     },
     {"name": "keys", "description": "API keys and roles (admin only). A key is shown once."},
     {"name": "audit", "description": "The hash-chained audit trail of every write (admin only)."},
@@ -121,6 +127,7 @@ def create_app(
         milestones_router,
         reports_router,
         project_reports_router,
+        oc4ids_router,
         keys_router,
         audit_router,
     ):

@@ -26,7 +26,7 @@ from app.contracts.terms import ContractTerms, contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
 from app.funding.models import FundingSource, ProjectFunding
 from app.funding.service import resolve_source
-from app.inputs import identifier_key
+from app.inputs import identifier_key, party_key
 from app.ledger import statements as sql
 from app.ledger.budget_policy import apply_budget_policy, apply_contract_limit
 from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
@@ -184,14 +184,9 @@ def _spending_from(project: Record) -> date:
     return add_months(date(project.programme_start_year, 1, 1), -project.preparatory_months)
 
 
-def _party(name: str) -> str:
-    """A name as compared with another: NFKC (full-width forms), case and spacing aside."""
-    return " ".join(identifier_key(name).split())
-
-
 def _check_payee(data: DisbursementCreate, contract: Record | None) -> None:
     """A payment on a contract goes to its contractor, or says why not."""
-    differs = contract is not None and _party(data.payee) != _party(contract.contractor_name)
+    differs = contract is not None and party_key(data.payee) != party_key(contract.contractor_name)
     if differs and data.payee_differs_reason is None:
         assert contract is not None
         raise InvalidInput(

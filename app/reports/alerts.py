@@ -2,7 +2,8 @@
 severe first, each with the figures that raised it: over budget, payments overdue, forecast
 over, needs a 概算调整, 竣工财务决算 due (three months after 竣工验收), behind schedule,
 retention due. Six SQL statements as of today, seven as of an earlier date: the figures
-(figures.gather: three, or four), the projects' 竣工验收 dates, and the dues report (two).
+(figures.gather: three, or four), the projects' 竣工验收 dates (completion.py), and the dues
+report (two).
 """
 
 from collections import defaultdict
@@ -10,16 +11,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.auth.actor import Actor
 from app.auth.scope import visible_projects
-from app.contracts.models import Contract
 from app.exports.dependencies import Lang
-from app.inputs import identifier_key
 from app.labels import alert_messages
-from app.milestones.models import Milestone
+from app.reports.completion import accepted_on
 from app.reports.dues import dues
 from app.reports.figures import (
     Figures,
@@ -34,7 +33,6 @@ from app.reports.schemas import Alert, AlertsReport, CertifiedDue
 from app.timeutil import later
 
 FINAL_ACCOUNTS_MONTHS = 3
-ACCEPTANCE_CODE = "竣工验收"
 SEVERITY = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
@@ -46,42 +44,15 @@ def alerts(
     by_project = figures_by_project(
         session=session, scope=scope, as_of=as_of, today=today, thresholds=thresholds
     )
-    m = Milestone.__table__  # type: ignore[attr-defined]
-    c = Contract.__table__  # type: ignore[attr-defined]
-    # 竣工验收: the project's milestone of that code reached, else every contract accepted.
-    reached = (
-        select(m.c.project_id, func.max(m.c.actual_date).label("on"))
-        .where(m.c.code_key == identifier_key(ACCEPTANCE_CODE), m.c.actual_date <= as_of)
-        .group_by(m.c.project_id)
-        .subquery()
-    )
-    accepted_contract = c.c.accepted_on <= as_of
-    contracts = (
-        select(
-            c.c.project_id,
-            func.max(case((accepted_contract, c.c.accepted_on))).label("on"),
-            func.count().label("signed"),
-            func.count(case((accepted_contract, 1))).label("accepted"),
-        )
-        .where(c.c.signed_on <= as_of)
-        .group_by(c.c.project_id)
-        .subquery()
-    )
-    all_accepted = case((contracts.c.signed == contracts.c.accepted, contracts.c.on), else_=None)
+    completed = accepted_on(scope=scope, as_of=as_of)
     projects = session.execute(
         select(
             P.c.id,
             P.c.code,
             P.c.name,
             P.c.final_accounts_on,
-            func.coalesce(reached.c.on, all_accepted).label("accepted_on"),
-        )
-        .select_from(
-            P.outerjoin(reached, reached.c.project_id == P.c.id).outerjoin(
-                contracts, contracts.c.project_id == P.c.id
-            )
-        )
-        .where(P.c.id.in_(scope))
+            completed.c.accepted_on,
+        ).select_from(P.join(completed, completed.c.project_id == P.c.id))
     ).all()
     # A project created after the figures were read (READ COMMITTED) waits for the next ask.
     found = [

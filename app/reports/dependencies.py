@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 
+from app.inputs import IsoDate
 from app.reports.cache import ReportCache
 from app.reports.figures import Thresholds
 
@@ -55,3 +56,5 @@ IfNoneMatch = Annotated[
     str | None,
     Header(max_length=500, description="An ETag from an earlier answer: 304 if still current"),
 ]
+# Every report's (and the OC4IDS export's) `as_of`: the route reads `as_of or today`.
+AsOf = Annotated[IsoDate | None, Query(description="Default: today")]

@@ -27,7 +27,7 @@ from app.reports import exports
 from app.reports import portfolio as portfolio_report
 from app.reports import project as project_reports
 from app.reports import timeseries as timeseries_report
-from app.reports.dependencies import IfNoneMatch, ReportCacheDep, ThresholdsDep
+from app.reports.dependencies import AsOf, IfNoneMatch, ReportCacheDep, ThresholdsDep
 from app.reports.language import in_language
 from app.reports.portfolio import GroupBy
 from app.reports.schemas import (
@@ -45,8 +45,6 @@ router = FeatureRouter(prefix="/api/v1/reports", tags=["reports"])
 project_router = FeatureRouter(prefix="/api/v1/projects", tags=["reports"])
 # The budget read model, documented with the ledger whose balances it reads.
 budget_router = FeatureRouter(prefix="/api/v1/projects", tags=["ledger"])
-
-AsOf = Annotated[IsoDate | None, Query(description="Default: today")]
 
 
 def _filename(report: PortfolioReport | TimeseriesReport | AlertsReport) -> str:

@@ -43,6 +43,7 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("POST", "/api/v1/disbursements/import"): ("AF", False),
     ("GET", "/api/v1/disbursements/{entry_id:int}"): ("AFVC", True),
     ("POST", "/api/v1/disbursements/{entry_id:int}/reversals"): ("AF", True),
+    ("GET", "/api/v1/exports/oc4ids"): ("AFV", False),
     ("GET", "/api/v1/funding-sources"): ("AFVC", False),
     ("POST", "/api/v1/funding-sources"): ("A", False),
     ("PATCH", "/api/v1/funding-sources/{ref}"): ("A", False),

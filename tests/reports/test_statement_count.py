@@ -36,6 +36,9 @@ REPORTS = [
     ("/api/v1/reports/timeseries", {"interval": "year", "as_of": "2024-12-31"}),
     ("/api/v1/reports/alerts", {}),
     ("/api/v1/reports/alerts", {"as_of": "2024-06-30"}),
+    # The OC4IDS export reads each kind of fact once, whatever the number of projects.
+    ("/api/v1/exports/oc4ids", {}),
+    ("/api/v1/exports/oc4ids", {"as_of": "2024-06-30"}),
 ]
 
 
