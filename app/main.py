@@ -16,6 +16,7 @@ from app.docs.router import router as docs_router
 from app.errors import install_handlers, install_problem_schemas
 from app.funding.router import router as funding_router
 from app.health.router import router as health_router
+from app.keys.router import me_router
 from app.keys.router import router as keys_router
 from app.ledger.router import router as ledger_router
 from app.middleware import RequestContextMiddleware, RequestIdFilter
@@ -129,6 +130,7 @@ def create_app(
         project_reports_router,
         oc4ids_router,
         keys_router,
+        me_router,
         audit_router,
     ):
         app.include_router(router)

@@ -11,6 +11,8 @@ from app.params import IdPath
 from app.routing import FeatureRouter
 
 router = FeatureRouter(prefix="/api/v1/keys", tags=["keys"])
+# Beside /keys/{key_id}, not under it: /keys/me would be a key id to DELETE /keys/{key_id}.
+me_router = FeatureRouter(prefix="/api/v1", tags=["keys"])
 
 
 @router.post(
@@ -45,7 +47,7 @@ def list_keys(session: SessionDep, actor: AdminDep) -> list[ApiKeyRead]:
     return [ApiKeyRead.model_validate(k) for k in service.list_keys(session=session)]
 
 
-@router.get(
+@me_router.get(
     "/me",
     response_model=KeyHolder,
     summary="Who the caller's key is",

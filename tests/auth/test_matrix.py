@@ -50,7 +50,7 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/api/v1/keys"): ("A", False),
     ("POST", "/api/v1/keys"): ("A", False),
     ("DELETE", "/api/v1/keys/{key_id}"): ("A", False),
-    ("GET", "/api/v1/keys/me"): ("AFVC", False),
+    ("GET", "/api/v1/me"): ("AFVC", False),
     ("GET", "/api/v1/milestones"): ("AFVC", False),
     ("POST", "/api/v1/milestones"): ("A", False),
     ("GET", "/api/v1/milestones/{milestone_id}"): ("AFVC", True),

@@ -54,10 +54,10 @@ def test_contractor_key_needs_an_existing_contractor(client: TestClient, keys: K
 
 def test_a_key_tells_who_it_is_and_never_itself(client: TestClient, keys: Keys) -> None:
     for role in ("admin", "finance", "viewer", "contractor"):
-        me = client.get("/api/v1/keys/me", headers=keys.for_role(role))
+        me = client.get("/api/v1/me", headers=keys.for_role(role))
         assert me.status_code == 200
         body = me.json()
         assert body["role"] == role and body["key_id"] == keys.ids[role]
         assert body["contractor_id"] == (keys.contractor_id if role == "contractor" else None)
         assert "key" not in body and keys.for_role(role)["Authorization"][7:] not in me.text
-    assert client.get("/api/v1/keys/me").status_code == 401
+    assert client.get("/api/v1/me").status_code == 401

@@ -789,7 +789,7 @@
     const moved = state.lastRoute !== null && routeKey !== state.lastRoute;
     setStatus(t('loading'));
     try {
-      const me = state.me || await api('keys/me');
+      const me = state.me || await api('me');
       const programmes = state.programmes || await all('programmes');
       if (!current()) return;
       state.me = me;
