@@ -3,6 +3,10 @@
 The engine is chosen by TEST_DATABASE_URL (default: a fresh SQLite file). Point it at
 PostgreSQL to run the same suite there; if that server is unreachable the run is skipped
 with the reason, unless REQUIRE_POSTGRES=1 (CI), which makes it an error.
+
+TEST_DATABASE_PREMIGRATED=1 runs against a database already at head, as a role that can't
+migrate it (the app's least-privilege role: tests/core/test_app_role.py); fixtures that must
+clear committed rows then connect through TEST_DATABASE_ADMIN_URL.
 """
 
 import os
@@ -25,7 +29,7 @@ from app.db import SessionFactory, make_engine, normalise_url
 from app.main import create_app
 from app.models import metadata
 from app.projects.models import Project
-from tests.factories import Keys, make_keys, make_programme, make_project
+from tests.factories import Keys, guard_lifted, make_keys, make_programme, make_project
 
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -59,11 +63,25 @@ def engine(settings: Settings) -> Iterator[Engine]:
             if os.environ.get("REQUIRE_POSTGRES") == "1":
                 pytest.fail(reason)
             pytest.skip(reason)
-    # A clean slate: whatever an earlier run left behind goes, then the real migrations run.
-    migrate.downgrade(settings.database_url, "base")
-    migrate.upgrade(settings.database_url, "head")
+    if os.environ.get("TEST_DATABASE_PREMIGRATED") != "1":
+        # A clean slate: whatever an earlier run left behind goes, then the real migrations run.
+        migrate.downgrade(settings.database_url, "base")
+        migrate.upgrade(settings.database_url, "head")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def admin_engine(engine: Engine) -> Iterator[Engine]:
+    """The engine that may clear every table: the run's own, unless the run is as a role that
+    may not (TEST_DATABASE_ADMIN_URL)."""
+    url = os.environ.get("TEST_DATABASE_ADMIN_URL")
+    if not url:
+        yield engine
+        return
+    admin = sa.create_engine(normalise_url(url))
+    yield admin
+    admin.dispose()
 
 
 @pytest.fixture
@@ -123,7 +141,7 @@ def project(session: Session) -> Project:
 
 
 @pytest.fixture
-def committed_app(settings: Settings, engine: Engine) -> Iterator[FastAPI]:
+def committed_app(settings: Settings, engine: Engine, admin_engine: Engine) -> Iterator[FastAPI]:
     """The app on the real engine: requests really commit. Afterwards every row goes, and the
     reference rows the migrations put in (funding sources, the audit chain's head) come back."""
     sources = metadata.tables["funding_source"]
@@ -132,7 +150,7 @@ def committed_app(settings: Settings, engine: Engine) -> Iterator[FastAPI]:
         kept_sources = [dict(r._mapping) for r in conn.execute(sources.select())]
         kept_head = [dict(r._mapping) for r in conn.execute(head.select())]
     yield create_app(settings, SessionFactory(engine))
-    with engine.begin() as conn:
+    with admin_engine.begin() as conn, guard_lifted(conn):
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
         conn.execute(sources.insert(), kept_sources)

@@ -2,11 +2,14 @@
 
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import pytest
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from app.auth.actor import CLI_ACTOR
@@ -25,6 +28,33 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
 _seq = itertools.count(1)
+
+
+@contextmanager
+def guard_lifted(connection: Connection) -> Iterator[None]:
+    """Write what the service never writes (an entry edited, every row cleared) past the
+    triggers that refuse it (migrations/versions/20261206_append_only.py), for this
+    transaction only: on PostgreSQL as a replica would (a superuser's right; a test run as the
+    app's own role is skipped here), on SQLite with the triggers dropped and made again."""
+    if connection.dialect.name == "postgresql":
+        if connection.exec_driver_sql("SHOW is_superuser").scalar() != "on":
+            pytest.skip("arranging rows the service never writes needs a role that may do so")
+        connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql("SET LOCAL session_replication_role = origin")
+        return
+    triggers = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+    ).all()
+    for name, _ in triggers:
+        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+    finally:
+        for _, sql in triggers:
+            connection.exec_driver_sql(sql)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from app.projects.models import BudgetLine, Project
 from app.timeutil import utcnow
 from tests.factories import (
     Keys,
+    guard_lifted,
     make_contract,
     make_contractor,
     make_key,
@@ -250,11 +251,12 @@ def test_every_cell_matches_the_json_list(client: TestClient, keys: Keys, sessio
         },
     )
     # A timestamp on a whole second is written without a fraction, as the JSON list writes it.
-    session.execute(
-        sa.update(Disbursement)
-        .where(col(Disbursement.id) == posted["C-4"])
-        .values(created_at=datetime(2023, 6, 30, 8, 0, tzinfo=UTC))
-    )
+    with guard_lifted(session.connection()):
+        session.execute(
+            sa.update(Disbursement)
+            .where(col(Disbursement.id) == posted["C-4"])
+            .values(created_at=datetime(2023, 6, 30, 8, 0, tzinfo=UTC))
+        )
     session.commit()
 
     response = client.get("/api/v1/disbursements?format=csv", headers=keys.finance)
@@ -671,15 +673,20 @@ def awkward(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
         (Contract, contract["id"], {"contract_no": '+HT,"1"'}),
         (FundingSource, None, {"code": "=county", "name": "县级,财政\n（测试）"}),
     ]
-    for table, row_id, values in changes:
-        where = col(FundingSource.code) == "county" if row_id is None else col(table.id) == row_id
-        session.execute(sa.update(table).where(where).values(**values))
-    # A whole second, a quarter second and one microsecond past a second, in turn.
-    for number, entry_id in enumerate(posted.values()):
-        stamp = datetime(2023, 6, 30, 8, 0, number, (0, 250_000, 1)[number % 3], tzinfo=UTC)
-        session.execute(
-            sa.update(Disbursement).where(col(Disbursement.id) == entry_id).values(created_at=stamp)
-        )
+    with guard_lifted(session.connection()):
+        for table, row_id, values in changes:
+            where = (
+                col(FundingSource.code) == "county" if row_id is None else col(table.id) == row_id
+            )
+            session.execute(sa.update(table).where(where).values(**values))
+        # A whole second, a quarter second and one microsecond past a second, in turn.
+        for number, entry_id in enumerate(posted.values()):
+            stamp = datetime(2023, 6, 30, 8, 0, number, (0, 250_000, 1)[number % 3], tzinfo=UTC)
+            session.execute(
+                sa.update(Disbursement)
+                .where(col(Disbursement.id) == entry_id)
+                .values(created_at=stamp)
+            )
     session.commit()
     return {"project": project, "line": line.json()["id"], "contract": contract["id"]}
 
