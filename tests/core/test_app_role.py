@@ -1,4 +1,4 @@
-"""The service runs as a PostgreSQL role with the least it needs (deploy/postgresql-roles.sql,
+"""The service runs as a PostgreSQL role with the least it needs (docs/postgresql-roles.sql,
 docs/DEPLOYMENT.md): on a database migrated by its owner, that role can't update or delete a
 ledger entry or create a table, and the ledger's tests pass connected as it."""
 
@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from app import migrate
 
 REPO = Path(__file__).resolve().parents[2]
-ROLES_SCRIPT = REPO / "deploy" / "postgresql-roles.sql"
+ROLES_SCRIPT = REPO / "docs" / "postgresql-roles.sql"
 
 
 def _conninfo(url: URL) -> str:
