@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import Session, col, select
 
-from app.errors import Conflict, InvalidInput, PreconditionFailed, PreconditionRequired
+from app.errors import (
+    Conflict,
+    InvalidInput,
+    PreconditionFailed,
+    PreconditionRequired,
+    RepeatedHeader,
+)
 from app.inputs import SafeText, identifier_key
 from app.timeutil import business_today
 
@@ -69,6 +75,13 @@ def parse_sort(
             )
         out.append((name, descending))
     return out
+
+
+def check_sent_once(request: Request, header: str) -> None:
+    """A 400 naming `header` if the request carries it more than once."""
+    count = len(request.headers.getlist(header))
+    if count > 1:
+        raise RepeatedHeader(header, count=count)
 
 
 def etag_for(entity: str, entity_id: int, version: int) -> str:

@@ -68,7 +68,6 @@ def test_a_key_twice_in_a_nested_object_is_named_by_its_path(
 def test_the_same_key_in_two_objects_is_not_a_duplicate(
     client: TestClient, keys: Keys, project: Project
 ) -> None:
-    before = client.get(f"/api/v1/projects/{project.id}/funding", headers=keys.viewer)
     body = (
         '{"sources": [{"funding_source": "county", "planned": "10.00"},'
         ' {"funding_source": "central_budget", "planned": "2.00"}]}'
@@ -79,3 +78,48 @@ def test_the_same_key_in_two_objects_is_not_a_duplicate(
         headers={**keys.finance, **JSON, "If-Match": _etag(client, keys, project)},
     )
     assert response.status_code == 200, response.text
+    plan = client.get(f"/api/v1/projects/{project.id}/funding", headers=keys.viewer).json()
+    assert {(s["funding_source"], s["planned"]) for s in plan["sources"]} >= {
+        ("county", "10.00"),
+        ("central_budget", "2.00"),
+    }
+
+
+def test_two_authorization_headers_are_refused_naming_the_header(
+    client: TestClient, keys: Keys
+) -> None:
+    admin = keys.admin["Authorization"]
+    for second in (admin, keys.viewer["Authorization"], "Bearer unknown"):
+        response = client.get(
+            "/api/v1/programmes", headers=[("Authorization", admin), ("Authorization", second)]
+        )
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert [(e["field"], e["location"]) for e in problem["errors"]] == [
+            ("Authorization", "header")
+        ]
+        assert "once" in problem["detail"]
+    assert client.get("/api/v1/programmes", headers=[("Authorization", admin)]).status_code == 200
+
+
+def test_two_idempotency_keys_post_nothing(
+    client: TestClient, keys: Keys, project: Project
+) -> None:
+    response = client.post(
+        "/api/v1/disbursements",
+        json=payment(project.id, "100.00", "IDEM-TWICE"),
+        headers=[
+            *keys.finance.items(),
+            ("Idempotency-Key", "first-key"),
+            ("Idempotency-Key", "second-key"),
+        ],
+    )
+    assert response.status_code == 400, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["Idempotency-Key"]
+    assert _ledger_total(client, keys, project.id) == 0
+
+
+def test_the_repeated_header_refusal_is_documented(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/api/v1/disbursements"]["post"]
+    assert "400" in operation["responses"]
