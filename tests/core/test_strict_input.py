@@ -2,10 +2,14 @@
 twice, `If-Match: *` and a path id that is not plain digits are refused, never guessed at."""
 
 import json
+import re
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
+from sqlmodel import Session
 
 from app.projects.models import Project
+from tests.auth.test_matrix import MATRIX, ROLES, build_world
 from tests.factories import Keys, payment
 
 JSON = {"Content-Type": "application/json"}
@@ -123,3 +127,85 @@ def test_two_idempotency_keys_post_nothing(
 def test_the_repeated_header_refusal_is_documented(client: TestClient) -> None:
     operation = client.get("/openapi.json").json()["paths"]["/api/v1/disbursements"]["post"]
     assert "400" in operation["responses"]
+
+
+def _numeric_world(client: TestClient, keys: Keys, session: Session) -> dict[str, str]:
+    """The matrix's own objects by their numeric ids, each `ref` (project, programme, site,
+    funding source) among them."""
+    ids = build_world(client, keys, session)["own"]
+    programme = client.get(f"/api/v1/programmes/{ids['programme']}", headers=keys.admin)
+    sources = client.get("/api/v1/funding-sources", headers=keys.admin).json()
+    [source] = [s["id"] for s in sources if s["code"] == ids["source"]]
+    return {**ids, "programme": str(programme.json()["id"]), "source": str(source)}
+
+
+def _number(template: str, name: str, ids: dict[str, str]) -> str:
+    if name != "ref":
+        return ids[name]
+    for prefix, key in (
+        ("/api/v1/projects", "project"),
+        ("/api/v1/programmes", "programme"),
+        ("/api/v1/sites", "site"),
+        ("/api/v1/funding-sources", "source"),
+    ):
+        if template.startswith(prefix):
+            return ids[key]
+    raise AssertionError(f"no object for {template}")
+
+
+# A body that would pass, where the route reads its path's object only after its body.
+BODIES = {("POST", "/api/v1/programmes/{ref}/plan-items"): {"code": "专栏9", "name": "路径"}}
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1).split(":")[0]], template)
+
+
+def _misspelt(number: str) -> list[str]:
+    """Ways to write a number that are not its plain digits (percent-encoded as sent)."""
+    full_width = "".join(chr(ord(d) + 0xFEE0) for d in number)
+    return [
+        f"{number}%20",
+        f"%20{number}",
+        f"{number}%0A",
+        f"+{number}",
+        f"%2B{number}",
+        f"0{number}",
+        f"{number}.0",
+        f"{number}_0",
+        full_width,
+        f"-{number}",
+    ]
+
+
+def test_a_path_id_is_its_plain_digits_on_every_route(
+    client: TestClient, keys: Keys, session: Session, connection: Connection
+) -> None:
+    ids = _numeric_world(client, keys, session)
+    failures = []
+    routes = sorted(k for k, (allowed, _) in MATRIX.items() if allowed != "public" and "{" in k[1])
+    assert len(routes) > 20
+    for method, template in routes:
+        role = ROLES[MATRIX[(method, template)][0][0]]
+        names = [n.split(":")[0] for n in re.findall(r"\{([^}]+)\}", template)]
+        numbers = {name: _number(template, name, ids) for name in names}
+        for name in names:
+            for written in _misspelt(numbers[name]):
+                path = _fill(template, {**numbers, name: written})
+                savepoint = connection.begin_nested()
+                try:
+                    response = client.request(
+                        method,
+                        path,
+                        json=BODIES.get((method, template), {}),
+                        headers={**keys.for_role(role), "If-Match": "x"},
+                    )
+                finally:
+                    savepoint.rollback()
+                refused = response.status_code == 404 or (
+                    response.status_code == 422
+                    and any(e["location"] == "path" for e in response.json()["errors"])
+                )
+                if not refused:
+                    failures.append(f"{method} {path} as {role}: {response.status_code}")
+    assert not failures, "\n".join(failures)
