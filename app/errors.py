@@ -119,7 +119,7 @@ class RowErrors(DomainError):
 
 
 class PreconditionRequired(DomainError):
-    status, slug, title = 428, "precondition-required", "If-Match header required"
+    status, slug, title = 428, "precondition-required", "If-Match with an ETag required"
 
 
 def problem_response(
@@ -295,7 +295,7 @@ _PROBLEM_DESCRIPTIONS = {
     412: "If-Match does not match the current ETag; `current_etag` is the one to send",
     413: "The upload is larger than allowed",
     422: "Invalid input; `errors` names each field",
-    428: "If-Match header required",
+    428: "If-Match required, naming an ETag (`*` names none)",
 }
 
 

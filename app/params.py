@@ -125,12 +125,16 @@ def etag_for(entity: str, entity_id: int, version: int) -> str:
 
 
 def check_if_match(if_match: str | None, current_etag: str) -> None:
-    """Writes that replace state must name the version they were based on."""
+    """Writes that replace state must name the version they were based on: without If-Match,
+    or with `*` (which names none, only that the object exists), a 428."""
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the ETag from your last read.")
     candidates = [t.strip() for t in if_match.split(",")]
     if "*" in candidates:
-        return
+        raise PreconditionRequired(
+            "If-Match: * names no version; send the ETag from your last read, so a change "
+            "made since is not overwritten unseen."
+        )
     if current_etag not in [c.removeprefix("W/") for c in candidates]:
         raise PreconditionFailed(
             "The resource changed since you read it; read it again and retry.",

@@ -228,3 +228,10 @@ def concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
     for t in threads:
         t.join(timeout=120)
     return results
+
+
+def if_match(client: "TestClient", keys: Keys, url: str) -> dict[str, str]:
+    """The If-Match header a write to the object at `url` sends: its ETag as read now."""
+    read = client.get(url, headers=keys.admin)
+    assert read.status_code == 200, read.text
+    return {"If-Match": read.headers["ETag"]}

@@ -209,3 +209,63 @@ def test_a_path_id_is_its_plain_digits_on_every_route(
                 if not refused:
                     failures.append(f"{method} {path} as {role}: {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+def _if_match_routes(client: TestClient) -> list[tuple[str, str]]:
+    """Every operation that takes If-Match, from the OpenAPI document."""
+    paths = client.get("/openapi.json").json()["paths"]
+    return sorted(
+        (method.upper(), template)
+        for template, operations in paths.items()
+        for method, operation in operations.items()
+        if any(p["name"] == "If-Match" for p in operation.get("parameters", []))
+    )
+
+
+# A body each route would take; the write is refused for its If-Match alone.
+WRITES = {
+    ("PUT", "/api/v1/projects/{ref}/funding"): {
+        "sources": [{"funding_source": "county", "planned": "5.00"}]
+    },
+    ("PATCH", "/api/v1/contracts/{contract_id}"): {"title": "改名"},
+}
+# The read whose ETag guards each write.
+READS = {"/api/v1/projects/{ref}/funding": "/api/v1/projects/{ref}"}
+
+
+def test_if_match_star_is_refused_on_every_write_that_takes_if_match(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    ids = _numeric_world(client, keys, session)
+    routes = _if_match_routes(client)
+    assert len(routes) >= 5, routes
+    for method, template in routes:
+        values = {
+            name: _number(template, name, ids) for name in re.findall(r"\{([^}]+)\}", template)
+        }
+        read_url = _fill(READS.get(template, template), values)
+        before = client.get(read_url, headers=keys.admin)
+        body = WRITES.get((method, template), {"name": "改名"})
+        for star in ("*", 'W/"x", *'):
+            response = client.request(
+                method,
+                _fill(template, values),
+                json=body,
+                headers={**keys.admin, "If-Match": star},
+            )
+            assert response.status_code == 428, (method, template, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert "ETag" in response.json()["detail"]
+        after = client.get(read_url, headers=keys.admin)
+        assert (after.headers.get("ETag"), after.json()) == (
+            before.headers.get("ETag"),
+            before.json(),
+        )
+        # With the ETag read, the same write goes through: the refusal was for `*` alone.
+        done = client.request(
+            method,
+            _fill(template, values),
+            json=body,
+            headers={**keys.admin, "If-Match": before.headers["ETag"]},
+        )
+        assert done.status_code == 200, (method, template, done.text)

@@ -18,6 +18,7 @@ from app.programmes.schemas import PlanItemCreate
 from app.projects.models import Category
 from tests.factories import (
     Keys,
+    if_match,
     make_contract,
     make_milestone,
     make_programme,
@@ -74,7 +75,9 @@ def world(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
 
     def patch(project_id: Any, body: dict[str, Any]) -> None:
         response = client.patch(
-            f"/api/v1/projects/{project_id}", json=body, headers={**keys.admin, "If-Match": "*"}
+            f"/api/v1/projects/{project_id}",
+            json=body,
+            headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project_id}")},
         )
         assert response.status_code == 200, response.text
 
@@ -93,7 +96,7 @@ def world(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
                 {"funding_source": "central_budget", "planned": "400000.00"},
             ]
         },
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{p1.id}")},
     )
     assert funded.status_code == 200, funded.text
     make_contract(client, keys, p1.id, "PF-C1", "800000.00", signed_on="2023-02-01")
@@ -362,7 +365,10 @@ def test_the_portfolio_as_csv_matches_the_json(
     client.patch(
         f"/api/v1/projects/{world['projects'][2]}",
         json={"site_ids": [site["id"]]},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={
+            **keys.admin,
+            **if_match(client, keys, f"/api/v1/projects/{world['projects'][2]}"),
+        },
     )
     for group_by in ("plan_item", "site"):
         params = {"programme": world["programme"], "group_by": group_by}
