@@ -35,7 +35,7 @@ def plain_id(text: str) -> int | None:
 
 
 def _plain_digits(value: object) -> object:
-    if isinstance(value, str) and plain_id(value) is None:
+    if isinstance(value, str) and not _PLAIN_ID.fullmatch(value):
         raise ValueError("an id is plain digits: no sign, space, point or leading zero")
     return value
 

@@ -269,3 +269,16 @@ def test_if_match_star_is_refused_on_every_write_that_takes_if_match(
             headers={**keys.admin, "If-Match": before.headers["ETag"]},
         )
         assert done.status_code == 200, (method, template, done.text)
+
+
+def test_an_id_too_large_or_zero_is_refused_not_an_error(client: TestClient, keys: Keys) -> None:
+    for template in (
+        "/api/v1/contracts/{}",
+        "/api/v1/disbursements/{}",
+        "/api/v1/projects/{}",
+        "/api/v1/programmes/{}",
+    ):
+        for number in ("0", "2147483648", "99999999999", "9" * 60, "9" * 5000):
+            response = client.get(template.format(number), headers=keys.admin)
+            assert response.status_code in (404, 422), (template, number[:12], response.text)
+            assert response.headers["content-type"] == "application/problem+json"
