@@ -5,12 +5,13 @@ import json
 import re
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Connection
 from sqlmodel import Session
 
 from app.projects.models import Project
 from tests.auth.test_matrix import MATRIX, ROLES, build_world
-from tests.factories import Keys, payment
+from tests.factories import Keys, if_match, payment
 
 JSON = {"Content-Type": "application/json"}
 
@@ -22,11 +23,6 @@ def _ledger_total(client: TestClient, keys: Keys, project_id: int | None) -> int
     assert listing.status_code == 200, listing.text
     total: int = listing.json()["total"]
     return total
-
-
-def _etag(client: TestClient, keys: Keys, project: Project) -> str:
-    etag: str = client.get(f"/api/v1/projects/{project.id}", headers=keys.viewer).headers["ETag"]
-    return etag
 
 
 def test_an_amount_sent_twice_in_one_body_pays_nothing(
@@ -50,18 +46,27 @@ def test_an_amount_sent_twice_in_one_body_pays_nothing(
     assert _ledger_total(client, keys, project.id) == 0
 
 
+def _put_funding(client: TestClient, keys: Keys, project: Project, sources: str) -> Response:
+    """A funding plan sent as written (`sources`: the list's members, as JSON text)."""
+    url = f"/api/v1/projects/{project.id}"
+    response: Response = client.put(
+        f"{url}/funding",
+        content=f'{{"sources": [{sources}]}}',
+        headers={**keys.finance, **JSON, **if_match(client, keys, url)},
+    )
+    return response
+
+
 def test_a_key_twice_in_a_nested_object_is_named_by_its_path(
     client: TestClient, keys: Keys, project: Project
 ) -> None:
     before = client.get(f"/api/v1/projects/{project.id}/funding", headers=keys.viewer)
-    body = (
-        '{"sources": [{"funding_source": "county", "planned": "10.00"},'
-        ' {"funding_source": "county", "planned": "1.00", "planned": "2.00"}]}'
-    )
-    response = client.put(
-        f"/api/v1/projects/{project.id}/funding",
-        content=body,
-        headers={**keys.finance, **JSON, "If-Match": _etag(client, keys, project)},
+    response = _put_funding(
+        client,
+        keys,
+        project,
+        '{"funding_source": "county", "planned": "10.00"},'
+        ' {"funding_source": "county", "planned": "1.00", "planned": "2.00"}',
     )
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["sources.1.planned"]
@@ -72,14 +77,12 @@ def test_a_key_twice_in_a_nested_object_is_named_by_its_path(
 def test_the_same_key_in_two_objects_is_not_a_duplicate(
     client: TestClient, keys: Keys, project: Project
 ) -> None:
-    body = (
-        '{"sources": [{"funding_source": "county", "planned": "10.00"},'
-        ' {"funding_source": "central_budget", "planned": "2.00"}]}'
-    )
-    response = client.put(
-        f"/api/v1/projects/{project.id}/funding",
-        content=body,
-        headers={**keys.finance, **JSON, "If-Match": _etag(client, keys, project)},
+    response = _put_funding(
+        client,
+        keys,
+        project,
+        '{"funding_source": "county", "planned": "10.00"},'
+        ' {"funding_source": "central_budget", "planned": "2.00"}',
     )
     assert response.status_code == 200, response.text
     plan = client.get(f"/api/v1/projects/{project.id}/funding", headers=keys.viewer).json()

@@ -6,23 +6,14 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.auth.actor import CLI_ACTOR
-from app.programmes import service as programme_service
-from app.programmes.schemas import PlanItemCreate
-from tests.factories import Keys, make_contract, make_programme, make_project
+from tests.factories import Keys, make_contract, make_plan_item, make_programme, make_project
 
 
 def _two_programmes(session: Session, client: TestClient, keys: Keys) -> tuple[str, str]:
     """Programme A: its project with the contractor's contract (1,000.00) and another in a
     second plan item (20,000.00); programme B: one project (300,000.00), no contract."""
     programme_a, item_a = make_programme(session)
-    other_item = programme_service.create_plan_item(
-        session=session,
-        actor=CLI_ACTOR,
-        programme=programme_a,
-        data=PlanItemCreate(code="专栏2", name="他人专栏"),
-    )
-    session.commit()
+    other_item = make_plan_item(session, programme_a, "专栏2", "他人专栏")
     own = make_project(session, item_a, estimate=Decimal("1000.00"))
     make_project(session, item_a, estimate=Decimal("20000.00"))
     make_project(session, other_item, estimate=Decimal("50000.00"))

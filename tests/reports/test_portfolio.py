@@ -12,15 +12,13 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from app.auth.actor import CLI_ACTOR
-from app.programmes import service as programme_service
-from app.programmes.schemas import PlanItemCreate
 from app.projects.models import Category
 from tests.factories import (
     Keys,
     if_match,
     make_contract,
     make_milestone,
+    make_plan_item,
     make_programme,
     make_project,
     payment,
@@ -50,13 +48,7 @@ def world(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
     funding sources, a contract, milestones, a revision and an over-budget project; and a
     project of another programme that must never show."""
     programme, item_a = make_programme(session)
-    item_b = programme_service.create_plan_item(
-        session=session,
-        actor=CLI_ACTOR,
-        programme=programme,
-        data=PlanItemCreate(code="专栏2", name="第二专栏（测试）"),
-    )
-    session.commit()
+    item_b = make_plan_item(session, programme, "专栏2", "第二专栏（测试）")
     sites = [
         client.post(
             "/api/v1/sites", json={"region": "测试县", "name": name}, headers=keys.admin
