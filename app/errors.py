@@ -90,6 +90,20 @@ class InvalidInput(DomainError):
         ]
 
 
+class RepeatedHeader(DomainError):
+    """400 for a header that must come once (Authorization, Idempotency-Key) sent twice: which
+    copy counts is not for the service, or a proxy in front of it, to guess."""
+
+    status, slug, title = 400, "repeated-header", "Header sent more than once"
+
+    def __init__(self, header: str, *, count: int) -> None:
+        detail = f"Send the {header} header once; it was sent {count} times."
+        super().__init__(detail)
+        self.errors = [
+            FieldError(field=header, location="header", message=detail, type="repeated_header")
+        ]
+
+
 class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
@@ -105,7 +119,7 @@ class RowErrors(DomainError):
 
 
 class PreconditionRequired(DomainError):
-    status, slug, title = 428, "precondition-required", "If-Match header required"
+    status, slug, title = 428, "precondition-required", "If-Match with an ETag required"
 
 
 def problem_response(
@@ -273,6 +287,7 @@ _COMPONENTS = "#/components/schemas/"
 # The problem schemas problem_responses() has named, by name: the OpenAPI components they need.
 _PROBLEM_SCHEMAS: dict[str, type[Problem]] = {"Problem": Problem}
 _PROBLEM_DESCRIPTIONS = {
+    400: "A header that must come once (Authorization, Idempotency-Key) was sent twice",
     401: "No API key, or a revoked or unknown one",
     403: "The key's role may not do this",
     404: "Not found, or not visible to this key",
@@ -280,7 +295,7 @@ _PROBLEM_DESCRIPTIONS = {
     412: "If-Match does not match the current ETag; `current_etag` is the one to send",
     413: "The upload is larger than allowed",
     422: "Invalid input; `errors` names each field",
-    428: "If-Match header required",
+    428: "If-Match required, naming an ETag (`*` names none)",
 }
 
 
@@ -288,7 +303,10 @@ def problem_responses(
     *statuses: int, schemas: dict[int, type[Problem]] | None = None
 ) -> dict[int | str, dict[str, Any]]:
     """`responses=` entries for a route's documented errors: each an application/problem+json
-    body, the Problem schema or (`schemas`, and 412's current_etag) one with its extra members."""
+    body, the Problem schema or (`schemas`, and 412's current_etag) one with its extra members.
+    A route that takes a key (401) may also answer 400: its Authorization header sent twice."""
+    if 401 in statuses and 400 not in statuses:
+        statuses = (400, *statuses)
     chosen: dict[int, type[Problem]] = {412: PreconditionFailedProblem, **(schemas or {})}
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:

@@ -17,7 +17,9 @@ from sqlalchemy.types import TypeDecorator
 
 MAX_AMOUNT = Decimal("999999999999.99")
 FEN = Decimal("0.01")
-_DECIMAL_TEXT = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+# Matched whole (fullmatch): ASCII digits, an optional leading minus, an optional fraction;
+# no plus sign, no space or newline around it (`$` alone would let a final newline through).
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 MONEY_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
 WAN = Decimal(10_000)
 
@@ -50,8 +52,11 @@ def parse_money(value: object, *, bounded: bool = True) -> Decimal:
     elif isinstance(value, Decimal):
         amount = value
     elif isinstance(value, str):
-        if not _DECIMAL_TEXT.match(value):
-            raise ValueError('amount must be a plain decimal such as "57413600.00"')
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise ValueError(
+                'amount must be a plain decimal such as "57413600.00": ASCII digits, an '
+                "optional leading minus, no plus sign, spaces or line breaks"
+            )
         try:
             amount = Decimal(value)
         except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid text
@@ -123,7 +128,7 @@ def yuan_to_wan(amount: Decimal) -> Decimal:
 
 def parse_decimal_text(text: str, *, places: int) -> Decimal:
     """A plain decimal string with at most `places` decimals (quantities, areas, 万元 figures)."""
-    if not isinstance(text, str) or not _DECIMAL_TEXT.match(text):
+    if not isinstance(text, str) or not _DECIMAL_TEXT.fullmatch(text):
         raise ValueError(f"{text!r} is not a plain decimal string")
     amount = Decimal(text)
     exponent = amount.as_tuple().exponent

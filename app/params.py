@@ -1,22 +1,64 @@
 """Query and path parameters shared by every list and item route."""
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import Session, col, select
+from starlette.convertors import Convertor, register_url_convertor
 
-from app.errors import Conflict, InvalidInput, PreconditionFailed, PreconditionRequired
+from app.errors import (
+    Conflict,
+    InvalidInput,
+    PreconditionFailed,
+    PreconditionRequired,
+    RepeatedHeader,
+)
 from app.inputs import SafeText, identifier_key
 from app.timeutil import business_today
 
 MAX_ID = 2_147_483_647
 MAX_LIMIT = 500
 
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id")]
+# An id as the service writes it: ASCII digits, no sign, space, point or leading zero. Python's
+# int() (and a lax integer field) would read "+1", " 1", "1\n", "01", "1_0" or "１" as a number.
+_PLAIN_ID = re.compile(r"0|[1-9][0-9]*")
+
+
+def plain_id(text: str) -> int | None:
+    """`text` as an id if it is one written plainly (`12`), else None (`012`, `+12`, `１２`)."""
+    return int(text) if _PLAIN_ID.fullmatch(text) and len(text) <= 10 else None
+
+
+def _plain_digits(value: object) -> object:
+    if isinstance(value, str) and not _PLAIN_ID.fullmatch(value):
+        raise ValueError("an id is plain digits: no sign, space, point or leading zero")
+    return value
+
+
+IdPath = Annotated[
+    int, BeforeValidator(_plain_digits), Path(ge=1, le=MAX_ID, description="Numeric id")
+]
+
+
+class IdConvertor(Convertor[int]):
+    """`{name:id}` in a route's path: a plain id (as IdPath) decides which route matches.
+    The lookahead keeps Starlette's `$` from matching before a final newline."""
+
+    regex = "[1-9][0-9]{0,9}(?!\n)"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
 RefPath = Annotated[
     SafeText,
     Path(min_length=1, max_length=64, description="Numeric id, or the code (e.g. `ZL7-2B`)"),
@@ -71,17 +113,28 @@ def parse_sort(
     return out
 
 
+def check_sent_once(request: Request, header: str) -> None:
+    """A 400 naming `header` if the request carries it more than once."""
+    count = len(request.headers.getlist(header))
+    if count > 1:
+        raise RepeatedHeader(header, count=count)
+
+
 def etag_for(entity: str, entity_id: int, version: int) -> str:
     return f'"{entity}-{entity_id}-v{version}"'
 
 
 def check_if_match(if_match: str | None, current_etag: str) -> None:
-    """Writes that replace state must name the version they were based on."""
+    """Writes that replace state must name the version they were based on: without If-Match,
+    or with `*` (which names none, only that the object exists), a 428."""
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the ETag from your last read.")
     candidates = [t.strip() for t in if_match.split(",")]
     if "*" in candidates:
-        return
+        raise PreconditionRequired(
+            "If-Match: * names no version; send the ETag from your last read, so a change "
+            "made since is not overwritten unseen."
+        )
     if current_etag not in [c.removeprefix("W/") for c in candidates]:
         raise PreconditionFailed(
             "The resource changed since you read it; read it again and retry.",
@@ -112,16 +165,21 @@ def contains_clause(text: str, *columns: Any) -> ColumnElement[bool]:
 
 
 def ref_clause(column_id: Any, column_code: Any, ref: str) -> ColumnElement[bool]:
-    """Match a path or filter reference: digits are an id, anything else a code or name."""
+    """Match a path or filter reference: ASCII digits are an id (written plainly, else none),
+    anything else a code or name."""
     if ref.isascii() and ref.isdigit():
-        return col(column_id) == int(ref) if int(ref) <= MAX_ID else false()
+        found = plain_id(ref)
+        return col(column_id) == found if found is not None and found <= MAX_ID else false()
     return col(column_code) == ref
 
 
 def code_clause(column_id: Any, column_key: Any, ref: str) -> ColumnElement[bool]:
-    """Match a reference to a row with a code: digits are an id, anything else the code,
-    compared by the key kept beside it (`zl7-2b` and `ＺＬ７－２Ｂ` find ZL7-2B)."""
-    return ref_clause(column_id, column_key, identifier_key(ref))
+    """Match a reference to a row with a code: plain ASCII digits are an id, anything else the
+    code, compared by the key kept beside it (`zl7-2b` and `ＺＬ７－２Ｂ` find ZL7-2B); a
+    number written otherwise (` 12`, `１２`) is a code, never an id."""
+    if ref.isascii() and ref.isdigit():
+        return ref_clause(column_id, column_key, ref)
+    return col(column_key) == identifier_key(ref)
 
 
 def check_code_free(

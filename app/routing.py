@@ -25,8 +25,76 @@ from app.errors import UNKNOWN_PARAMETER, NotFound
 from app.money import parse_json_constant, parse_json_float
 
 
+class _RepeatedKey(Exception):
+    """Raised while parsing: a JSON object names a key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads(object_pairs_hook=...)`: an object naming a key twice is refused, never
+    read as whichever came last ("1.00" then "900000000.00" would pay the second)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _RepeatedKey
+    return found
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object's members in the order written, duplicates kept (to say where one is)."""
+
+
+def _repeated_key_path(value: Any) -> list[str | int] | None:
+    """Where the first key named twice is, in document order: `["lines", 0, "planned"]`."""
+    if isinstance(value, _Pairs):
+        seen: set[str] = set()
+        for key, _ in value:
+            if key in seen:
+                return [key]
+            seen.add(key)
+        members: list[tuple[str | int, Any]] = list(value)
+    elif isinstance(value, list):
+        members = list(enumerate(value))
+    else:
+        return None
+    for name, member in members:
+        inner = _repeated_key_path(member)
+        if inner is not None:
+            return [name, *inner]
+    return None
+
+
+class DuplicateKeyError(json.JSONDecodeError):
+    """A JSON body naming a key twice in one object; `path` is where (a 422 naming it)."""
+
+    def __init__(self, path: list[str | int], doc: str) -> None:
+        super().__init__(f'duplicate key "{path[-1]}"', doc, 0)
+        self.path = path
+
+
+def duplicate_key_error(cause: DuplicateKeyError) -> RequestValidationError:
+    """The 422 for a body naming a key twice: its location is the key, like any bad field."""
+    return RequestValidationError(
+        [
+            {
+                "loc": ("body", *cause.path),
+                "msg": f"{cause.msg}: a key may appear once in an object",
+                "type": "duplicate_key",
+            }
+        ]
+    )
+
+
+def _exact_loads(text: str, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any]) -> Any:
+    return json.loads(
+        text,
+        parse_float=parse_json_float,
+        parse_constant=parse_json_constant,
+        object_pairs_hook=object_pairs_hook,
+    )
+
+
 class ExactJSONRequest(Request):
-    """Parses JSON numbers as Decimal, so 0.1 stays 0.1 and 1e5 can be refused as money."""
+    """Parses JSON numbers as Decimal, so 0.1 stays 0.1 and 1e5 can be refused as money, and
+    refuses an object that names a key twice."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -38,9 +106,12 @@ class ExactJSONRequest(Request):
                 raise json.JSONDecodeError(
                     f"body is not UTF-8 ({exc.reason})", body.decode("utf-8", "replace"), exc.start
                 ) from exc
-            self._json = json.loads(
-                text, parse_float=parse_json_float, parse_constant=parse_json_constant
-            )
+            try:
+                self._json = _exact_loads(text, _unique_keys)
+            except _RepeatedKey:
+                path = _repeated_key_path(_exact_loads(text, _Pairs))
+                assert path is not None
+                raise DuplicateKeyError(path, text) from None
         return self._json
 
 
@@ -107,7 +178,12 @@ class ExactRoute(APIRoute):
         async def exact_handler(request: Request) -> Response:
             exact = ExactJSONRequest(request.scope, request.receive)
             unknown_query(exact, known)  # its parsed query is the one the handler reads
-            return await handler(exact)
+            try:
+                return await handler(exact)
+            except RequestValidationError as exc:
+                if isinstance(exc.__cause__, DuplicateKeyError):
+                    raise duplicate_key_error(exc.__cause__) from exc
+                raise
 
         return exact_handler
 

@@ -119,14 +119,20 @@ def make_programme(session: Session, code: str | None = None) -> tuple[Programme
             end_year=2025,
         ),
     )
+    return programme, make_plan_item(session, programme)
+
+
+def make_plan_item(
+    session: Session, programme: Programme, code: str = "专栏1", name: str = "测试专栏"
+) -> PlanItem:
     item = programme_service.create_plan_item(
         session=session,
         actor=CLI_ACTOR,
         programme=programme,
-        data=PlanItemCreate(code="专栏1", name="测试专栏"),
+        data=PlanItemCreate(code=code, name=name),
     )
     session.commit()
-    return programme, item
+    return item
 
 
 def make_project(
@@ -258,3 +264,10 @@ def concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
     for t in threads:
         t.join(timeout=120)
     return results
+
+
+def if_match(client: "TestClient", keys: Keys, url: str) -> dict[str, str]:
+    """The If-Match header a write to the object at `url` sends: its ETag as read now."""
+    read = client.get(url, headers=keys.admin)
+    assert read.status_code == 200, read.text
+    return {"If-Match": read.headers["ETag"]}

@@ -13,6 +13,7 @@ from app.auth.models import Role
 from app.auth.service import authenticate, hash_key
 from app.db import SessionFactory
 from app.errors import Forbidden, Unauthorized
+from app.params import check_sent_once
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api key>`")
 ROLE_GUARD_ATTR = "__role_guard__"
@@ -28,7 +29,9 @@ async def current_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Actor:
     """The caller behind the bearer key (401 without a valid one). Not a role guard by itself.
-    A key found valid a moment ago is taken from the key cache (app.auth.cache)."""
+    A key found valid a moment ago is taken from the key cache (app.auth.cache). Two
+    Authorization headers are a 400, whichever of them holds a key."""
+    check_sent_once(request, "Authorization")
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
     cache: KeyCache = request.app.state.key_cache

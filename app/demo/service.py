@@ -355,7 +355,7 @@ def _story_events(run: _Run, story: Story, serial: int) -> list[Event]:
             data=ProjectUpdate(
                 planned_start=story.planned_start, planned_finish=story.planned_finish
             ),
-            if_match="*",
+            if_match=projects.project_etag(project),  # the version just read
             today=run.today,
         )
         contractor = contractors.create_contractor(

@@ -5,6 +5,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from app.params import check_sent_once
+
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 
 
@@ -27,6 +29,7 @@ async def idempotency_context(
         ),
     ] = None,
 ) -> IdempotencyContext | None:
+    check_sent_once(request, "Idempotency-Key")  # two keys: which one guards the retry?
     if idempotency_key is None:
         return None
     return IdempotencyContext(key=idempotency_key, method=request.method, path=request.url.path)

@@ -169,7 +169,7 @@ def list_disbursements(
 
 
 @router.get(
-    "/{entry_id:int}",
+    "/{entry_id:id}",
     response_model=DisbursementRead,
     summary="One ledger entry",
     responses=problem_responses(401, 403, 404, 422),
@@ -182,7 +182,7 @@ def get_disbursement(entry_id: IdPath, actor: AnyRoleDep, session: SessionDep) -
 
 
 @router.post(
-    "/{entry_id:int}/reversals",
+    "/{entry_id:id}/reversals",
     status_code=status.HTTP_201_CREATED,
     response_model=DisbursementPosted,
     summary="Reverse all or part of a payment",

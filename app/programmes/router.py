@@ -31,8 +31,9 @@ def list_programmes(
     session: SessionDep, actor: AnyRoleDep, page: PaginationDep
 ) -> Page[ProgrammeRead]:
     """Every programme (e.g. 平罗县教育“十四五”规划) with its plan items (专栏7) and the 概算
-    they total, paginated. Any role."""
-    items, total = service.list_programmes(session=session, page=page)
+    they total, paginated. Any role; a contractor sees only the programmes with a project it
+    holds a contract on, and their plan items, counts and totals over those projects alone."""
+    items, total = service.list_programmes(session=session, actor=actor, page=page)
     return Page.of(items, total, page)
 
 
@@ -50,7 +51,7 @@ def create_programme(
     programme's `ETag`."""
     programme = service.create_programme(session=session, actor=actor, data=data)
     response.headers["Location"] = f"/api/v1/programmes/{programme.id}"
-    return service.programme_reads(session=session, programmes=[programme])[0]
+    return service.programme_reads(session=session, actor=actor, programmes=[programme])[0]
 
 
 @router.get(
@@ -63,10 +64,11 @@ def get_programme(
     ref: ProgrammeRef, actor: AnyRoleDep, session: SessionDep, response: Response
 ) -> ProgrammeRead:
     """By numeric id or by code, with its plan items; the `ETag` header is what a PATCH sends back
-    in `If-Match`. Any role."""
-    programme = service.get_programme(session=session, ref=ref)
+    in `If-Match`. Any role; a contractor only a programme with a project it holds a contract on
+    (404 otherwise), its figures over those projects alone."""
+    programme = service.get_programme(session=session, ref=ref, actor=actor)
     response.headers["ETag"] = service.programme_etag(programme)
-    return service.programme_reads(session=session, programmes=[programme])[0]
+    return service.programme_reads(session=session, actor=actor, programmes=[programme])[0]
 
 
 @router.patch(
@@ -85,12 +87,12 @@ def update_programme(
 ) -> ProgrammeRead:
     """Admin only. Send only the fields that change, with `If-Match` set to the ETag of your last
     read: without it a 428, with a stale one a 412 naming `current_etag`."""
-    programme = service.get_programme(session=session, ref=ref, for_update=True)
+    programme = service.get_programme(session=session, ref=ref, actor=actor, for_update=True)
     programme = service.patch_programme(
         session=session, actor=actor, programme=programme, data=data, if_match=if_match
     )
     response.headers["ETag"] = service.programme_etag(programme)
-    return service.programme_reads(session=session, programmes=[programme])[0]
+    return service.programme_reads(session=session, actor=actor, programmes=[programme])[0]
 
 
 @router.post(
@@ -105,6 +107,6 @@ def create_plan_item(
 ) -> PlanItemRead:
     """Admin only. A plan item (e.g. 专栏7 改善基础设施条件) groups a programme's projects;
     its code is unique within the programme (409)."""
-    programme = service.get_programme(session=session, ref=ref)
+    programme = service.get_programme(session=session, ref=ref, actor=actor)
     item = service.create_plan_item(session=session, actor=actor, programme=programme, data=data)
     return PlanItemRead.model_validate(item)

@@ -3,11 +3,13 @@
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
+from app.auth.models import Role
+from app.auth.scope import visible_projects
 from app.errors import NotFound
 from app.money import money_sum
 from app.params import Pagination, check_code_free, check_if_match, code_clause, etag_for
@@ -22,7 +24,23 @@ from app.programmes.schemas import (
 from app.projects.models import Project
 
 
-def _item_totals(session: Session, programme_ids: list[int]) -> list[PlanItemRead]:
+def _with_visible_project(actor: Actor) -> ColumnElement[bool]:
+    """A condition on Programme: it has a project the caller may see (every programme, for
+    staff). A contractor reads nothing programme-wide beyond its own projects."""
+    return col(Programme.id).in_(
+        select(PlanItem.programme_id)
+        .join(Project, col(Project.plan_item_id) == PlanItem.id)
+        .where(visible_projects(actor))
+    )
+
+
+def _programme_filter(actor: Actor) -> list[ColumnElement[bool]]:
+    return [] if actor.role is not Role.contractor else [_with_visible_project(actor)]
+
+
+def _item_totals(session: Session, programme_ids: list[int], actor: Actor) -> list[PlanItemRead]:
+    # A contractor's plan items are those holding one of its projects, summed over those alone.
+    staff = actor.role is not Role.contractor
     rows = session.exec(
         select(
             PlanItem,
@@ -30,7 +48,11 @@ def _item_totals(session: Session, programme_ids: list[int]) -> list[PlanItemRea
             money_sum(Project.original_estimate),
             money_sum(Project.revised_estimate),
         )
-        .join(Project, col(Project.plan_item_id) == PlanItem.id, isouter=True)
+        .join(
+            Project,
+            and_(col(Project.plan_item_id) == PlanItem.id, visible_projects(actor)),
+            isouter=staff,
+        )
         .where(col(PlanItem.programme_id).in_(programme_ids))
         .group_by(col(PlanItem.id))
         .order_by(col(PlanItem.id))
@@ -46,10 +68,13 @@ def _item_totals(session: Session, programme_ids: list[int]) -> list[PlanItemRea
     ]
 
 
-def programme_reads(*, session: Session, programmes: list[Programme]) -> list[ProgrammeRead]:
-    """Programmes with their plan items and totals, in three queries."""
+def programme_reads(
+    *, session: Session, actor: Actor, programmes: list[Programme]
+) -> list[ProgrammeRead]:
+    """Programmes with their plan items and totals, in three queries; a contractor's totals and
+    plan items cover only the projects it may see."""
     ids = [p.id for p in programmes if p.id is not None]
-    items = _item_totals(session, ids)
+    items = _item_totals(session, ids, actor)
     totals = {
         programme_id: (count, Decimal(original), Decimal(revised))
         for programme_id, count, original, revised in session.exec(
@@ -60,7 +85,7 @@ def programme_reads(*, session: Session, programmes: list[Programme]) -> list[Pr
                 money_sum(Project.revised_estimate),
             )
             .join(Project, col(Project.plan_item_id) == PlanItem.id)
-            .where(col(PlanItem.programme_id).in_(ids))
+            .where(col(PlanItem.programme_id).in_(ids), visible_projects(actor))
             .group_by(col(PlanItem.programme_id))
         )
     }
@@ -80,18 +105,32 @@ def programme_reads(*, session: Session, programmes: list[Programme]) -> list[Pr
     return out
 
 
-def list_programmes(*, session: Session, page: Pagination) -> tuple[list[ProgrammeRead], int]:
-    total = session.exec(select(func.count()).select_from(Programme)).one()
+def list_programmes(
+    *, session: Session, actor: Actor, page: Pagination
+) -> tuple[list[ProgrammeRead], int]:
+    """The programmes the caller may see: every one for staff; for a contractor, those with a
+    project it holds a contract on."""
+    scope = _programme_filter(actor)
+    total = session.exec(select(func.count()).select_from(Programme).where(*scope)).one()
     rows = list(
         session.exec(
-            select(Programme).order_by(col(Programme.id)).limit(page.limit).offset(page.offset)
+            select(Programme)
+            .where(*scope)
+            .order_by(col(Programme.id))
+            .limit(page.limit)
+            .offset(page.offset)
         )
     )
-    return programme_reads(session=session, programmes=rows), total
+    return programme_reads(session=session, actor=actor, programmes=rows), total
 
 
-def get_programme(*, session: Session, ref: str, for_update: bool = False) -> Programme:
-    query = select(Programme).where(code_clause(Programme.id, Programme.code_key, ref))
+def get_programme(
+    *, session: Session, ref: str, actor: Actor, for_update: bool = False
+) -> Programme:
+    """A programme by id or code; 404 if there is none or the caller may not see it: a
+    contractor sees a programme only through a project it holds a contract on."""
+    scope = _programme_filter(actor)
+    query = select(Programme).where(code_clause(Programme.id, Programme.code_key, ref), *scope)
     programme = session.exec(query.with_for_update() if for_update else query).first()
     if programme is None:
         raise NotFound(f"programme {ref} not found")

@@ -189,7 +189,7 @@ def portfolio_scope(
     code = None
     if programme is not None:
         try:
-            found = get_programme(session=session, ref=programme)
+            found = get_programme(session=session, ref=programme, actor=actor)
         except NotFound as missing:
             raise InvalidInput(str(missing), field="programme", location="query") from None
         code = found.code

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app.audit.models import canonical, entry_hash, hash_template
 from app.audit.service import verify
-from tests.factories import Keys, guard_lifted, make_programme, make_project, payment
+from tests.factories import Keys, guard_lifted, if_match, make_programme, make_project, payment
 
 
 def _entries(client: TestClient, keys: Keys, **params: Any) -> list[Any]:
@@ -53,7 +53,7 @@ def test_every_write_leaves_an_entry(
         client.patch(
             f"/api/v1/projects/{project['id']}",
             json={"budget_policy": "block"},
-            headers={**keys.admin, "If-Match": "*"},
+            headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project['id']}")},
         ),
     )
     line = write(
@@ -76,7 +76,7 @@ def test_every_write_leaves_an_entry(
         client.patch(
             f"/api/v1/budget-lines/{line['id']}",
             json={"estimate": "450000.00"},
-            headers={**keys.admin, "If-Match": "*"},
+            headers={**keys.admin, **if_match(client, keys, f"/api/v1/budget-lines/{line['id']}")},
         ),
     )
     write(
@@ -107,7 +107,7 @@ def test_every_write_leaves_an_entry(
         client.put(
             f"/api/v1/projects/{project['id']}/funding",
             json={"sources": [{"funding_source": "county", "planned": "500000.00"}]},
-            headers={**keys.finance, "If-Match": "*"},
+            headers={**keys.finance, **if_match(client, keys, f"/api/v1/projects/{project['id']}")},
         ),
     )
     paid = write(
@@ -187,7 +187,7 @@ def test_refused_writes_leave_no_entry(client: TestClient, keys: Keys, session: 
     client.patch(
         f"/api/v1/projects/{project.id}",
         json={"budget_policy": "block"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     refused = client.post(
         "/api/v1/disbursements", json=payment(project.id, "10.01", "V-X"), headers=keys.finance

@@ -41,8 +41,8 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/api/v1/disbursements"): ("AFVC", False),
     ("POST", "/api/v1/disbursements"): ("AF", False),
     ("POST", "/api/v1/disbursements/import"): ("AF", False),
-    ("GET", "/api/v1/disbursements/{entry_id:int}"): ("AFVC", True),
-    ("POST", "/api/v1/disbursements/{entry_id:int}/reversals"): ("AF", True),
+    ("GET", "/api/v1/disbursements/{entry_id:id}"): ("AFVC", True),
+    ("POST", "/api/v1/disbursements/{entry_id:id}/reversals"): ("AF", True),
     ("GET", "/api/v1/exports/oc4ids"): ("AFV", False),
     ("GET", "/api/v1/funding-sources"): ("AFVC", False),
     ("POST", "/api/v1/funding-sources"): ("A", False),
@@ -108,7 +108,12 @@ def test_every_route_has_an_entry(app: FastAPI) -> None:
 
 @pytest.fixture
 def world(client: TestClient, keys: Keys, session: Session) -> dict[str, dict[str, str]]:
-    """Objects of the test contractor's own (a contract on project MX-OWN) and of another."""
+    return build_world(client, keys, session)
+
+
+def build_world(client: TestClient, keys: Keys, session: Session) -> dict[str, dict[str, str]]:
+    """Objects of the test contractor's own (a contract on project MX-OWN) and of another:
+    the value of each path parameter (by name) that reaches them."""
     programme, item = make_programme(session)
     other_contractor = make_contractor(session, name="另一家（测试）")
     ids: dict[str, dict[str, str]] = {"own": {}, "other": {}}
@@ -186,7 +191,7 @@ def world(client: TestClient, keys: Keys, session: Session) -> dict[str, dict[st
     return ids
 
 
-def _path(template: str, ids: dict[str, str]) -> str:
+def fill_path(template: str, ids: dict[str, str]) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1).split(":")[0]
         if name == "ref":
@@ -211,7 +216,7 @@ def test_the_matrix(
             continue
         for letter, role in ROLES.items():
             for variant in ("own", "other"):
-                path = _path(template, world[variant])
+                path = fill_path(template, world[variant])
                 savepoint = connection.begin_nested()
                 try:
                     response = client.request(
@@ -235,7 +240,7 @@ def test_the_matrix(
                     failures.append(
                         f"{method} {path} as {role} ({variant}): {got}, want {expected}"
                     )
-        anonymous = client.request(method, _path(template, world["own"]), json={})
+        anonymous = client.request(method, fill_path(template, world["own"]), json={})
         if anonymous.status_code != 401:
             failures.append(f"{method} {template} without a key: {anonymous.status_code}, want 401")
     assert failures == [], "\n".join(failures)

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.timeutil import add_months, business_today
-from tests.factories import Keys, make_contract, make_programme, make_project, payment
+from tests.factories import Keys, if_match, make_contract, make_programme, make_project, payment
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def contract(client: TestClient, keys: Keys, session: Session) -> Any:
     client.patch(
         f"/api/v1/projects/{project.id}",
         json={"budget_policy": "block"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     created = client.post(
         "/api/v1/contracts",
@@ -224,7 +224,9 @@ def test_a_contract_changes_with_its_etag(client: TestClient, keys: Keys, contra
     )
     stale = client.patch(url, json={"title": "改名"}, headers={**keys.admin, "If-Match": etag})
     assert stale.status_code == 412
-    price = client.patch(url, json={"amount": "1.00"}, headers={**keys.admin, "If-Match": "*"})
+    price = client.patch(
+        url, json={"amount": "1.00"}, headers={**keys.admin, **if_match(client, keys, url)}
+    )
     assert price.status_code == 422 and price.json()["errors"][0]["field"] == "amount"
 
 

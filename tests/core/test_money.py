@@ -1,17 +1,23 @@
 """Money is exact end to end: parsed without rounding, stored as fen, served as two decimals."""
 
+import json
+import typing
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-from app.money import MoneyType, wan_to_yuan, yuan_to_wan
+from app.money import MONEY_PATTERN, MoneyType, wan_to_yuan, yuan_to_wan
 from app.programmes.models import PlanItem
 from tests.factories import Keys, make_programme
 
@@ -101,6 +107,19 @@ BAD_AMOUNTS = [
     ("null", "null"),
     ('"0x10"', "hexadecimal"),
     ('"１００"', "full-width digits"),
+    ('"１.00"', "a full-width digit before the point"),
+    ('"+1.00"', "a plus sign"),
+    ('"1.00\\n"', "a trailing newline"),
+    ('"1.00\\r\\n"', "a trailing CRLF"),
+    ('"1.00 "', "a trailing space"),
+    ('"\\t1.00"', "a leading tab"),
+    ('"1.00\\u00a0"', "a trailing no-break space"),
+    ('"- 1.00"', "a space after the minus"),
+    ('"1e3"', "lower-case exponent in a string"),
+    ('"1."', "a point without decimals"),
+    ('".50"', "decimals without a whole part"),
+    ('"1_000.00"', "an underscore between digits"),
+    ('"٣.00"', "Arabic-Indic digits"),
 ]
 
 
@@ -156,3 +175,51 @@ def test_money_type_refuses_floats_and_fractions_of_a_fen(connection: Connection
         money.process_bind_param(0.1, connection.dialect)
     with pytest.raises(ValueError):
         money.process_bind_param(Decimal("0.001"), connection.dialect)
+
+
+def _body_models(app: FastAPI) -> set[type[BaseModel]]:
+    """Every model a route takes as its JSON body, and every model nested in one."""
+    found: set[type[BaseModel]] = set()
+    routes = [r.original_route for r in iter_route_contexts(app.routes)]
+    pending: list[Any] = [
+        route.body_field.field_info.annotation
+        for route in routes
+        if isinstance(route, APIRoute) and route.body_field is not None
+    ]
+    while pending:
+        annotation = pending.pop()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in found:
+                found.add(annotation)
+                pending.extend(f.annotation for f in annotation.model_fields.values())
+        else:
+            pending.extend(typing.get_args(annotation))
+    return found
+
+
+def test_every_amount_in_every_body_takes_the_same_strict_text(app: FastAPI) -> None:
+    """Each money field of each request body (payments, contracts, change orders, budget
+    lines, funding plans...) refuses what money text refuses, naming that field."""
+    checked = []
+    for model in _body_models(app):
+        properties = model.model_json_schema(mode="validation").get("properties", {})
+        for name, schema in properties.items():
+            if json.dumps(MONEY_PATTERN)[1:-1] not in json.dumps(schema):
+                continue
+            for text in ("+1.00", "1.00\n", " 1.00", "1.00 ", "１.00", "1e3", "0x10"):
+                with pytest.raises(ValidationError) as refused:
+                    model.model_validate({name: text})
+                assert (name,) in [e["loc"] for e in refused.value.errors()], (model, name, text)
+            checked.append(f"{model.__name__}.{name}")
+    for expected in (
+        "DisbursementBody.amount",
+        "ReversalCreate.amount",
+        "ContractCreate.amount",
+        "ChangeOrderCreate.delta",
+        "CertificationCreate.certified_amount",
+        "RevisionCreate.new_estimate",
+        "BudgetLineCreate.estimate",
+        "PlannedFunding.planned",
+        "ProjectCreate.original_estimate",
+    ):
+        assert expected in checked, checked

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.errors import PROBLEM_JSON
 from app.ledger.router import IMPORT_EXAMPLE
-from tests.factories import Keys
+from tests.factories import Keys, if_match
 
 STANDARD = {"type", "title", "status", "detail", "instance", "request_id", "errors"}
 
@@ -146,7 +146,7 @@ def test_a_budget_refusal_has_the_members_its_schema_documents(
     client.patch(
         f"/api/v1/projects/{project.id}",
         json={"budget_policy": "block"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     body: dict[str, Any] = {
         "project_id": project.id,

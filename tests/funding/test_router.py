@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.factories import Keys, payment
+from tests.factories import Keys, if_match, payment
 
 
 def test_standard_funding_sources_are_there(client: TestClient, keys: Keys) -> None:
@@ -98,7 +98,7 @@ def test_funding_plan_keeps_rows_that_entries_refer_to(
     response = client.put(
         f"/api/v1/projects/{project.id}/funding",
         json={"sources": [{"funding_source": "county", "planned": "1000.00"}]},
-        headers={**keys.finance, "If-Match": "*"},
+        headers={**keys.finance, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     assert response.status_code == 200
     assert [s["funding_source"] for s in response.json()["sources"]] == ["county", "self_raised"]

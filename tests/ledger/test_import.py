@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
 from app.ledger.models import ProjectBalance
-from tests.factories import Keys, make_contract, make_programme, make_project, payment
+from tests.factories import Keys, if_match, make_contract, make_programme, make_project, payment
 
 HEAD_ZH = "项目编号,预算科目,金额,支付日期,收款单位,凭证号,资金来源,摘要\r\n"
 HEAD_EN = "project,budget_line,amount,paid_on,payee,voucher_no,funding_source,memo\r\n"
@@ -125,7 +125,7 @@ def test_budget_policy_applies_row_by_row(client: TestClient, keys: Keys, projec
     client.patch(
         f"/api/v1/projects/{b.id}",
         json={"budget_policy": "block"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{b.id}")},
     )
     over = _csv(
         HEAD_EN,

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import Keys, make_contract, make_programme, make_project, payment
+from tests.factories import Keys, if_match, make_contract, make_programme, make_project, payment
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_block_policy_refuses_the_cent_too_many(
     client.patch(
         f"/api/v1/projects/{project.id}",
         json={"budget_policy": "block"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     ok = client.post(
         "/api/v1/disbursements", json=payment(project.id, "1000000.00", "V-1"), headers=keys.finance
@@ -136,7 +136,7 @@ def test_budget_line_required_and_checked(client: TestClient, keys: Keys, zl7: N
     client.patch(
         f"/api/v1/budget-lines/{books['id']}",
         json={"budget_policy": "block"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/budget-lines/{books['id']}")},
     )
     # 图书: 55.62 万元 = 556200.00; the project has room, the line does not.
     full = client.post(

@@ -19,6 +19,7 @@ from app.programmes.models import Programme
 from app.projects.models import Category, Project
 from tests.factories import (
     Keys,
+    if_match,
     make_contract,
     make_milestone,
     make_programme,
@@ -175,7 +176,7 @@ def scenario(client: TestClient, keys: Keys, session: Session) -> tuple[Programm
                 {"funding_source": "county", "planned": "4000000.00"},
             ]
         },
-        headers={**keys.finance, "If-Match": "*"},
+        headers={**keys.finance, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     assert funding.status_code == 200, funding.text
     builder = client.post(

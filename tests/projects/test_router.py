@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.programmes.models import PlanItem
-from tests.factories import Keys, make_programme
+from tests.factories import Keys, if_match, make_programme
 
 
 def _codes(response: Any) -> list[str]:
@@ -109,9 +109,13 @@ def test_create_patch_with_etag(client: TestClient, keys: Keys, session: Session
     assert stale.json()["current_etag"] == changed.headers["etag"]
     assert client.get(url, headers=keys.viewer).json()["status"] == "implementation"
 
-    null_name = client.patch(url, json={"name": None}, headers={**keys.admin, "If-Match": "*"})
+    null_name = client.patch(
+        url, json={"name": None}, headers={**keys.admin, **if_match(client, keys, url)}
+    )
     assert null_name.status_code == 422 and null_name.json()["errors"][0]["field"] == "name"
-    immutable = client.patch(url, json={"code": "X"}, headers={**keys.admin, "If-Match": "*"})
+    immutable = client.patch(
+        url, json={"code": "X"}, headers={**keys.admin, **if_match(client, keys, url)}
+    )
     assert immutable.status_code == 422 and immutable.json()["errors"][0]["field"] == "code"
 
 
@@ -178,7 +182,7 @@ def test_budget_lines_may_not_exceed_the_estimate(
     shrink = client.patch(
         "/api/v1/projects/ZL7-6",
         json={"original_estimate": "1000.00"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, "/api/v1/projects/ZL7-6")},
     )
     assert shrink.status_code == 409
 

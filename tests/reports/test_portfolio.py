@@ -12,14 +12,13 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from app.auth.actor import CLI_ACTOR
-from app.programmes import service as programme_service
-from app.programmes.schemas import PlanItemCreate
 from app.projects.models import Category
 from tests.factories import (
     Keys,
+    if_match,
     make_contract,
     make_milestone,
+    make_plan_item,
     make_programme,
     make_project,
     payment,
@@ -49,13 +48,7 @@ def world(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
     funding sources, a contract, milestones, a revision and an over-budget project; and a
     project of another programme that must never show."""
     programme, item_a = make_programme(session)
-    item_b = programme_service.create_plan_item(
-        session=session,
-        actor=CLI_ACTOR,
-        programme=programme,
-        data=PlanItemCreate(code="专栏2", name="第二专栏（测试）"),
-    )
-    session.commit()
+    item_b = make_plan_item(session, programme, "专栏2", "第二专栏（测试）")
     sites = [
         client.post(
             "/api/v1/sites", json={"region": "测试县", "name": name}, headers=keys.admin
@@ -74,7 +67,9 @@ def world(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
 
     def patch(project_id: Any, body: dict[str, Any]) -> None:
         response = client.patch(
-            f"/api/v1/projects/{project_id}", json=body, headers={**keys.admin, "If-Match": "*"}
+            f"/api/v1/projects/{project_id}",
+            json=body,
+            headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project_id}")},
         )
         assert response.status_code == 200, response.text
 
@@ -93,7 +88,7 @@ def world(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
                 {"funding_source": "central_budget", "planned": "400000.00"},
             ]
         },
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{p1.id}")},
     )
     assert funded.status_code == 200, funded.text
     make_contract(client, keys, p1.id, "PF-C1", "800000.00", signed_on="2023-02-01")
@@ -362,7 +357,10 @@ def test_the_portfolio_as_csv_matches_the_json(
     client.patch(
         f"/api/v1/projects/{world['projects'][2]}",
         json={"site_ids": [site["id"]]},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={
+            **keys.admin,
+            **if_match(client, keys, f"/api/v1/projects/{world['projects'][2]}"),
+        },
     )
     for group_by in ("plan_item", "site"):
         params = {"programme": world["programme"], "group_by": group_by}

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from app.projects.models import Category
 from tests.factories import (
     Keys,
+    if_match,
     make_contract,
     make_milestone,
     make_programme,
@@ -24,7 +25,7 @@ def test_a_hand_computed_project(client: TestClient, keys: Keys, session: Sessio
     client.patch(
         f"/api/v1/projects/{project.id}",
         json={"planned_start": "2023-01-01"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     contract = client.post(
         "/api/v1/contracts",
@@ -173,7 +174,7 @@ def test_breakdowns_and_an_as_of_report_that_later_events_cannot_change(
                 {"funding_source": "county", "planned": "800000.00"},
             ]
         },
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     contract = make_contract(
         client, keys, project.id, "BD-SG", "1000000.00", signed_on="2023-01-05"
@@ -381,7 +382,7 @@ def test_milestones_due_on_the_same_day_ramp_together(
     patched = client.patch(
         f"/api/v1/projects/{project.id}",
         json={"planned_start": "2023-01-01"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     assert patched.status_code == 200, patched.text
     make_milestone(client, keys, project.id, "设备到货", "1", "2023-01-11")

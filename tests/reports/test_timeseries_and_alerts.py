@@ -9,6 +9,7 @@ from sqlmodel import Session
 from app.programmes.models import PlanItem, Programme
 from tests.factories import (
     Keys,
+    if_match,
     make_contract,
     make_milestone,
     make_programme,
@@ -26,7 +27,7 @@ def _project(client: TestClient, keys: Keys, session: Session, code: str) -> Any
     patched = client.patch(
         f"/api/v1/projects/{project.id}",
         json={"planned_start": "2023-01-01"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{project.id}")},
     )
     assert patched.status_code == 200, patched.text
     return project
@@ -206,7 +207,7 @@ def test_alerts_most_severe_first_with_their_figures(
     recorded = client.patch(
         f"/api/v1/projects/{over.id}",
         json={"final_accounts_on": "2023-09-20"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{over.id}")},
     )
     assert recorded.status_code == 200 and recorded.json()["final_accounts_on"] == "2023-09-20"
     assert not [
@@ -216,7 +217,7 @@ def test_alerts_most_severe_first_with_their_figures(
     future = client.patch(
         f"/api/v1/projects/{over.id}",
         json={"final_accounts_on": "2099-01-01"},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/projects/{over.id}")},
     )
     assert future.status_code == 422
     assert future.json()["errors"][0]["field"] == "final_accounts_on"
@@ -249,7 +250,7 @@ def test_an_early_entry_does_not_move_the_start_of_the_series(
     allowed = client.patch(
         f"/api/v1/programmes/{programme.code}",
         json={"preparatory_months": 120},
-        headers={**keys.admin, "If-Match": "*"},
+        headers={**keys.admin, **if_match(client, keys, f"/api/v1/programmes/{programme.code}")},
     )
     assert allowed.status_code == 200, allowed.text
     _pay(

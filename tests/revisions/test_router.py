@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.factories import Keys, payment
+from tests.factories import Keys, if_match, payment
 
 
 def _revise(client: TestClient, keys: Keys, project: Any, estimate: str, on: str, doc: str) -> Any:
@@ -109,16 +109,22 @@ def test_original_estimate_locks_once_financial(
 ) -> None:
     url = f"/api/v1/projects/{project.id}"
     before = client.patch(
-        url, json={"original_estimate": "900000.00"}, headers={**keys.admin, "If-Match": "*"}
+        url,
+        json={"original_estimate": "900000.00"},
+        headers={**keys.admin, **if_match(client, keys, url)},
     )
     assert before.status_code == 200 and before.json()["revised_estimate"] == "900000.00"
     _revise(client, keys, project, "950000.00", "2023-03-01", "D-1")
     locked = client.patch(
-        url, json={"original_estimate": "800000.00"}, headers={**keys.admin, "If-Match": "*"}
+        url,
+        json={"original_estimate": "800000.00"},
+        headers={**keys.admin, **if_match(client, keys, url)},
     )
     assert locked.status_code == 409
     other_field = client.patch(
-        url, json={"status": "implementation"}, headers={**keys.admin, "If-Match": "*"}
+        url,
+        json={"status": "implementation"},
+        headers={**keys.admin, **if_match(client, keys, url)},
     )
     assert other_field.status_code == 200
     assert other_field.json()["revised_estimate"] == "950000.00"
