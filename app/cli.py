@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
+        timeout_keep_alive=settings.keep_alive_seconds,
         log_level=settings.log_level.lower(),
     )
     return 0

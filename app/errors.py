@@ -52,6 +52,9 @@ class DomainError(Exception):
     slug = "bad-request"
     title = "Bad request"
 
+    # Response headers the error carries (Retry-After).
+    headers: dict[str, str] = {}
+
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -92,6 +95,16 @@ class InvalidInput(DomainError):
 
 class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class TooManyRequests(DomainError):
+    """429: a rate limit (app/guard); `Retry-After` says in how many seconds to try again."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class RowErrors(DomainError):
@@ -165,6 +178,7 @@ _HTTP_SLUGS = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "Not acceptable"),
+    408: ("request-timeout", "Request body too slow"),
     413: ("payload-too-large", "Payload too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
 }
@@ -189,7 +203,9 @@ def _unique_violation(exc: DBAPIError) -> bool:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = dict(exc.headers)
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
         return problem_response(
             request,
             status=exc.status,
@@ -198,7 +214,7 @@ def install_handlers(app: FastAPI) -> None:
             detail=exc.detail,
             errors=getattr(exc, "errors", None),
             extra=exc.extra,
-            headers=headers,
+            headers=headers or None,
         )
 
     @app.exception_handler(RequestValidationError)
