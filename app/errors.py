@@ -97,6 +97,12 @@ class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
+class KeyInAddress(DomainError):
+    """400: an API key sent in the query string (app/guard), where logs keep it."""
+
+    status, slug, title = 400, "key-in-address", "API key in the address"
+
+
 class TooManyRequests(DomainError):
     """429: a rate limit (app/guard); `Retry-After` says in how many seconds to try again."""
 
@@ -294,7 +300,11 @@ _PROBLEM_DESCRIPTIONS = {
     404: "Not found, or not visible to this key",
     409: "Conflicts with the current state",
     412: "If-Match does not match the current ETag; `current_etag` is the one to send",
-    413: "The upload is larger than allowed",
+    400: "Bad request (e.g. an API key in the address: send it in the Authorization header)",
+    408: "The request body did not all arrive within the read timeout",
+    413: "The request body is larger than allowed",
+    429: "Too many writes with this key, or failed authentications from this address; "
+    "`Retry-After` says when to try again",
     422: "Invalid input; `errors` names each field",
     428: "If-Match header required",
 }

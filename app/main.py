@@ -18,6 +18,7 @@ from app.errors import install_handlers, install_problem_schemas
 from app.funding.router import router as funding_router
 from app.guard.headers import SecurityHeaders
 from app.guard.middleware import RequestGuard
+from app.guard.openapi import document_guard
 from app.health.router import router as health_router
 from app.keys.router import router as keys_router
 from app.ledger.router import router as ledger_router
@@ -135,6 +136,7 @@ def create_app(
     ):
         app.include_router(router)
     install_problem_schemas(app)
+    document_guard(app)
     install_middleware(app, settings)
     return app
 

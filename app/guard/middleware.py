@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.dependencies import authenticate_connection
 from app.config import Settings
 from app.errors import (
-    DomainError,
+    KeyInAddress,
     PayloadTooLarge,
     TooManyRequests,
 )
@@ -33,10 +33,6 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # history keep it: refused, and the value never logged.
 KEY_PARAMETERS = frozenset({"api_key", "apikey", "key", "token", "access_token"})
 REDACTED = "REDACTED"
-
-
-class KeyInAddress(DomainError):
-    status, slug, title = 400, "key-in-address", "API key in the address"
 
 
 class RateLimits:

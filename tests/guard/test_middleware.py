@@ -214,3 +214,20 @@ def test_a_key_in_the_address_is_refused(
         assert problem["type"] == "/problems/key-in-address"
         assert "Authorization: Bearer" in problem["detail"]
         assert "secret-in-the-address" not in response.text
+
+
+def test_the_api_document_says_what_the_guard_may_answer(app: FastAPI) -> None:
+    spec = app.openapi()
+    operations = [
+        (path, method, operation)
+        for path, methods in spec["paths"].items()
+        if path.startswith("/api/")
+        for method, operation in methods.items()
+    ]
+    assert operations
+    for path, method, operation in operations:
+        statuses = set(operation["responses"])
+        assert {"400", "401", "429"} <= statuses, (method, path)
+        if "requestBody" in operation:
+            assert {"408", "413"} <= statuses, (method, path)
+    assert "429" not in spec["paths"]["/healthz"]["get"]["responses"]
