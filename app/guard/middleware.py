@@ -21,11 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.dependencies import authenticate_connection
 from app.config import Settings
-from app.errors import (
-    KeyInAddress,
-    PayloadTooLarge,
-    TooManyRequests,
-)
+from app.errors import KeyInAddress, PayloadTooLarge, TooManyRequests
 
 API_PREFIX = "/api/"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
