@@ -16,7 +16,6 @@ from app.db import SessionFactory, make_engine
 from app.docs.router import router as docs_router
 from app.errors import install_handlers, install_problem_schemas
 from app.funding.router import router as funding_router
-from app.guard.headers import SecurityHeaders
 from app.guard.middleware import RequestGuard
 from app.guard.openapi import document_guard
 from app.health.router import router as health_router
@@ -142,9 +141,9 @@ def create_app(
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Outermost first: response headers; the request id (and the last line against a 500);
-    CORS when origins are allowed (a preflight needs no key); the request guard (key, rates,
-    body size and time: app/guard) before any route reads a body."""
+    """Outermost first: the request id and the security headers (and the last line against a
+    500); CORS when origins are allowed (a preflight needs no key); the request guard (key,
+    rates, body size and time: app/guard) before any route reads a body."""
     body_limits = {str(app.url_path_for("import_disbursements")): settings.import_max_bytes}
     app.add_middleware(RequestGuard, settings=settings, body_limits=body_limits)
     if settings.cors_origins:
@@ -170,7 +169,6 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(SecurityHeaders)
 
 
 _app: FastAPI | None = None

@@ -1,10 +1,11 @@
 """Headers on every response: no sniffing, no referrer, no framing, a Content-Security-Policy
 that lets an API answer load nothing (pages set their own: the dashboard, /docs, /redoc), and
 no caching of anything under /api/ (money, keys) unless the route said otherwise (reports:
-`private, no-cache`, revalidated by their ETag)."""
+`private, no-cache`, revalidated by their ETag). Added by app.middleware as a response starts,
+a 500 included."""
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 from app.guard.middleware import API_PREFIX
 
@@ -17,24 +18,11 @@ EVERY_RESPONSE = {
 API_CACHE_CONTROL = "no-store"
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        api = scope["path"].startswith(API_PREFIX)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                headers = MutableHeaders(scope=message)
-                for name, value in EVERY_RESPONSE.items():
-                    headers.setdefault(name, value)
-                if api:
-                    headers.setdefault("Cache-Control", API_CACHE_CONTROL)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def add_security_headers(scope: Scope, start: Message) -> None:
+    """Adds to an `http.response.start` message the headers its route did not set."""
+    start.setdefault("headers", [])
+    headers = MutableHeaders(scope=start)
+    for name, value in EVERY_RESPONSE.items():
+        headers.setdefault(name, value)
+    if scope["path"].startswith(API_PREFIX):
+        headers.setdefault("Cache-Control", API_CACHE_CONTROL)

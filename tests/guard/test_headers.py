@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 
+from app.auth.dependencies import AdminDep
 from app.config import Settings
 from tests.auth.test_matrix import route_table
 from tests.factories import Keys
@@ -129,3 +130,16 @@ def test_cors_admits_the_allowed_origins_only(
         assert preflight.status_code == 400
         assert "access-control-allow-origin" not in preflight.headers
         assert "access-control-allow-origin" not in answer.headers
+
+
+def test_a_500_carries_them_too(app: FastAPI, keys: Keys) -> None:
+    @app.get("/api/v1/test-explodes")
+    def explodes(actor: AdminDep) -> None:
+        raise RuntimeError("unexpected")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/test-explodes", headers=keys.admin)
+    assert response.status_code == 500
+    assert _check("/api/v1/test-explodes", dict(response.headers)) == []
+    assert response.headers["cache-control"] == "no-store"
+    assert len(response.headers.get_list("x-request-id")) == 1
