@@ -60,7 +60,7 @@ def who_am_i(actor: AnyRoleDep) -> KeyHolder:
 
 
 @router.delete(
-    "/{key_id}",
+    "/{key_id:int}",
     response_model=ApiKeyRead,
     summary="Revoke an API key",
     responses=problem_responses(401, 403, 404, 422),

@@ -49,7 +49,7 @@ MATRIX: dict[tuple[str, str], tuple[str, bool]] = {
     ("PATCH", "/api/v1/funding-sources/{ref}"): ("A", False),
     ("GET", "/api/v1/keys"): ("A", False),
     ("POST", "/api/v1/keys"): ("A", False),
-    ("DELETE", "/api/v1/keys/{key_id}"): ("A", False),
+    ("DELETE", "/api/v1/keys/{key_id:int}"): ("A", False),
     ("GET", "/api/v1/keys/me"): ("AFVC", False),
     ("GET", "/api/v1/milestones"): ("AFVC", False),
     ("POST", "/api/v1/milestones"): ("A", False),
