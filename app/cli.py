@@ -8,13 +8,14 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from app import migrate
 from app.auth.actor import CLI_ACTOR
 from app.auth.models import Role
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import SessionFactory, make_engine
 from app.errors import DomainError
 from app.keys import service as keys
@@ -55,6 +56,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What `serve` tells uvicorn besides where to listen. Uvicorn has no timeout for a
+    request's headers: the reverse proxy in front sets one (README, Deployment)."""
+    return {
+        "proxy_headers": True,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "log_level": settings.log_level.lower(),
+    }
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -66,8 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
-        log_level=settings.log_level.lower(),
+        **server_options(settings),
     )
     return 0
 

@@ -4,7 +4,8 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from limits import parse as parse_rate_limit
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("data") / "capital-tracker.db"
@@ -30,6 +31,20 @@ class Settings(BaseSettings):
     api_key_cache_seconds: int = Field(default=5, ge=0, le=300)
     idempotency_retention_hours: int = Field(default=72, ge=24)
     import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Limits before work (app/guard): a JSON body past MAX_BODY_BYTES is a 413 before it is
+    # read (the import has IMPORT_MAX_BYTES); a body not in within BODY_READ_TIMEOUT_SECONDS
+    # of its headers is a 408; an idle kept-alive connection closes after KEEP_ALIVE_SECONDS.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    body_read_timeout_seconds: float = Field(default=30, gt=0, le=3600)
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    # Per worker process (`limits` syntax, "N/second|minute|hour"): writes per API key, and
+    # failed authentications per client address; over either, a 429 with Retry-After.
+    write_rate_limit: str = "120/minute"
+    auth_failure_rate_limit: str = "20/minute"
+    # Origins (comma-separated) whose pages may call the API from a browser; empty: none.
+    cors_allow_origins: str = Field(
+        default="", pattern=r"^(https?://[^\s,/]+(,\s*https?://[^\s,/]+)*)?$"
+    )
     # Report flags (docs/REPORTS.md, Flags): needs 概算调整 when EAC or committed exceed the revised
     # estimate by more than this share; behind schedule when SPI is below this.
     needs_revision_threshold: Decimal = Field(default=Decimal("0.10"), ge=0, le=10)
@@ -51,6 +66,16 @@ class Settings(BaseSettings):
     )
     # A page describing what is published, when and how (empty: left out of the package).
     oc4ids_publication_policy: str = Field(default="", pattern=r"^(https?://\S+)?$")
+
+    @field_validator("write_rate_limit", "auth_failure_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)  # a ValueError names what it can't read
+        return value
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
 
 
 @lru_cache

@@ -52,6 +52,9 @@ class DomainError(Exception):
     slug = "bad-request"
     title = "Bad request"
 
+    # Response headers the error carries (Retry-After).
+    headers: dict[str, str] = {}
+
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -106,6 +109,22 @@ class RepeatedHeader(DomainError):
 
 class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class KeyInAddress(DomainError):
+    """400: an API key sent in the query string (app/guard), where logs keep it."""
+
+    status, slug, title = 400, "key-in-address", "API key in the address"
+
+
+class TooManyRequests(DomainError):
+    """429: a rate limit (app/guard); `Retry-After` says in how many seconds to try again."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class RowErrors(DomainError):
@@ -179,6 +198,7 @@ _HTTP_SLUGS = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "Not acceptable"),
+    408: ("request-timeout", "Request body too slow"),
     413: ("payload-too-large", "Payload too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
 }
@@ -203,7 +223,9 @@ def _unique_violation(exc: DBAPIError) -> bool:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = dict(exc.headers)
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
         return problem_response(
             request,
             status=exc.status,
@@ -212,7 +234,7 @@ def install_handlers(app: FastAPI) -> None:
             detail=exc.detail,
             errors=getattr(exc, "errors", None),
             extra=exc.extra,
-            headers=headers,
+            headers=headers or None,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -287,13 +309,17 @@ _COMPONENTS = "#/components/schemas/"
 # The problem schemas problem_responses() has named, by name: the OpenAPI components they need.
 _PROBLEM_SCHEMAS: dict[str, type[Problem]] = {"Problem": Problem}
 _PROBLEM_DESCRIPTIONS = {
-    400: "A header that must come once (Authorization, Idempotency-Key) was sent twice",
+    400: "Bad request: a header that must come once (Authorization, Idempotency-Key) sent "
+    "twice, or an API key in the address (send it in the Authorization header)",
     401: "No API key, or a revoked or unknown one",
     403: "The key's role may not do this",
     404: "Not found, or not visible to this key",
     409: "Conflicts with the current state",
     412: "If-Match does not match the current ETag; `current_etag` is the one to send",
-    413: "The upload is larger than allowed",
+    408: "The request body did not all arrive within the read timeout",
+    413: "The request body is larger than allowed",
+    429: "Too many writes with this key, or failed authentications from this address; "
+    "`Retry-After` says when to try again",
     422: "Invalid input; `errors` names each field",
     428: "If-Match required, naming an ETag (`*` names none)",
 }

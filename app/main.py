@@ -4,6 +4,7 @@ import gc
 import logging
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from app.audit.router import router as audit_router
 from app.auth.cache import KeyCache
@@ -15,6 +16,8 @@ from app.db import SessionFactory, make_engine
 from app.docs.router import router as docs_router
 from app.errors import install_handlers, install_problem_schemas
 from app.funding.router import router as funding_router
+from app.guard.middleware import RequestGuard
+from app.guard.openapi import document_guard
 from app.health.router import router as health_router
 from app.keys.router import me_router
 from app.keys.router import router as keys_router
@@ -111,7 +114,6 @@ def create_app(
     app.state.report_cache = ReportCache(settings.report_cache_entries)
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
     for router in (
         health_router,
         docs_router,
@@ -135,7 +137,40 @@ def create_app(
     ):
         app.include_router(router)
     install_problem_schemas(app)
+    document_guard(app)
+    install_middleware(app, settings)
     return app
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Outermost first: the request id and the security headers (and the last line against a
+    500); CORS when origins are allowed (a preflight needs no key); the request guard (key,
+    rates, body size and time: app/guard) before any route reads a body."""
+    body_limits = {str(app.url_path_for("import_disbursements")): settings.import_max_bytes}
+    app.add_middleware(RequestGuard, settings=settings, body_limits=body_limits)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "If-None-Match",
+                "X-Request-ID",
+            ],
+            expose_headers=[
+                "ETag",
+                "Retry-After",
+                "X-Request-ID",
+                "Idempotent-Replayed",
+                "Content-Disposition",
+            ],
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware)
 
 
 _app: FastAPI | None = None

@@ -1,4 +1,5 @@
-"""Request ids, access to them in logs, and the last line of defence against a 500 with a trace."""
+"""Request ids, access to them in logs, the security headers on every response (app/guard),
+and the last line of defence against a 500 with a trace."""
 
 import itertools
 import json
@@ -10,6 +11,7 @@ from contextvars import ContextVar
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PROBLEM_BASE, PROBLEM_JSON
+from app.guard.headers import add_security_headers
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 log = logging.getLogger("app.requests")
@@ -26,8 +28,9 @@ class RequestIdFilter(logging.Filter):
 
 
 class RequestContextMiddleware:
-    """Tags each request with an id (X-Request-ID), and turns an unexpected exception into
-    a 500 problem+json that carries the id but no stack trace; the trace goes to the log."""
+    """Tags each request with an id (X-Request-ID) and adds the security headers to its
+    response, and turns an unexpected exception into a 500 problem+json that carries the id
+    but no stack trace; the trace goes to the log."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -50,6 +53,7 @@ class RequestContextMiddleware:
                 started = True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                add_security_headers(scope, message)
             await send(message)
 
         try:
@@ -68,17 +72,16 @@ class RequestContextMiddleware:
                     "request_id": request_id,
                 }
             ).encode()
-            await send(
+            await send_with_id(
                 {
                     "type": "http.response.start",
                     "status": 500,
                     "headers": [
                         (b"content-type", PROBLEM_JSON.encode()),
                         (b"content-length", str(len(body)).encode()),
-                        (b"x-request-id", request_id.encode()),
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": body})
+            await send_with_id({"type": "http.response.body", "body": body})
         finally:
             request_id_var.reset(token)

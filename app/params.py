@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import Session, col, select
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import HTTPConnection
 
 from app.errors import (
     Conflict,
@@ -113,7 +114,7 @@ def parse_sort(
     return out
 
 
-def check_sent_once(request: Request, header: str) -> None:
+def check_sent_once(request: HTTPConnection, header: str) -> None:
     """A 400 naming `header` if the request carries it more than once."""
     count = len(request.headers.getlist(header))
     if count > 1:

@@ -159,6 +159,9 @@ def start_server(
             **os.environ,
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "WARNING",
+            # Benchmarks measure the service, not its rate limits (tests/guard does).
+            "WRITE_RATE_LIMIT": "1000000/minute",
+            "AUTH_FAILURE_RATE_LIMIT": "1000000/minute",
             **(env or {}),
         },
         stdout=subprocess.DEVNULL,

@@ -46,7 +46,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, log_level="WARNING")
+    # The suite writes and fails authentication far faster than any client may: the limits
+    # themselves are tested with apps of their own (tests/guard/).
+    return Settings(
+        database_url=database_url,
+        log_level="WARNING",
+        write_rate_limit="100000/minute",
+        auth_failure_rate_limit="100000/minute",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from app.auth.actor import Actor
 from app.auth.cache import KeyCache
@@ -24,27 +25,48 @@ def _look_up(factory: SessionFactory, digest: str) -> Actor | None:
         return authenticate(connection=connection, digest=digest)
 
 
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, or None."""
+    scheme, _, key = (authorization or "").strip().partition(" ")
+    key = key.strip()
+    return key if scheme.lower() == "bearer" and key else None
+
+
+async def authenticate_connection(connection: HTTPConnection) -> Actor:
+    """The caller behind the request's bearer key (Unauthorized without a valid one), looked
+    up once per request: the request guard (app/guard) asks first, before any body is read,
+    and the route's guard gets the same answer. A key found valid a moment ago is taken from
+    the key cache (app.auth.cache)."""
+    state = connection.scope.setdefault("state", {})
+    known: Actor | None = state.get("actor")
+    if known is not None:
+        return known
+    # Two Authorization headers are a 400, whichever of them holds a key.
+    check_sent_once(connection, "Authorization")
+    key = bearer_key(connection.headers.get("authorization"))
+    if key is None:
+        raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+    app = connection.scope["app"]
+    cache: KeyCache = app.state.key_cache
+    digest = hash_key(key)
+    actor = cache.get(digest)
+    if actor is None:
+        epoch = cache.epoch
+        actor = await run_in_threadpool(_look_up, app.state.session_factory, digest)
+        if actor is None:
+            raise Unauthorized("The API key is unknown or has been revoked.")
+        cache.put(digest, actor, epoch=epoch)
+    state["actor"] = actor
+    return actor
+
+
 async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Actor:
     """The caller behind the bearer key (401 without a valid one). Not a role guard by itself.
-    A key found valid a moment ago is taken from the key cache (app.auth.cache). Two
-    Authorization headers are a 400, whichever of them holds a key."""
-    check_sent_once(request, "Authorization")
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-    cache: KeyCache = request.app.state.key_cache
-    digest = hash_key(credentials.credentials)
-    actor = cache.get(digest)
-    if actor is None:
-        epoch = cache.epoch
-        actor = await run_in_threadpool(_look_up, request.app.state.session_factory, digest)
-        if actor is None:
-            raise Unauthorized("The API key is unknown or has been revoked.")
-        cache.put(digest, actor, epoch=epoch)
-    request.state.actor = actor
-    return actor
+    `credentials` puts the scheme in the OpenAPI document; the header is read once, above."""
+    return await authenticate_connection(request)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

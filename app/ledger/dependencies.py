@@ -6,7 +6,7 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from app.errors import InvalidInput, PayloadTooLarge
+from app.errors import InvalidInput
 
 SPOOL_IN_MEMORY = 1024 * 1024
 
@@ -18,20 +18,13 @@ async def _spooled(upload: IO[bytes]) -> AsyncGenerator[bytes, None]:
 
 async def csv_upload(request: Request) -> AsyncIterator[IO[bytes]]:
     """The request body, streamed to a spooled temporary file (memory, then disk past 1 MB),
-    refused with 413 past IMPORT_MAX_BYTES. Read before the transaction opens. A multipart
-    form (`-F file=@payments.csv`) gives its `file` part instead."""
-    limit: int = request.app.state.settings.import_max_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the file is larger than {limit} bytes; split it")
+    refused with 413 past IMPORT_MAX_BYTES by the request guard (app/guard) as it streams.
+    Read before the transaction opens. A multipart form (`-F file=@payments.csv`) gives its
+    `file` part instead."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     form: FormData | None = None
     try:
-        size = 0
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"the file is larger than {limit} bytes; split it")
             spool.write(chunk)
         spool.seek(0)
         if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):

@@ -96,7 +96,8 @@ def _answer(report: Any, etag: str, asked: Exported, filename: str) -> Any:
     elif asked.lang is not Lang.en:
         etag = f'{etag[:-1]}-{asked.lang.value}"'
     # The representation depends on Accept; If-None-Match compares weakly (RFC 9110 13.1.2).
-    headers = {"ETag": etag, "Vary": "Accept"}
+    # Revalidated by the ETag, kept by the caller alone (the API's default is no-store).
+    headers = {"ETag": etag, "Vary": "Accept", "Cache-Control": "private, no-cache"}
     sent = asked.if_none_match
     if sent and (sent.strip() == "*" or _opaque(etag) in (_opaque(tag) for tag in sent.split(","))):
         return Response(status_code=304, headers=headers)

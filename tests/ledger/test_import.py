@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
+from app.config import Settings
 from app.ledger.models import ProjectBalance
+from app.main import create_app
 from tests.factories import Keys, if_match, make_contract, make_programme, make_project, payment
 
 HEAD_ZH = "项目编号,预算科目,金额,支付日期,收款单位,凭证号,资金来源,摘要\r\n"
@@ -187,13 +189,23 @@ def test_missing_columns_and_unreadable_files(
     assert empty.status_code == 422
 
 
-def test_size_limit(client: TestClient, keys: Keys, projects: Any, app: Any) -> None:
-    app.state.settings = app.state.settings.model_copy(update={"import_max_bytes": 2048})
-    response = _post(
-        client, keys, (HEAD_EN + "IMP-A,,1.00,2023-06-01,甲,V,county,\r\n" * 100).encode()
+def test_size_limit(keys: Keys, projects: Any, app: Any, settings: Settings) -> None:
+    small = create_app(
+        settings.model_copy(update={"import_max_bytes": 2048}), app.state.session_factory
     )
-    assert response.status_code == 413
-    assert response.headers["content-type"] == "application/problem+json"
+    rows = (HEAD_EN + "IMP-A,,1.00,2023-06-01,甲,V,county,\r\n" * 100).encode()
+    with TestClient(small) as client:
+        response = _post(client, keys, rows)
+        streamed = client.post(
+            "/api/v1/disbursements/import",
+            content=iter([rows[:1024], rows[1024:]]),  # chunked: no Content-Length
+            headers={**keys.finance, "Content-Type": "text/csv"},
+        )
+        assert client.get("/api/v1/disbursements", headers=keys.viewer).json()["total"] == 0
+    for refused in (response, streamed):
+        assert refused.status_code == 413
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "larger than 2048 bytes" in refused.json()["detail"]
 
 
 def test_who_may_import(client: TestClient, keys: Keys, projects: Any) -> None:
