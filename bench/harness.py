@@ -94,7 +94,10 @@ def scratch_database(base_url: str | None) -> Iterator[str]:
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     name = f"captrack_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    # No pool: a connection kept from before a server restart (bench/mixed_load.py) is dead.
+    admin = sa.create_engine(
+        url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
