@@ -5,39 +5,17 @@ API_KEY_CACHE_SECONDS, a report cached on one is not served stale after a write 
 other, and payments through both under one blocking budget never both pass."""
 
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.live import app_cli, new_key, serving
+
 KEY_CACHE_SECONDS = 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    return done.stdout
 
 
 @pytest.fixture
@@ -54,39 +32,10 @@ def hosts(scratch_url: str) -> Iterator[tuple[str, str, str]]:
         "LOG_LEVEL": "WARNING",
     }
     env.pop("TEST_DATABASE_URL", None)
-    _cli(env, "migrate")
-    admin = _cli(env, "keys", "create", "--role", "admin", "--name", "两台主机").strip()
-    admin_key = admin.splitlines()[-1]
-    servers = []
-    bases = []
-    try:
-        for _ in range(2):
-            port = _free_port()
-            servers.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "app", "serve", "--port", str(port)],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            bases.append(f"http://127.0.0.1:{port}")
-        for base in bases:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, f"{base} did not start"
-                time.sleep(0.1)
-        yield bases[0], bases[1], admin_key
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=30)
+    app_cli(env, "migrate")
+    admin_key = new_key(env, "admin", "两台主机")
+    with serving(env) as first, serving(env) as second:
+        yield first, second, admin_key
 
 
 def _client(base: str, key: str) -> httpx.Client:

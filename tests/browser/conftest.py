@@ -8,10 +8,6 @@ on both engines. Without Chromium they are skipped, unless REQUIRE_BROWSER=1 (CI
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.live import app_cli, new_key, serving
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,25 +43,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    return done.stdout
-
-
 @dataclass
 class LiveServer:
     base: str
@@ -86,32 +65,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("TEST_DATABASE_URL", None)
-    _cli(env, "migrate")
-    _cli(env, "seed")
-    _cli(env, "demo")
-    created = _cli(env, "keys", "create", "--role", "admin", "--name", "浏览器测试")
-    admin_key = created.strip().splitlines()[-1]
-    port = _free_port()
-    log = (folder / "serve.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(
-                "the live server did not start: " + (folder / "serve.log").read_text()
-            )
+    app_cli(env, "migrate")
+    app_cli(env, "seed")
+    app_cli(env, "demo")
+    admin_key = new_key(env, "admin", "浏览器测试")
+    with (folder / "serve.log").open("w") as log, serving(env, log=log) as base:
         with httpx.Client(
             base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {admin_key}"}
         ) as admin:
@@ -131,10 +89,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                 },
             ).json()["key"]
         yield LiveServer(base, admin_key, key, contractor["name"])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 @dataclass
