@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Dialect, String
+from sqlalchemy import Date, DateTime, Dialect, String
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -30,6 +30,11 @@ def add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def month_start(day: date) -> date:
+    """The first day of a date's month: the key of the ledger's month balances."""
+    return day.replace(day=1)
 
 
 def later(day: date, *, days: int = 0, months: int = 0) -> date:
@@ -93,3 +98,17 @@ def check_event_date(
         )
     if since is not None and value < since:
         raise InvalidInput(f"{value} is before {since_what} ({since})", field=field)
+
+
+class MonthStart(FunctionElement[date]):
+    """The first day of a date column's month, in SQL (each engine's rule is in
+    app/engines/): `month_start` for rows the database groups itself."""
+
+    type = Date()
+    name = "month_start"
+    inherit_cache = True
+
+
+@compiles(MonthStart)
+def _no_month_start(element: MonthStart, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"MonthStart is not defined for {compiler.dialect.name}")

@@ -30,7 +30,7 @@ from app.audit.models import FROM_HEAD, HASHED, AuditEntry, AuditHead, hash_temp
 from app.config import Settings
 from app.exports.batches import driver_query
 from app.exports.service import CHUNK_BYTES, CSV_UNSAFE_START
-from app.timeutil import UtcText
+from app.timeutil import MonthStart, UtcText
 
 
 def create_engine(url: URL, settings: Settings) -> Engine:
@@ -69,6 +69,11 @@ def claim_request(connection: Connection, key: int) -> bool:
 def _utc_to_char(element: UtcText, compiler: SQLCompiler, **kw: Any) -> str:
     stamp = compiler.process(element.clauses, **kw)
     return f"to_char({stamp} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+
+
+@compiles(MonthStart, "postgresql")
+def _date_trunc_month(element: MonthStart, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
 
 
 _audit_entries = AuditEntry.__table__  # type: ignore[attr-defined]

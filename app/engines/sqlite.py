@@ -26,7 +26,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from app.audit.models import AuditEntry, AuditHead, entry_hash
 from app.config import Settings
 from app.errors import DomainError
-from app.timeutil import UtcText
+from app.timeutil import MonthStart, UtcText
 
 # Execution option of a write session's bind: the WriteQueue whose turn it holds.
 WRITE_QUEUE = "sqlite_write_queue"
@@ -92,6 +92,12 @@ CSV_LINES_IN_SQL = False
 def _stored_text(element: UtcText, compiler: SQLCompiler, **kw: Any) -> str:
     """SQLite stores a UTCDateTime as its UTC text already."""
     return compiler.process(element.clauses, **kw)
+
+
+@compiles(MonthStart, "sqlite")
+def _start_of_month(element: MonthStart, compiler: SQLCompiler, **kw: Any) -> str:
+    """A date is stored as its ISO text; so is the first of its month."""
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
 
 
 _audit_entries = AuditEntry.__table__  # type: ignore[attr-defined]

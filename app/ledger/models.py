@@ -46,7 +46,17 @@ class Disbursement(SQLModel, table=True):
         ),
         Index("ix_disbursement_contract_paid_on", "contract_id", "paid_on", "amount"),
         Index("ix_disbursement_budget_line_paid_on", "budget_line_id", "paid_on", "amount"),
-        Index("ix_disbursement_paid_on_amount", "paid_on", "amount"),
+        # The entries of a date's own month, for as-of sums over many projects (the closed
+        # months are read from the month balances below).
+        Index(
+            "ix_disbursement_paid_on_keys",
+            "paid_on",
+            "project_id",
+            "contract_id",
+            "budget_line_id",
+            "funding_source_id",
+            "amount",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -95,4 +105,47 @@ class BudgetLineBalance(SQLModel, table=True):
     __tablename__ = "budget_line_balance"
 
     budget_line_id: int = Field(foreign_key="budget_line.id", ondelete="CASCADE", primary_key=True)
+    disbursed: Decimal = Field(default=Decimal(0), sa_type=MoneyType, nullable=False)
+
+
+# The month balances: each running balance again per calendar month (keyed by the month's
+# first day), moved in the same transaction as each entry, back-dated ones included. A figure
+# as of a past date is the months before the date's own plus the entries of that month up to
+# the date (app/reports/asof.py), so it reads a few rows per project and month, not the ledger.
+
+
+class ProjectMonth(SQLModel, table=True):
+    __tablename__ = "project_month"
+
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE", primary_key=True)
+    month: date = Field(primary_key=True)
+    disbursed: Decimal = Field(default=Decimal(0), sa_type=MoneyType, nullable=False)
+    payments: int = Field(default=0, nullable=False)
+    reversals: int = Field(default=0, nullable=False)
+
+
+class BudgetLineMonth(SQLModel, table=True):
+    __tablename__ = "budget_line_month"
+
+    budget_line_id: int = Field(foreign_key="budget_line.id", ondelete="CASCADE", primary_key=True)
+    month: date = Field(primary_key=True)
+    disbursed: Decimal = Field(default=Decimal(0), sa_type=MoneyType, nullable=False)
+
+
+class ContractMonth(SQLModel, table=True):
+    __tablename__ = "contract_month"
+
+    contract_id: int = Field(foreign_key="contract.id", ondelete="CASCADE", primary_key=True)
+    month: date = Field(primary_key=True)
+    paid: Decimal = Field(default=Decimal(0), sa_type=MoneyType, nullable=False)
+
+
+class FundingMonth(SQLModel, table=True):
+    __tablename__ = "funding_month"
+
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE", primary_key=True)
+    funding_source_id: int = Field(
+        foreign_key="funding_source.id", ondelete="RESTRICT", primary_key=True
+    )
+    month: date = Field(primary_key=True)
     disbursed: Decimal = Field(default=Decimal(0), sa_type=MoneyType, nullable=False)

@@ -2,8 +2,9 @@
 
 Every entry of a project is posted while holding that project's balance row (SELECT … FOR UPDATE
 on PostgreSQL; on SQLite the write transaction is already exclusive), so the budget check and
-the insert can't interleave with another payment. The balance rows are updated in the same
-transaction as each entry: the check reads one locked row, whatever the size of the ledger.
+the insert can't interleave with another payment. The balances (app/ledger/balances.py) are
+moved in the same transaction as each entry: the check reads one locked row, whatever the
+size of the ledger.
 """
 
 from collections.abc import Sequence
@@ -12,24 +13,23 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy import Connection, Row, func, or_
+from sqlalchemy import Row, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
-from app.contracts.models import ContractBalance
 from app.contracts.service import contract_of
 from app.contracts.terms import ContractTerms, contract_terms
 from app.errors import Conflict, InvalidInput, NotFound
-from app.funding.models import FundingSource, ProjectFunding
+from app.funding.models import FundingSource
 from app.funding.service import resolve_source
 from app.inputs import identifier_key, party_key
+from app.ledger import balances
 from app.ledger import statements as sql
 from app.ledger.budget_policy import apply_budget_policy, apply_contract_limit
-from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
+from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind
 from app.ledger.schemas import (
     BudgetWarning,
     DisbursementBody,
@@ -220,29 +220,8 @@ def _append_entry(session: Session, values: dict[str, Any]) -> int:
         raise _used_voucher(voucher, owner=None) from exc
     if entry_id is None:
         raise _used_voucher(voucher, owner=connection.execute(sql.VOUCHER_OWNER, voucher).first())
-    moved = {
-        "b_project_id": values["project_id"],
-        "b_amount": values["amount"],
-        "b_line_id": values["budget_line_id"],
-        "b_contract_id": values["contract_id"],
-        "b_source_id": values["funding_source_id"],
-        "b_payments": int(values["kind"] == EntryKind.payment.value),
-        "b_reversals": int(values["kind"] == EntryKind.reversal.value),
-    }
-    connection.execute(sql.MOVE_PROJECT, moved)
-    if values["budget_line_id"] is not None:
-        _move(connection, sql.MOVE_LINE, sql.NEW_LINE, moved)
-    if values["contract_id"] is not None:
-        _move(connection, sql.MOVE_CONTRACT, sql.NEW_CONTRACT, moved)
-    _move(connection, sql.MOVE_FUNDING, sql.NEW_FUNDING, moved)
+    balances.move(connection, [values])
     return int(entry_id)
-
-
-def _move(connection: Connection, move: Any, create: Any, values: dict[str, Any]) -> None:
-    """Add to a running balance, making its row on the first entry that moves it (under the
-    project's lock, so no other transaction makes it meanwhile)."""
-    if connection.execute(move, values).rowcount == 0:
-        connection.execute(create, values)
 
 
 def _used_voucher(voucher: dict[str, Any], *, owner: Record | None) -> "DuplicateVoucher":
@@ -615,79 +594,4 @@ def entry_reads(*, session: Session, entries: Sequence[Disbursement]) -> list[Di
 
 def reconcile(*, session: Session) -> list[str]:
     """Compare every balance row with a recomputation from the entries; list any difference."""
-    problems: list[str] = []
-
-    checks = [
-        (
-            col(ContractBalance.contract_id),
-            col(ContractBalance.paid),
-            col(Disbursement.contract_id),
-            "contract",
-        ),
-        (
-            col(ProjectBalance.project_id),
-            col(ProjectBalance.disbursed),
-            col(Disbursement.project_id),
-            "project",
-        ),
-        (
-            col(BudgetLineBalance.budget_line_id),
-            col(BudgetLineBalance.disbursed),
-            col(Disbursement.budget_line_id),
-            "budget line",
-        ),
-    ]
-    for key, balance, entry_key, label in checks:
-        recomputed = (
-            sa.select(entry_key.label("k"), money_sum(Disbursement.amount).label("amount"))
-            .where(entry_key.is_not(None))
-            .group_by(entry_key)
-            .subquery()
-        )
-        stored = sa.select(key.label("k"), balance.label("amount")).subquery()
-        mismatches = session.execute(
-            select(stored.c.k, stored.c.amount, recomputed.c.amount)
-            .join(recomputed, recomputed.c.k == stored.c.k, full=True)
-            .where(func.coalesce(stored.c.amount, 0) != func.coalesce(recomputed.c.amount, 0))
-        ).all()
-        problems += [f"{label} {k}: balance {s} but entries sum to {r}" for k, s, r in mismatches]
-    by_source = (
-        select(
-            col(Disbursement.project_id),
-            col(Disbursement.funding_source_id),
-            money_sum(Disbursement.amount).label("amount"),
-        )
-        .group_by(col(Disbursement.project_id), col(Disbursement.funding_source_id))
-        .subquery()
-    )
-    funding_mismatches = session.execute(
-        select(
-            col(ProjectFunding.project_id),
-            col(ProjectFunding.funding_source_id),
-            col(ProjectFunding.disbursed),
-            by_source.c.amount,
-        )
-        .join(
-            by_source,
-            (by_source.c.project_id == ProjectFunding.project_id)
-            & (by_source.c.funding_source_id == ProjectFunding.funding_source_id),
-            isouter=True,
-        )
-        .where(ProjectFunding.disbursed != func.coalesce(by_source.c.amount, 0))
-    ).all()
-    problems += [
-        f"project {p} source {s}: balance {d} but entries sum to {a}"
-        for p, s, d, a in funding_mismatches
-    ]
-    missing = session.execute(
-        select(by_source.c.project_id, by_source.c.funding_source_id).where(
-            ~select(col(ProjectFunding.project_id))
-            .where(
-                (ProjectFunding.project_id == by_source.c.project_id)
-                & (ProjectFunding.funding_source_id == by_source.c.funding_source_id)
-            )
-            .exists()
-        )
-    ).all()
-    problems += [f"project {p} source {s}: entries but no balance row" for p, s in missing]
-    return problems
+    return balances.reconcile(session.connection())

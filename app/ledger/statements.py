@@ -1,10 +1,9 @@
 """The payment path's SQL, built once at import and executed with parameters on the request's
 connection: a payment costs a handful of cached Core statements, not ORM bookkeeping."""
 
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, literal, or_, select
 
 from app.contractors.models import Contractor
 from app.contracts.models import ChangeOrder, Contract, ContractBalance
@@ -136,45 +135,4 @@ APPEND_ENTRY = (
         ),
     )
     .returning(entry.c.id)
-)
-
-# The running balances an entry moves. Parameters are prefixed b_: a parameter named after a
-# column would also be taken as that column's new value. The project's row exists (it is the
-# lock); the others are made by the first entry that moves them, under the same lock.
-_amount = bindparam("b_amount", type_=MoneyType())
-MOVE_PROJECT = (
-    update(project_balance)
-    .where(project_balance.c.project_id == bindparam("b_project_id"))
-    .values(
-        disbursed=project_balance.c.disbursed + _amount,
-        payments=project_balance.c.payments + bindparam("b_payments"),
-        reversals=project_balance.c.reversals + bindparam("b_reversals"),
-    )
-)
-MOVE_LINE = (
-    update(line_balance)
-    .where(line_balance.c.budget_line_id == bindparam("b_line_id"))
-    .values(disbursed=line_balance.c.disbursed + _amount)
-)
-NEW_LINE = insert(line_balance).values(budget_line_id=bindparam("b_line_id"), disbursed=_amount)
-MOVE_CONTRACT = (
-    update(contract_balance)
-    .where(contract_balance.c.contract_id == bindparam("b_contract_id"))
-    .values(paid=contract_balance.c.paid + _amount)
-)
-NEW_CONTRACT = insert(contract_balance).values(contract_id=bindparam("b_contract_id"), paid=_amount)
-_funding_row = and_(
-    project_funding.c.project_id == bindparam("b_project_id"),
-    project_funding.c.funding_source_id == bindparam("b_source_id"),
-)
-MOVE_FUNDING = (
-    update(project_funding)
-    .where(_funding_row)
-    .values(disbursed=project_funding.c.disbursed + _amount)
-)
-NEW_FUNDING = insert(project_funding).values(
-    project_id=bindparam("b_project_id"),
-    funding_source_id=bindparam("b_source_id"),
-    planned=Decimal(0),
-    disbursed=_amount,
 )

@@ -26,11 +26,12 @@ from app.contracts.models import Contract
 from app.exports.dependencies import Lang
 from app.exports.service import csv_chunks
 from app.exports.tables import ColumnBatches, Sheet
-from app.funding.models import FundingSource, ProjectFunding
+from app.funding.models import FundingSource
 from app.inputs import identifier_key
 from app.labels import ENTRY_KIND
+from app.ledger import balances
 from app.ledger.exports import LEDGER_COLUMNS, _batches, ledger_export_query
-from app.ledger.models import Disbursement, ProjectBalance
+from app.ledger.models import Disbursement
 from app.ledger.service import SORTS, LedgerFilters
 from app.params import parse_sort
 from app.projects.models import BudgetLine, Project
@@ -461,41 +462,24 @@ def test_thousands_of_entries_stream_completely(
         sa.select(col(FundingSource.id)).where(col(FundingSource.code) == "county")
     ).scalar_one()
     now = utcnow()
-    # Core inserts, and the running balances moved to match (the ledger tests reconcile them).
-    session.execute(
-        sa.insert(Disbursement),
-        [
-            {
-                "programme_id": entry["programme_id"],
-                "project_id": project.id,
-                "funding_source_id": county,
-                "kind": "payment",
-                "amount": amount,
-                "paid_on": date(2023, 6, 29 + n % 2),
-                "payee": f"供货商{n}",
-                "voucher_no": f"BULK-{n}",
-                "created_at": now,
-            }
-            for n, amount in enumerate(amounts, 1)
-        ],
-    )
+    # Core inserts, and the balances moved to match (the ledger tests reconcile them).
+    entries = [
+        {
+            "programme_id": entry["programme_id"],
+            "project_id": project.id,
+            "funding_source_id": county,
+            "kind": "payment",
+            "amount": amount,
+            "paid_on": date(2023, 6, 29 + n % 2),
+            "payee": f"供货商{n}",
+            "voucher_no": f"BULK-{n}",
+            "created_at": now,
+        }
+        for n, amount in enumerate(amounts, 1)
+    ]
+    session.execute(sa.insert(Disbursement), entries)
+    balances.move(session.connection(), entries)
     added = sum(amounts, Decimal(0))
-    session.execute(
-        sa.update(ProjectBalance)
-        .where(col(ProjectBalance.project_id) == project.id)
-        .values(
-            disbursed=ProjectBalance.disbursed + added,
-            payments=ProjectBalance.payments + len(amounts),
-        )
-    )
-    session.execute(
-        sa.update(ProjectFunding)
-        .where(
-            col(ProjectFunding.project_id) == project.id,
-            col(ProjectFunding.funding_source_id) == county,
-        )
-        .values(disbursed=ProjectFunding.disbursed + added)
-    )
     session.commit()
     response = client.get(
         "/api/v1/disbursements",

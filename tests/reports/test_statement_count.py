@@ -17,7 +17,8 @@ from app.config import Settings
 from app.contracts.models import Contract
 from app.db import SessionFactory
 from app.funding.models import FundingSource, ProjectFunding
-from app.ledger.models import Disbursement, ProjectBalance
+from app.ledger import balances
+from app.ledger.models import Disbursement
 from app.main import create_app
 from app.milestones.models import Milestone, MilestoneProgress
 from app.programmes.models import PlanItem
@@ -172,11 +173,6 @@ def _add_projects(
         for k in range(3)
     ]
     connection.execute(insert(_table(Disbursement)), entries)
-    paid = sum(Decimal("100000.00") + k for k in range(3))
-    connection.execute(
-        insert(_table(ProjectBalance)),
-        [{"project_id": n, "disbursed": paid, "payments": 3, "reversals": 0} for n in ids],
-    )
     connection.execute(
         insert(_table(ProjectFunding)),
         [
@@ -184,11 +180,12 @@ def _add_projects(
                 "project_id": n,
                 "funding_source_id": source_id,
                 "planned": Decimal("1000000.00"),
-                "disbursed": paid,
+                "disbursed": Decimal(0),
             }
             for n in ids
         ],
     )
+    balances.move(connection, entries)
 
 
 @pytest.fixture

@@ -1,0 +1,212 @@
+"""The balances the ledger keeps, each declared once: the running totals (per project, budget
+line, contract, and project and funding source) and the same again per calendar month.
+
+Every entry moves each balance it has a key for, in the transaction that appends it and under
+its project's lock (app/projects/locks.py), a back-dated entry moving the month it is dated
+in. Reports read the running totals for today and the month balances for an earlier date
+(app/reports/asof.py). From the declarations follow the statements that move a balance, the
+reconciliation that recomputes it from the entries (`ledger reconcile`), and the bulk fill
+the benchmark generator uses (`rebuild_statement`).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from app.contracts.models import ContractBalance
+from app.funding.models import ProjectFunding
+from app.ledger.models import (
+    BudgetLineBalance,
+    BudgetLineMonth,
+    ContractMonth,
+    Disbursement,
+    EntryKind,
+    FundingMonth,
+    ProjectBalance,
+    ProjectMonth,
+)
+from app.money import MoneyType, money_sum
+from app.timeutil import MonthStart, month_start
+
+
+@dataclass(frozen=True)
+class Balance:
+    """One balance: its table, the entry columns that key it (the table's columns of the same
+    names), its money column, whether it is kept per month, and whether it counts payments
+    and reversals."""
+
+    label: str
+    table: Table
+    keys: tuple[str, ...]
+    amount: str
+    monthly: bool = False
+    counted: bool = False
+    # Columns a new row gets besides its keys and amount (a funding row's plan: none yet).
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return self.keys + (("month",) if self.monthly else ())
+
+    def move_statement(self) -> Update:
+        table = self.table
+        values: dict[str, Any] = {
+            self.amount: table.c[self.amount] + bindparam("b_amount", type_=MoneyType())
+        }
+        if self.counted:
+            values["payments"] = table.c.payments + bindparam("b_payments")
+            values["reversals"] = table.c.reversals + bindparam("b_reversals")
+        # Parameters are prefixed b_: one named after a column would also set that column.
+        where = [table.c[name] == bindparam(f"b_{name}") for name in self.key_columns]
+        return update(table).where(*where).values(values)
+
+    def create_statement(self) -> Insert:
+        values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in self.key_columns}
+        values[self.amount] = bindparam("b_amount", type_=MoneyType())
+        if self.counted:
+            values["payments"] = bindparam("b_payments")
+            values["reversals"] = bindparam("b_reversals")
+        return insert(self.table).values({**self.defaults, **values})
+
+    def recomputed(self) -> Select[Any]:
+        """The balance recomputed from the entries: its keys (and month), amount and counts."""
+        keys = [ENTRY.c[name] for name in self.keys]
+        columns: list[Any] = list(keys)
+        if self.monthly:
+            columns.append(MonthStart(ENTRY.c.paid_on).label("month"))
+        columns.append(money_sum(ENTRY.c.amount).label(self.amount))
+        if self.counted:
+            columns += [
+                func.count().filter(ENTRY.c.kind == EntryKind.payment.value).label("payments"),
+                func.count().filter(ENTRY.c.kind == EntryKind.reversal.value).label("reversals"),
+            ]
+        grouping = columns[: len(self.key_columns)]
+        return select(*columns).where(*(key.is_not(None) for key in keys)).group_by(*grouping)
+
+    def rebuild_statement(self) -> Insert:
+        """Fill the table, empty, from the entries in one statement (for entries loaded in
+        bulk, not through `move`)."""
+        recomputed = self.recomputed().subquery()
+        names = [c.name for c in recomputed.c]
+        defaults = [
+            literal(value, type_=self.table.c[name].type).label(name)
+            for name, value in self.defaults.items()
+        ]
+        return insert(self.table).from_select(
+            names + list(self.defaults), select(*recomputed.c, *defaults)
+        )
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+BALANCES = (
+    Balance("project", _table(ProjectBalance), ("project_id",), "disbursed", counted=True),
+    Balance("budget line", _table(BudgetLineBalance), ("budget_line_id",), "disbursed"),
+    Balance("contract", _table(ContractBalance), ("contract_id",), "paid"),
+    Balance(
+        "project and source",
+        _table(ProjectFunding),
+        ("project_id", "funding_source_id"),
+        "disbursed",
+        defaults={"planned": Decimal(0)},  # a row made by a payment: no plan from the source
+    ),
+    Balance(
+        "project month",
+        _table(ProjectMonth),
+        ("project_id",),
+        "disbursed",
+        monthly=True,
+        counted=True,
+    ),
+    Balance(
+        "budget line month", _table(BudgetLineMonth), ("budget_line_id",), "disbursed", monthly=True
+    ),
+    Balance("contract month", _table(ContractMonth), ("contract_id",), "paid", monthly=True),
+    Balance(
+        "project and source month",
+        _table(FundingMonth),
+        ("project_id", "funding_source_id"),
+        "disbursed",
+        monthly=True,
+    ),
+)
+ENTRY = _table(Disbursement)
+_STATEMENTS = [(b, b.move_statement(), b.create_statement()) for b in BALANCES]
+
+
+def move(connection: Connection, entries: Iterable[Mapping[str, Any]]) -> None:
+    """Move every balance the entries change by their sums: each balance row once, made on
+    the first entry that moves it. Called under the lock of each entry's project, so no other
+    transaction moves or makes the same rows meanwhile."""
+    sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [Decimal(0), 0, 0])
+    for entry in entries:
+        payment = entry["kind"] == EntryKind.payment.value
+        month = month_start(entry["paid_on"])
+        for index, (balance, _move, _create) in enumerate(_STATEMENTS):
+            key = tuple(entry.get(name) for name in balance.keys)
+            if None in key:
+                continue
+            moved = sums[(index, *key, month if balance.monthly else None)]
+            moved[0] += entry["amount"]
+            moved[1 if payment else 2] += 1
+    for (index, *keys, month), (amount, payments, reversals) in sums.items():
+        balance, move_row, create_row = _STATEMENTS[index]
+        values = dict(zip((f"b_{name}" for name in balance.keys), keys, strict=True))
+        values |= {"b_month": month, "b_amount": amount}
+        values |= {"b_payments": payments, "b_reversals": reversals}
+        if connection.execute(move_row, values).rowcount == 0:
+            connection.execute(create_row, values)
+
+
+def reconcile(connection: Connection) -> list[str]:
+    """Every balance row against its recomputation from the entries; a line per difference
+    (a row missing on either side included)."""
+    problems: list[str] = []
+    for balance in BALANCES:
+        stored = balance.table
+        recomputed = balance.recomputed().subquery()
+        shown = [stored.c[name] for name in balance.key_columns]
+        compared = [(stored.c[balance.amount], recomputed.c[balance.amount])]
+        if balance.counted:
+            compared += [(stored.c[n], recomputed.c[n]) for n in ("payments", "reversals")]
+        joined = stored.join(
+            recomputed,
+            and_(*(stored.c[name] == recomputed.c[name] for name in balance.key_columns)),
+            full=True,
+        )
+        rows = connection.execute(
+            select(
+                *(func.coalesce(c, recomputed.c[c.name]) for c in shown),
+                *(value for pair in compared for value in pair),
+            )
+            .select_from(joined)
+            .where(or_(*(func.coalesce(s, 0) != func.coalesce(r, 0) for s, r in compared)))
+        ).all()
+        for row in rows:
+            where = " ".join(str(value) for value in row[: len(shown)])
+            figures = row[len(shown) :]
+            held = ", ".join(str(figures[i]) for i in range(0, len(figures), 2))
+            summed = ", ".join(str(figures[i]) for i in range(1, len(figures), 2))
+            problems.append(f"{balance.label} {where}: balance {held} but entries sum to {summed}")
+    return problems
