@@ -114,6 +114,18 @@ class Balance:
             names + list(self.defaults), select(*recomputed.c, *defaults)
         )
 
+    def refill_statement(self) -> Update:
+        """Set the amounts of the rows the table has already from the entries (for entries
+        loaded in bulk into a table whose rows exist before them: the funding plans). A row
+        the entries need and the table lacks is not made: `reconcile` reports it."""
+        recomputed = self.recomputed().subquery()
+        names = [self.amount, *(("payments", "reversals") if self.counted else ())]
+        return (
+            update(self.table)
+            .where(*(self.table.c[name] == recomputed.c[name] for name in self.key_columns))
+            .values({name: recomputed.c[name] for name in names})
+        )
+
 
 def _table(model: Any) -> Table:
     table: Table = model.__table__
