@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -476,6 +477,70 @@ def measure_cold_warm(args: argparse.Namespace, query: Query, key: str) -> dict[
     return measured
 
 
+def measure_posting(args: argparse.Namespace) -> dict[str, Any]:
+    """Payments posted through the API into this database itself (the generated ledger and
+    balances underneath), `args.post_clients` clients on the 8 busiest projects under the
+    warn policy with a county funding plan; bench/write_path.py's load (wrk if installed).
+    The payments stay: run it last."""
+    from bench import write_path
+
+    url = args.database_url
+    with raw_driver(url) as query:
+        projects = [
+            int(row[0])
+            for row in query(
+                """SELECT p.id FROM project p
+                   JOIN project_balance b ON b.project_id = p.id
+                   JOIN project_funding f ON f.project_id = p.id
+                   JOIN funding_source s ON s.id = f.funding_source_id
+                   WHERE p.budget_policy = 'warn' AND p.status = 'implementation'
+                     AND s.code = 'county'
+                   ORDER BY b.payments DESC, p.id LIMIT 8""",
+                {},
+            )
+        ]
+    finance = new_key(url, "finance")
+    server = start_server(url, port=free_port(), workers=args.workers)
+    try:
+        tag = uuid.uuid4().hex[:6]
+        payment = {
+            "amount": "123.45",
+            "paid_on": args.as_of_recent,
+            "payee": "合成收款单位",
+            "funding_source": "county",
+        }
+        template = (
+            json.dumps(
+                {**payment, "project_id": "@P@", "voucher_no": f"{tag}-@N@"}, ensure_ascii=False
+            )
+            .replace('"@P@"', "{p}")
+            .replace("@N@", "{n}")
+        )
+        posted = write_path._load(
+            server.base_url,
+            "/api/v1/disbursements",
+            lambda i: {
+                **payment,
+                "project_id": projects[i % len(projects)],
+                "voucher_no": f"{tag}-{i}",
+            },
+            template,
+            f"Bearer {finance}",
+            total=args.post_payments,
+            concurrency=args.post_clients,
+            seconds=args.write_seconds,
+            projects=",".join(str(p) for p in projects),
+        )
+    finally:
+        server.stop()
+    return {
+        "projects": projects,
+        "clients": args.post_clients,
+        "load_generator": "wrk" if shutil.which("wrk") else "python httpx",
+        **posted,
+    }
+
+
 def machine() -> dict[str, Any]:
     cpu = next(
         (
@@ -512,7 +577,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"sizes: {_brief(result['sizes'])}", flush=True)
         if args.cold_warm_only:
             result["cold_warm"] = measure_cold_warm(args, query, new_key(url, "viewer"))
-            return _finished(result)
+    if args.cold_warm_only:
+        if args.post_payments:
+            result["posting"] = measure_posting(args)
+            print(f"posting: {_brief(result['posting'])}", flush=True)
+        return _finished(result)
+    with raw_driver(url) as query:
         params = {"programme": PROGRAMME}
         if not args.csv_only:
             result["hand_sql"] = {
@@ -599,6 +669,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["write_path"] = write_path.run(
             url, concurrency=16, workers=args.workers, seconds=args.write_seconds
         )
+    if args.post_payments:
+        result["posting"] = measure_posting(args)
+        print(f"posting: {_brief(result['posting'])}", flush=True)
     return _finished(result)
 
 
@@ -787,6 +860,16 @@ def summarise(result: dict[str, Any]) -> list[dict[str, Any]]:
             "≤ 5",
             w["api_p99_over_p50"] <= 5,
         )
+    if "posting" in result:
+        posted = result["posting"]
+        line(
+            f"posting payments into this database, {posted['clients']} clients",
+            f"{posted['per_second']}/s",
+            f"p50 {posted['p50_ms']} ms, p99 {posted['p99_ms']} ms",
+            None,
+            "",
+            None,
+        )
     return lines
 
 
@@ -867,6 +950,14 @@ def main() -> int:
     parser.add_argument("--csv-only", action="store_true", help="measure the CSV export alone")
     parser.add_argument("--write-path", action="store_true", help="run bench/write_path.py too")
     parser.add_argument("--write-seconds", type=int, default=15)
+    parser.add_argument(
+        "--post-payments",
+        type=int,
+        default=0,
+        help="post this many payments through the API into this database, last (with wrk: "
+        "for --write-seconds instead)",
+    )
+    parser.add_argument("--post-clients", type=int, default=16)
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args()
     result = run(args)
