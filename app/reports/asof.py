@@ -1,31 +1,57 @@
 """As of a date: the running figures for today, the dated facts for an earlier date.
 
-The rule (docs/REPORTS.md, As of a date): the ledger moves its balance rows (per project,
-budget line, contract and funding source) in the transaction of each entry, a 概算调整 sets
-the project's revised estimate, and a progress report sets its milestone's percent complete;
-nothing may be dated after today. So a figure as of today (or later) is read from those
-running rows, and one as of an earlier date from the facts dated on or before it: the
-entries summed through their covering indexes, the revision approved last by then (else the
-original estimate), each milestone's latest report by then (else 0). Every report and the
-budget read model ask this module which to read; none decides it for itself. Money comes
-back in integer fen, percentages in hundredths.
+The rule (docs/REPORTS.md, As of a date): the ledger moves its balances (per project,
+budget line, contract and funding source, each running and per calendar month:
+app/ledger/balances.py) in the transaction of each entry, a 概算调整 sets the project's
+revised estimate, and a progress report sets its milestone's percent complete; nothing may
+be dated after today. So a figure as of today (or later) is read from the running rows, and
+one as of an earlier date from the facts dated on or before it: the month balances of the
+months before the date's own, plus the entries of its own month up to the date (read through
+their covering index), so the rows read grow with the months and not with the ledger; the
+revision approved last by then (else the original estimate); each milestone's latest report
+by then (else 0). Every report and the budget read model ask this module which to read; none
+decides it for itself. Money comes back in integer fen, percentages in hundredths.
 """
 
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, Subquery, extract, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    Subquery,
+    cast,
+    extract,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlmodel import Session
 
-from app.contracts.models import ContractBalance
+from app.contracts.models import Contract, ContractBalance
 from app.funding.models import ProjectFunding
-from app.ledger.models import BudgetLineBalance, Disbursement, EntryKind, ProjectBalance
+from app.ledger.models import (
+    BudgetLineBalance,
+    BudgetLineMonth,
+    ContractMonth,
+    Disbursement,
+    FundingMonth,
+    ProjectBalance,
+    ProjectMonth,
+)
 from app.milestones.models import Milestone, MilestoneProgress
 from app.money import fen
+from app.projects.models import BudgetLine
 from app.revisions.service import revisions_in_force
+from app.timeutil import month_start
 
 D = Disbursement.__table__  # type: ignore[attr-defined]
+C = Contract.__table__  # type: ignore[attr-defined]
+BL = BudgetLine.__table__  # type: ignore[attr-defined]
 
 
 def current(*, as_of: date, today: date) -> bool:
@@ -44,18 +70,18 @@ def paid_by_project(
         if counted:
             columns += [pb.c.payments, pb.c.reversals]
         return select(*columns).subquery()
-    columns = [D.c.project_id, func.sum(fen(D.c.amount)).label("paid")]
+    pm = ProjectMonth.__table__  # type: ignore[attr-defined]
+    closed = [pm.c.project_id, fen(pm.c.disbursed).label("paid")]
+    own = [D.c.project_id, fen(D.c.amount)]
     if counted:
-        # Not by default: the kind is not in the covering index the sums read.
-        columns += [
-            func.count().filter(D.c.kind == EntryKind.payment.value).label("payments"),
-            func.count().filter(D.c.kind == EntryKind.reversal.value).label("reversals"),
-        ]
-    return (
-        select(*columns)
-        .where(D.c.paid_on <= as_of, D.c.project_id.in_(scope))
-        .group_by(D.c.project_id)
-        .subquery()
+        closed += [pm.c.payments, pm.c.reversals]
+        # A payment is positive and a reversal negative (the entry's shape): the sign counts
+        # them from the covering index, which doesn't hold the kind.
+        own += [cast(D.c.amount > 0, Integer), cast(D.c.amount < 0, Integer)]
+    return _summed(
+        select(*closed).where(pm.c.month < month_start(as_of), pm.c.project_id.in_(scope)),
+        select(*own).where(*_own_month(as_of), D.c.project_id.in_(scope)),
+        keys=1,
     )
 
 
@@ -64,14 +90,16 @@ def paid_by_contract(*, scope: Select[Any] | None, as_of: date, today: date) -> 
     if current(as_of=as_of, today=today):
         cb = ContractBalance.__table__  # type: ignore[attr-defined]
         return select(cb.c.contract_id, fen(cb.c.paid).label("paid")).subquery()
-    dated = [D.c.paid_on <= as_of, D.c.contract_id.is_not(None)]
+    cm = ContractMonth.__table__  # type: ignore[attr-defined]
+    closed = [cm.c.month < month_start(as_of)]
+    own = [*_own_month(as_of), D.c.contract_id.is_not(None)]
     if scope is not None:
-        dated.append(D.c.project_id.in_(scope))
-    return (
-        select(D.c.contract_id, func.sum(fen(D.c.amount)).label("paid"))
-        .where(*dated)
-        .group_by(D.c.contract_id)
-        .subquery()
+        closed.append(cm.c.contract_id.in_(select(C.c.id).where(C.c.project_id.in_(scope))))
+        own.append(D.c.project_id.in_(scope))
+    return _summed(
+        select(cm.c.contract_id, fen(cm.c.paid).label("paid")).where(*closed),
+        select(D.c.contract_id, fen(D.c.amount)).where(*own),
+        keys=1,
     )
 
 
@@ -80,11 +108,16 @@ def paid_by_budget_line(*, scope: Select[Any], as_of: date, today: date) -> Subq
     if current(as_of=as_of, today=today):
         blb = BudgetLineBalance.__table__  # type: ignore[attr-defined]
         return select(blb.c.budget_line_id, fen(blb.c.disbursed).label("paid")).subquery()
-    return (
-        select(D.c.budget_line_id, func.sum(fen(D.c.amount)).label("paid"))
-        .where(D.c.paid_on <= as_of, D.c.project_id.in_(scope), D.c.budget_line_id.is_not(None))
-        .group_by(D.c.budget_line_id)
-        .subquery()
+    lm = BudgetLineMonth.__table__  # type: ignore[attr-defined]
+    lines = select(BL.c.id).where(BL.c.project_id.in_(scope))
+    return _summed(
+        select(lm.c.budget_line_id, fen(lm.c.disbursed).label("paid")).where(
+            lm.c.month < month_start(as_of), lm.c.budget_line_id.in_(lines)
+        ),
+        select(D.c.budget_line_id, fen(D.c.amount)).where(
+            *_own_month(as_of), D.c.project_id.in_(scope), D.c.budget_line_id.is_not(None)
+        ),
+        keys=1,
     )
 
 
@@ -95,10 +128,31 @@ def paid_by_funding_source(*, scope: Select[Any], as_of: date, today: date) -> S
         return select(
             pf.c.project_id, pf.c.funding_source_id, fen(pf.c.disbursed).label("paid")
         ).subquery()
+    fm = FundingMonth.__table__  # type: ignore[attr-defined]
+    return _summed(
+        select(fm.c.project_id, fm.c.funding_source_id, fen(fm.c.disbursed).label("paid")).where(
+            fm.c.month < month_start(as_of), fm.c.project_id.in_(scope)
+        ),
+        select(D.c.project_id, D.c.funding_source_id, fen(D.c.amount)).where(
+            *_own_month(as_of), D.c.project_id.in_(scope)
+        ),
+        keys=2,
+    )
+
+
+def _own_month(as_of: date) -> list[ColumnElement[bool]]:
+    """The entries of the date's own month up to the date: the part no month balance holds."""
+    return [D.c.paid_on >= month_start(as_of), D.c.paid_on <= as_of]
+
+
+def _summed(closed: Select[Any], own: Select[Any], *, keys: int) -> Subquery:
+    """The month balances of the closed months and the entries of the date's own month, summed
+    by their first `keys` columns (named as the closed months' columns)."""
+    both = union_all(closed, own).subquery()
+    columns = list(both.c)
     return (
-        select(D.c.project_id, D.c.funding_source_id, func.sum(fen(D.c.amount)).label("paid"))
-        .where(D.c.paid_on <= as_of, D.c.project_id.in_(scope))
-        .group_by(D.c.project_id, D.c.funding_source_id)
+        select(*columns[:keys], *(func.sum(c).label(c.name) for c in columns[keys:]))
+        .group_by(*columns[:keys])
         .subquery()
     )
 
@@ -162,13 +216,17 @@ def percent_complete(*, as_of: date, today: date) -> tuple[Any, Any]:
 
 def paid_by_period(*, scope: Select[Any], as_of: date, monthly: bool) -> Select[Any]:
     """(year, paid) or, `monthly`, (year, month, paid) of the entries of the projects `scope`
-    selects dated by the date: always summed from the entries, no balance being kept per
-    period."""
-    periods: list[Any] = [extract("year", D.c.paid_on)]
-    if monthly:
-        periods.append(extract("month", D.c.paid_on))
-    return (
-        select(*periods, func.sum(fen(D.c.amount)))
-        .where(D.c.paid_on <= as_of, D.c.project_id.in_(scope))
-        .group_by(*periods)
+    selects dated by the date: the project month balances of the closed months, and the
+    entries of the date's own month up to it."""
+    pm = ProjectMonth.__table__  # type: ignore[attr-defined]
+    closed = select(pm.c.month.label("month"), fen(pm.c.disbursed).label("paid")).where(
+        pm.c.month < month_start(as_of), pm.c.project_id.in_(scope)
     )
+    own = select(literal(month_start(as_of), Date()), fen(D.c.amount)).where(
+        *_own_month(as_of), D.c.project_id.in_(scope)
+    )
+    both = union_all(closed, own).subquery()
+    periods: list[Any] = [extract("year", both.c.month)]
+    if monthly:
+        periods.append(extract("month", both.c.month))
+    return select(*periods, func.sum(both.c.paid)).group_by(*periods)
