@@ -480,7 +480,8 @@ def measure_cold_warm(args: argparse.Namespace, query: Query, key: str) -> dict[
 def measure_posting(args: argparse.Namespace) -> dict[str, Any]:
     """Payments posted through the API into this database itself (the generated ledger and
     balances underneath), `args.post_clients` clients on the 8 busiest projects under the
-    warn policy with a county funding plan; bench/write_path.py's load (wrk if installed).
+    warn policy with a county funding plan and no budget lines (a payment on a project with
+    budget lines must name one); bench/write_path.py's load (wrk if installed).
     The payments stay: run it last."""
     from bench import write_path
 
@@ -495,6 +496,7 @@ def measure_posting(args: argparse.Namespace) -> dict[str, Any]:
                    JOIN funding_source s ON s.id = f.funding_source_id
                    WHERE p.budget_policy = 'warn' AND p.status = 'implementation'
                      AND s.code = 'county'
+                     AND NOT EXISTS (SELECT 1 FROM budget_line l WHERE l.project_id = p.id)
                    ORDER BY b.payments DESC, p.id LIMIT 8""",
                 {},
             )
@@ -575,7 +577,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if engine == "postgresql":
             result["sizes"] = database_sizes(query)
             print(f"sizes: {_brief(result['sizes'])}", flush=True)
-        if args.cold_warm_only:
+        if args.cold_warm_only and not args.skip_cold_warm:
             result["cold_warm"] = measure_cold_warm(args, query, new_key(url, "viewer"))
     if args.cold_warm_only:
         if args.post_payments:
@@ -938,7 +940,8 @@ def main() -> int:
     parser.add_argument(
         "--cold-warm-only",
         action="store_true",
-        help="measure the reports cold and warm, cache off and on, and nothing else",
+        help="measure the reports cold and warm, cache off and on (and --post-payments), "
+        "nothing else",
     )
     parser.add_argument("--requests", type=int, default=50, help="sequential, per endpoint")
     parser.add_argument("--budget", type=float, default=30, help="seconds of sequential requests")
