@@ -6,7 +6,8 @@ its project's lock (app/projects/locks.py), a back-dated entry moving the month 
 in. Reports read the running totals for today and the month balances for an earlier date
 (app/reports/asof.py). From the declarations follow the statements that move a balance, the
 reconciliation that recomputes it from the entries (`ledger reconcile`), and the bulk fill
-the benchmark generator uses (`rebuild_statement`).
+the benchmark generator uses (`rebuild_statement`, and `refill_statement` for a table
+with rows already).
 """
 
 from collections import defaultdict
