@@ -151,6 +151,11 @@ class Server:
                 self.kill_hard()
 
 
+# Benchmarks measure the service, not its rate limits (tests/guard does): the settings that
+# lift them, as environment variables.
+UNLIMITED = {"WRITE_RATE_LIMIT": "1000000/minute", "AUTH_FAILURE_RATE_LIMIT": "1000000/minute"}
+
+
 def start_server(
     database_url: str, *, port: int, workers: int = 1, env: dict[str, str] | None = None
 ) -> Server:
@@ -162,9 +167,7 @@ def start_server(
             **os.environ,
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "WARNING",
-            # Benchmarks measure the service, not its rate limits (tests/guard does).
-            "WRITE_RATE_LIMIT": "1000000/minute",
-            "AUTH_FAILURE_RATE_LIMIT": "1000000/minute",
+            **UNLIMITED,
             **(env or {}),
         },
         stdout=subprocess.DEVNULL,

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import cli, new_key, scratch_database  # noqa: E402
+from bench.harness import UNLIMITED, cli, new_key, scratch_database  # noqa: E402
 
 
 async def _call(app: Any, method: str, path: str, body: object, key: str) -> tuple[int, bytes]:
@@ -152,7 +152,7 @@ def main() -> int:
     with scratch_database(args.database_url) as url:
         cli(url, "migrate")
         admin, finance = new_key(url, "admin"), new_key(url, "finance")
-        os.environ["LOG_LEVEL"] = "WARNING"
+        os.environ.update(UNLIMITED, LOG_LEVEL="WARNING")
         from app.config import Settings
         from app.main import create_app
 

@@ -78,13 +78,13 @@ def ledger(client: TestClient, keys: Keys, session: Session) -> dict[str, Any]:
         assert response.status_code == 201, response.text
         posted[voucher] = response.json()["id"]
     # A partial reversal at the start of a month, and a full one back-dated into an earlier.
-    for voucher, body in (
+    for voucher, reversal in (
         ("MB-2", {"amount": "50000.05", "reversed_on": "2023-04-01"}),
         ("MB-5", {"reversed_on": "2023-03-01"}),
     ):
         reversed_ = client.post(
             f"/api/v1/disbursements/{posted[voucher]}/reversals",
-            json=body | {"reason": "退回（测试）", "voucher_no": f"{voucher}-红字"},
+            json=reversal | {"reason": "退回（测试）", "voucher_no": f"{voucher}-红字"},
             headers=keys.finance,
         )
         assert reversed_.status_code == 201, reversed_.text
