@@ -1,27 +1,35 @@
-"""A synthetic programme of any size, for the report and export benchmarks (bench/reports.py).
+"""Synthetic programmes of any size, for the report and export benchmarks (bench/reports.py).
 
-    python bench/generate.py --database-url URL [--projects 10000 --payments 1000000 --seed 1]
+    python bench/generate.py --database-url URL [--programmes 1 --projects 10000
+        --payments 1000000 --seed 1 --json steps.json]
 
-Migrates the database with the app's own entry (app.migrate), then bulk-loads one programme
-"SYN" (合成数据, synthetic: no real project, school, contractor or payment) with plan items,
-projects across categories, stages and statuses (some on several sites, sites shared between
-projects), budget lines, funding plans over the seeded funding sources, contractors with valid
-统一社会信用代码, contracts, change orders, milestones with weights, planned dates and progress
-history, 概算调整 on some projects, and payments with a few reversals from 2021 to 2026.
-Most projects stay under their estimate; a few go over. The same seed gives the same data.
+Migrates the database with the app's own entry (app.migrate), then bulk-loads programmes
+(合成数据, synthetic: no real project, school, contractor or payment): one, "SYN", by default;
+with --programmes N a province of N counties, SYN, SYN-002 … SYN-N, the projects spread
+unevenly over them. Each has plan items, projects across categories, stages and statuses
+(some on several sites, sites shared between the county's projects), budget lines, funding
+plans over the seeded funding sources, contracts with contractors (valid 统一社会信用代码,
+shared across the province), change orders, milestones with weights, planned dates and
+progress history, 概算调整 on some projects, and payments with a few reversals from 2021 to
+2026, voucher numbers numbered per programme. Most projects stay under their estimate; a few
+go over. The same seed gives the same data.
 
-The ledger's running balances (project_balance, budget_line_balance, contract_balance,
-project_funding.disbursed) are filled afterwards with INSERT … SELECT aggregates over the
-entries, and the app's own `reconcile` then checks them. The audit chain is left empty: these
+Every ledger balance (app/ledger/balances.py: the running totals and the month balances) is
+filled afterwards from the entries by its own declaration, the app's own `reconcile` then
+checks them, and the database is vacuumed and analysed. The audit chain is left empty: these
 rows were never written through the API (`audit verify` accepts an empty chain).
 
 Rows go in with SQLAlchemy Core executemany through the app's column types; the ledger, which
 is most of the volume, goes in through the driver (executemany on SQLite, COPY on PostgreSQL)
-with the values already in their stored form (integer fen, ISO dates on SQLite).
-Use an empty (or at least SYN-free) database: the generator refuses to add a second SYN.
+with the values already in their stored form (integer fen, ISO dates on SQLite), drawn month
+by month as they are written, so memory stays bounded whatever the number of payments. Each
+step's time is printed (and written to --json). Use a database without entries or SYN
+programmes: the generator refuses anything else.
 """
 
 import argparse
+import heapq
+import json
 import random
 import sys
 import time
@@ -30,6 +38,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cached_property
+from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +53,8 @@ from app import migrate  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.contractors.uscc import CHARSET, check_character, validate_uscc  # noqa: E402
 from app.db import make_engine, normalise_url  # noqa: E402
+from app.inputs import identifier_key  # noqa: E402
+from app.ledger.balances import BALANCES  # noqa: E402
 from app.milestones.models import STANDARD_CODES  # noqa: E402
 from app.models import metadata  # noqa: E402
 from app.money import MoneyType  # noqa: E402
@@ -59,7 +72,8 @@ MILESTONE_AT = (0.1, 0.6, 0.9, 1.0)  # where each falls due, as a share of the p
 SOURCE_CODES = ("central_budget", "region", "special_bond", "county", "self_raised")
 LEDGER_COLUMNS = (
     "id programme_id project_id budget_line_id contract_id funding_source_id kind amount "
-    "paid_on payee voucher_no reverses_id reason memo created_at created_by_key_id request_id"
+    "paid_on payee voucher_no voucher_key reverses_id reason memo created_at created_by_key_id "
+    "request_id"
 ).split()
 BATCH = 50_000
 
@@ -79,8 +93,11 @@ def synthetic_uscc(n: int) -> str:
     return validate_uscc(first17 + check_character(first17))
 
 
-# A payment before it has an id: (date ordinal, project, fen, line, contract, source, payee).
-Payment = tuple[int, int, int, int | None, int | None, int, str]
+def programme_code(k: int) -> str:
+    """The k-th synthetic programme's code: SYN, then SYN-002, SYN-003 …"""
+    return PROGRAMME_CODE if k == 1 else f"{PROGRAMME_CODE}-{k:03d}"
+
+
 TABLES = (
     "programme plan_item site site_alias contractor project project_stage project_site "
     "budget_line project_funding project_revision contract change_order milestone "
@@ -96,11 +113,23 @@ STATUS_SHARES = {  # (share of the estimate paid by LAST_DAY, relative number of
 
 
 @dataclass
+class Draws:
+    """A project's choices for each payment, with their cumulative weights."""
+
+    line_ids: list[int]
+    lines: list[int]
+    source_ids: list[int]
+    sources: list[int]
+    contracts: list[int]
+
+
+@dataclass
 class ProjectPlan:
     """What the ledger needs to know of a project to pay it."""
 
     id: int
     n: int
+    programme_id: int
     status: str
     start: date
     finish: date
@@ -117,14 +146,25 @@ class ProjectPlan:
     def code(self) -> str:
         return f"SYN-{self.n:06d}"
 
+    @cached_property
+    def draws(self) -> Draws:
+        return Draws(
+            line_ids=[line_id for line_id, _ in self.lines],
+            lines=list(accumulate(estimate for _, estimate in self.lines)),
+            source_ids=[source_id for source_id, _ in self.sources],
+            sources=list(accumulate(planned for _, planned in self.sources)),
+            contracts=list(accumulate(amount for _, _, amount in self.contracts)),
+        )
+
 
 @dataclass
-class Programme:
-    """Every row of the synthetic programme, by table in insertion order, plus the ledger."""
+class Province:
+    """Every row of the synthetic programmes, by table in insertion order, the code of each
+    programme by id, and the plan of the ledger."""
 
     tables: dict[str, list[dict[str, Any]]]
-    payments: list[Payment]
-    reversals: list[tuple[int, int, int]]  # (index of the payment, negative fen, date ordinal)
+    codes: dict[int, str]
+    ledger: "Ledger"
 
 
 def _split(rng: random.Random, total: int, parts: int) -> list[int]:
@@ -161,32 +201,51 @@ class Builder:
         self.tables[table].append(row)
         return int(row.get("id", 0))
 
-    def build(self, *, projects: int, payments: int) -> Programme:
+    def build(self, *, programmes: int, projects: int, payments: int) -> Province:
+        """`programmes` programmes of one county each, `projects` over them (a county has up
+        to five times as many as another), and the plan of `payments` payments."""
+        if not 1 <= programmes <= min(projects, 999):
+            raise SystemExit("--programmes: from 1 to 999, and no more than --projects")
+        self.contractors = [self._contractor(n) for n in range(1, max(3, projects // 4) + 1)]
+        sizes = [projects] if programmes == 1 else _split(self.rng, projects, programmes)
+        codes: dict[int, str] = {}
+        plans: list[ProjectPlan] = []
+        for k, size in enumerate(sizes, start=1):
+            programme_id = self._programme(k)
+            codes[programme_id] = programme_code(k)
+            region = "合成县（虚构）" if k == 1 else f"合成县 {k:03d}（虚构）"
+            self.sites = [self._site(region) for _ in range(max(5, size * 7 // 10))]
+            plans += [self._project(len(plans) + n, programme_id) for n in range(1, size + 1)]
+        return Province(tables=self.tables, codes=codes, ledger=_ledger(self.rng, plans, payments))
+
+    def _programme(self, k: int) -> int:
+        """The k-th programme and its plan items (self.items)."""
+        code = programme_code(k)
         programme_id = self.add(
             "programme",
-            code=PROGRAMME_CODE,
-            name="合成数据：基准测试用的虚构项目库（synthetic benchmark programme）",
+            code=code,
+            name="合成数据：基准测试用的虚构项目库（synthetic benchmark programme）"
+            + ("" if k == 1 else f" {k:03d}"),
             owner="合成数据（虚构）",
-            region="合成县（虚构）",
+            region="合成县（虚构）" if k == 1 else f"合成县 {k:03d}（虚构）",
             start_year=FIRST_DAY.year,
             end_year=LAST_DAY.year,
             source=f"bench/generate.py --seed {self.seed}: synthetic, not from any plan",
             created_at=self.now,
         )
         self.items = [
-            self.add("plan_item", programme_id=programme_id, code=f"SYN-{n}", name=f"合成专栏{n}")
+            self.add(
+                "plan_item", programme_id=programme_id, code=f"{code}-{n}", name=f"合成专栏{n}"
+            )
             for n in range(1, PLAN_ITEMS + 1)
         ]
-        self.sites = [self._site(n) for n in range(1, max(5, projects * 7 // 10) + 1)]
-        self.contractors = [self._contractor(n) for n in range(1, max(3, projects // 4) + 1)]
-        plans = [self._project(n) for n in range(1, projects + 1)]
-        ledger, reversals = _ledger(self.rng, plans, payments, self.suppliers)
-        return Programme(tables=self.tables, payments=ledger, reversals=reversals)
+        return programme_id
 
-    def _site(self, n: int) -> int:
+    def _site(self, region: str) -> int:
         kinds = ("kindergarten", "primary", "junior_secondary", "nine_year", "senior_secondary")
+        n = len(self.tables["site"]) + 1
         site_id = self.add(
-            "site", region="合成县（虚构）", name=f"合成学校 {n:06d}", kind=self.rng.choice(kinds)
+            "site", region=region, name=f"合成学校 {n:06d}", kind=self.rng.choice(kinds)
         )
         if self.rng.random() < 0.05:
             self.add("site_alias", site_id=site_id, alias=f"合成校{n}")
@@ -203,7 +262,7 @@ class Builder:
         )
         return contractor_id, name
 
-    def _project(self, n: int) -> ProjectPlan:
+    def _project(self, n: int, programme_id: int) -> ProjectPlan:
         rng = self.rng
         category = rng.choices(("new_build", "expansion", "renovation", "equipment"), (5, 6, 6, 3))[
             0
@@ -222,6 +281,7 @@ class Builder:
         plan = ProjectPlan(
             id=self.ids["project"] + 1,
             n=n,
+            programme_id=programme_id,
             status=status,
             start=start,
             finish=finish,
@@ -441,56 +501,174 @@ class Builder:
             previous_due = due
 
 
-def _ledger(
-    rng: random.Random, plans: list[ProjectPlan], total: int, suppliers: list[str]
-) -> tuple[list[Payment], list[tuple[int, int, int]]]:
+def _apportion(total: int, weights: Sequence[float]) -> list[int]:
+    """`total` in whole parts in proportion to `weights` (the largest remainders get the
+    units that rounding down leaves over)."""
+    scale = sum(weights) or 1.0
+    wanted = [total * w / scale for w in weights]
+    parts = [int(w) for w in wanted]
+    for i in sorted(range(len(parts)), key=lambda i: parts[i] - wanted[i])[: total - sum(parts)]:
+        parts[i] += 1
+    assert sum(parts) == total
+    return parts
+
+
+def _month_spans(first: int, last: int) -> list[tuple[int, int, int]]:
+    """The calendar months from day `first` to day `last` (ordinals): (month number, first
+    and last day within the range)."""
+    spans = []
+    day = date.fromordinal(first)
+    while day.toordinal() <= last:
+        following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        spans.append((_month_number(day), day.toordinal(), min(last, following.toordinal() - 1)))
+        day = following
+    return spans
+
+
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+@dataclass
+class Ledger:
+    """The ledger's plan: how many payments, and how much in all, each project gets in each
+    month. The entries themselves are drawn month by month while they are written
+    (`_entries`): one month's payments are in memory at a time, never the whole ledger."""
+
+    plans: list[ProjectPlan]
+    months: dict[int, list[tuple[int, int, int]]]  # month → (index in plans, payments, fen)
+    payments: int
+
+
+def _ledger(rng: random.Random, plans: list[ProjectPlan], total: int) -> Ledger:
     """`total` payments over the projects (more on large, active ones), each project's adding
-    up to its share of its estimate, sorted by date; then about 0.8% of them reversed."""
-    weight_sum = sum(p.activity for p in plans) or 1.0
-    wanted = [total * p.activity / weight_sum for p in plans]
-    counts = [int(w) for w in wanted]
-    by_remainder = sorted(range(len(plans)), key=lambda i: counts[i] - wanted[i])
-    for i in by_remainder[: total - sum(counts)]:
-        counts[i] += 1
+    up to its share of its estimate, spread over the months from its start to three months
+    after its planned finish (unevenly: some months busier than others)."""
+    counts = _apportion(total, [p.activity for p in plans])
     last = LAST_DAY.toordinal()
-    rows: list[Payment] = []
-    for plan, count in zip(plans, counts, strict=True):
+    months: dict[int, list[tuple[int, int, int]]] = {}
+    for index, (plan, count) in enumerate(zip(plans, counts, strict=True)):
         if count == 0:
             continue
         paid = max(count * 100, int(plan.revised * plan.paid_share))
         first = plan.start.toordinal()
-        end = min(last, plan.finish.toordinal() + 90)
-        line_ids = [line_id for line_id, _ in plan.lines]
-        line_weights = [estimate for _, estimate in plan.lines]
-        source_ids = [source_id for source_id, _ in plan.sources]
-        source_weights = [planned for _, planned in plan.sources]
-        contract_weights = [amount for _, _, amount in plan.contracts]
-        for amount in _split(rng, paid, count):
-            contract_id: int | None = None
-            payee = rng.choice(suppliers)
-            if plan.contracts and rng.random() < 0.7:
-                contract_id, payee, _ = rng.choices(plan.contracts, weights=contract_weights)[0]
-            rows.append(
-                (
-                    rng.randint(first, max(first, end)),
-                    plan.id,
-                    amount,
-                    rng.choices(line_ids, weights=line_weights)[0] if line_ids else None,
-                    contract_id,
-                    rng.choices(source_ids, weights=source_weights)[0],
-                    payee,
+        spans = _month_spans(first, max(first, min(last, plan.finish.toordinal() + 90)))
+        weights = [(end - start + 1) * (0.5 + rng.random()) for _, start, end in spans]
+        busy = [
+            (month, n)
+            for (month, _, _), n in zip(spans, _apportion(count, weights), strict=True)
+            if n
+        ]
+        left = paid
+        for k, (month, n) in enumerate(busy):
+            # At least 100 fen a payment (paid ≥ 100 × count), the rounding in the last month.
+            fen = left if k == len(busy) - 1 else paid * n // count
+            left -= fen
+            months.setdefault(month, []).append((index, n, fen))
+    return Ledger(plans=plans, months=months, payments=total)
+
+
+# An entry before it has an id: (number in writing order, date ordinal, programme, project,
+# budget line, contract, funding source, payee, fen, number of the payment it reverses).
+Entry = tuple[int, int, int, int, int | None, int | None, int, str, int, int | None]
+# A reversal not yet written: (date ordinal, number of its payment, programme, project,
+# budget line, contract, funding source, payee, negative fen).
+Pending = tuple[int, int, int, int, int | None, int | None, int, str, int]
+
+
+def _entries(rng: random.Random, ledger: Ledger, suppliers: list[str]) -> Iterator[Entry]:
+    """Every entry in date order: each month's payments, drawn when the month comes, and the
+    reversals in between (about 0.8% of the payments, each 1 to 30 days after its payment,
+    of all of it or part)."""
+    late = LAST_DAY.toordinal() - 30
+    pending: list[Pending] = []
+    number = 0
+    for month in sorted(ledger.months):
+        month_first = date(month // 12, month % 12 + 1, 1).toordinal()
+        month_last = _month_spans(month_first, month_first + 31)[0][2]
+        drawn: list[tuple[int, int, int, int, int | None, int | None, int, str]] = []
+        for index, count, fen in ledger.months[month]:
+            plan = ledger.plans[index]
+            first = max(month_first, plan.start.toordinal())
+            last = min(month_last, plan.finish.toordinal() + 90, LAST_DAY.toordinal())
+            for amount in _split(rng, fen, count):
+                contract_id: int | None = None
+                payee = rng.choice(suppliers)
+                if plan.contracts and rng.random() < 0.7:
+                    contract_id, payee, _ = rng.choices(
+                        plan.contracts, cum_weights=plan.draws.contracts
+                    )[0]
+                line_id = (
+                    rng.choices(plan.draws.line_ids, cum_weights=plan.draws.lines)[0]
+                    if plan.lines
+                    else None
                 )
+                source_id = rng.choices(plan.draws.source_ids, cum_weights=plan.draws.sources)[0]
+                drawn.append(
+                    (
+                        rng.randint(first, max(first, last)),
+                        plan.programme_id,
+                        plan.id,
+                        amount,
+                        line_id,
+                        contract_id,
+                        source_id,
+                        payee,
+                    )
+                )
+        drawn.sort(key=itemgetter(0))
+        for day, programme, project, amount, line_id, contract_id, source_id, payee in drawn:
+            while pending and pending[0][0] < day:
+                number += 1
+                yield _reversal(number, heapq.heappop(pending))
+            number += 1
+            yield (
+                number,
+                day,
+                programme,
+                project,
+                line_id,
+                contract_id,
+                source_id,
+                payee,
+                amount,
+                None,
             )
-    rows.sort(key=lambda row: row[0])
-    late = last - 30
-    candidates = [i for i, row in enumerate(rows) if row[0] <= late]
-    reversals = []
-    for i in sorted(rng.sample(candidates, min(len(candidates), int(total * REVERSAL_SHARE)))):
-        amount = rows[i][2]
-        part = amount if rng.random() < 0.75 or amount < 2 else rng.randint(1, amount - 1)
-        reversals.append((i, -part, rows[i][0] + rng.randint(1, 30)))
-    reversals.sort(key=lambda r: r[2])
-    return rows, reversals
+            if day <= late and rng.random() < REVERSAL_SHARE:
+                part = amount if rng.random() < 0.75 or amount < 2 else rng.randint(1, amount - 1)
+                heapq.heappush(
+                    pending,
+                    (
+                        day + rng.randint(1, 30),
+                        number,
+                        programme,
+                        project,
+                        line_id,
+                        contract_id,
+                        source_id,
+                        payee,
+                        -part,
+                    ),
+                )
+    while pending:
+        number += 1
+        yield _reversal(number, heapq.heappop(pending))
+
+
+def _reversal(number: int, pending: Pending) -> Entry:
+    due, reversed_number, programme, project, line_id, contract_id, source_id, payee, fen = pending
+    return (
+        number,
+        due,
+        programme,
+        project,
+        line_id,
+        contract_id,
+        source_id,
+        payee,
+        fen,
+        reversed_number,
+    )
 
 
 @dataclass
@@ -503,6 +681,7 @@ class Progress:
 
     def __init__(self) -> None:
         self.rows = 0
+        self.steps: list[dict[str, Any]] = []
 
     @contextmanager
     def step(self, label: str, rows: int = 0, *, written: bool = True) -> Iterator[Step]:
@@ -512,7 +691,8 @@ class Progress:
         seconds = time.perf_counter() - started
         self.rows += step.rows if written else 0
         rate = f"{step.rows / seconds:>10,.0f} rows/s" if seconds > 0 and step.rows else ""
-        print(f"  {label:<32} {step.rows:>10,} rows {seconds:8.2f} s {rate}", flush=True)
+        self.steps.append({"step": label, "rows": step.rows, "seconds": round(seconds, 2)})
+        print(f"  {label:<40} {step.rows:>10,} rows {seconds:8.2f} s {rate}", flush=True)
 
 
 def _insert(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -544,6 +724,44 @@ def _copy_or_executemany(
         conn.exec_driver_sql(sql, batch)
 
 
+@contextmanager
+def _indexes_after(conn: Connection, table: str, progress: "Progress") -> Iterator[None]:
+    """On PostgreSQL, the table's foreign keys and its indexes other than the primary key and
+    unique constraints are dropped for the block and made again after it, as a restore does:
+    one sort per index and one join per key instead of a lookup per row and key. The same
+    transaction: nothing is seen without them."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    keys = conn.execute(
+        sa.text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = CAST(:table AS regclass) AND contype = 'f' ORDER BY conname"
+        ),
+        {"table": table},
+    ).all()
+    indexes = conn.execute(
+        sa.text(
+            "SELECT CAST(indexrelid AS regclass), pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = CAST(:table AS regclass) AND NOT EXISTS ("
+            "  SELECT 1 FROM pg_constraint WHERE conindid = indexrelid) ORDER BY 1"
+        ),
+        {"table": table},
+    ).all()
+    for name, _ in keys:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {name}")
+    yield
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+    for name, definition in indexes:
+        with progress.step(f"index {name}", written=False):
+            conn.exec_driver_sql(definition)
+    for name, definition in keys:
+        with progress.step(f"foreign key {name.removeprefix(f'fk_{table}_')}", written=False):
+            conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
 def _stored(conn: Connection, table: str, column: str) -> Any:
     """The function that turns a Python value into what the column stores on this engine."""
     processor = metadata.tables[table].c[column].type.bind_processor(conn.dialect)
@@ -551,108 +769,81 @@ def _stored(conn: Connection, table: str, column: str) -> Any:
 
 
 def _ledger_rows(
-    conn: Connection, programme: Programme, *, programme_id: int, first_id: int
-) -> tuple[Iterator[tuple[Any, ...]], Iterator[tuple[Any, ...]]]:
+    conn: Connection,
+    entries: Iterator[Entry],
+    *,
+    first_id: int,
+    codes: dict[int, str],
+    written: dict[str, int],
+) -> Iterator[tuple[Any, ...]]:
+    """The entries as rows of LEDGER_COLUMNS in stored form, with their ids and voucher
+    numbers (one sequence per programme for payments, 记账凭证, and one for reversals, 红字
+    冲销凭证); `written` counts the payments and reversals."""
     stored_date = _stored(conn, "disbursement", "paid_on")
     created_at = _stored(conn, "disbursement", "created_at")(utcnow())
     dates: dict[int, Any] = {}
-
-    def day(ordinal: int) -> Any:
+    # A voucher's key is its prefix's key and the digits (which the key leaves as they are).
+    prefixes: dict[int, tuple[str, str, str, str]] = {}
+    for programme_id, code in codes.items():
+        payment, reversal = f"{code}-PZ-", f"{code}-CZ-"
+        prefixes[programme_id] = (
+            payment,
+            identifier_key(payment),
+            reversal,
+            identifier_key(reversal),
+        )
+        assert identifier_key(f"{payment}00000001") == f"{identifier_key(payment)}00000001"
+    numbers = {programme_id: [0, 0] for programme_id in codes}
+    memos = ("进度款（合成）", "预付款（合成）", "设备款（合成）", "结算款（合成）")
+    reason = "合成数据：凭证录入错误，冲销"
+    for (
+        number,
+        ordinal,
+        programme,
+        project,
+        line,
+        contract,
+        source,
+        payee,
+        fen,
+        reverses,
+    ) in entries:
         if ordinal not in dates:
             dates[ordinal] = stored_date(date.fromordinal(ordinal))
-        return dates[ordinal]
+        counters = numbers[programme]
+        payment_prefix, payment_key, reversal_prefix, reversal_key = prefixes[programme]
+        if reverses is None:
+            counters[0] += 1
+            digits = f"{counters[0]:08d}"
+            voucher, key = payment_prefix + digits, payment_key + digits
+            kind, reverses_id, why, memo = "payment", None, None, memos[counters[0] % len(memos)]
+        else:
+            counters[1] += 1
+            digits = f"{counters[1]:08d}"
+            voucher, key = reversal_prefix + digits, reversal_key + digits
+            kind, reverses_id, why, memo = "reversal", first_id + reverses - 1, reason, None
+        written[kind] += 1
+        yield (
+            first_id + number - 1,
+            programme,
+            project,
+            line,
+            contract,
+            source,
+            kind,
+            fen,
+            dates[ordinal],
+            payee,
+            voucher,
+            key,
+            reverses_id,
+            why,
+            memo,
+            created_at,
+            None,
+            None,
+        )
 
-    memos = ("进度款（合成）", "预付款（合成）", "设备款（合成）", "结算款（合成）")
-
-    def payments() -> Iterator[tuple[Any, ...]]:
-        for n, (ordinal, project, amount, line, contract, source, payee) in enumerate(
-            programme.payments, start=1
-        ):
-            yield (
-                first_id + n - 1,
-                programme_id,
-                project,
-                line,
-                contract,
-                source,
-                "payment",
-                amount,
-                day(ordinal),
-                payee,
-                f"SYN-PZ-{n:08d}",
-                None,
-                None,
-                memos[n % len(memos)],
-                created_at,
-                None,
-                None,
-            )
-
-    def reversals() -> Iterator[tuple[Any, ...]]:
-        next_id = first_id + len(programme.payments)
-        for n, (index, amount, ordinal) in enumerate(programme.reversals, start=1):
-            _, project, _, line, contract, source, payee = programme.payments[index]
-            yield (
-                next_id + n - 1,
-                programme_id,
-                project,
-                line,
-                contract,
-                source,
-                "reversal",
-                amount,
-                day(ordinal),
-                payee,
-                f"SYN-CZ-{n:08d}",
-                first_id + index,
-                "合成数据：凭证录入错误，冲销",
-                None,
-                created_at,
-                None,
-                None,
-            )
-
-    return payments(), reversals()
-
-
-BALANCES = (
-    (
-        "project_balance",
-        """INSERT INTO project_balance (project_id, disbursed, payments, reversals)
-        SELECT p.id, COALESCE(SUM(d.amount), 0),
-               COALESCE(SUM(CASE WHEN d.kind = 'payment' THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN d.kind = 'reversal' THEN 1 ELSE 0 END), 0)
-        FROM project p
-        JOIN plan_item i ON i.id = p.plan_item_id
-        LEFT JOIN disbursement d ON d.project_id = p.id
-        WHERE i.programme_id = :programme
-        GROUP BY p.id""",
-    ),
-    (
-        "budget_line_balance",
-        """INSERT INTO budget_line_balance (budget_line_id, disbursed)
-        SELECT d.budget_line_id, SUM(d.amount) FROM disbursement d
-        WHERE d.programme_id = :programme AND d.budget_line_id IS NOT NULL
-        GROUP BY d.budget_line_id""",
-    ),
-    (
-        "contract_balance",
-        """INSERT INTO contract_balance (contract_id, paid)
-        SELECT d.contract_id, SUM(d.amount) FROM disbursement d
-        WHERE d.programme_id = :programme AND d.contract_id IS NOT NULL
-        GROUP BY d.contract_id""",
-    ),
-    (
-        "project_funding",
-        """UPDATE project_funding SET disbursed = COALESCE((
-            SELECT SUM(d.amount) FROM disbursement d
-            WHERE d.project_id = project_funding.project_id
-              AND d.funding_source_id = project_funding.funding_source_id), 0)
-        WHERE project_id IN (
-            SELECT p.id FROM project p JOIN plan_item i ON i.id = p.plan_item_id
-            WHERE i.programme_id = :programme)""",
-    ),
-)
 
 # Tables whose ids the generator chooses (PostgreSQL's sequences are moved past them after).
 ID_TABLES = [
@@ -661,26 +852,37 @@ ID_TABLES = [
 
 
 def generate(
-    database_url: str, *, projects: int, payments: int, seed: int, check: bool = True
+    database_url: str,
+    *,
+    programmes: int = 1,
+    projects: int,
+    payments: int,
+    seed: int,
+    check: bool = True,
 ) -> dict[str, Any]:
     url = normalise_url(database_url)
     # The storage convention the driver-level ledger load relies on: money is integer fen.
     assert MoneyType().process_bind_param(
         Decimal("12.34"), sa.create_engine("sqlite://").dialect
     ) == (1234)
+    progress = Progress()
     print(f"migrating {sa.make_url(url).render_as_string(hide_password=True)}", flush=True)
-    migrate.upgrade(url)
+    with progress.step("migrate", written=False):
+        migrate.upgrade(url)
     engine = make_engine(Settings(database_url=url))
     started = time.perf_counter()
-    progress = Progress()
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             # Room for the ledger's indexes while a million rows go in; this connection only.
             conn.exec_driver_sql("PRAGMA cache_size=-524288")
             conn.commit()
-        with conn.begin():
+        with conn.begin() as transaction:
+            # The balances are filled from every entry in the database: ours must be all.
+            if conn.execute(sa.text("SELECT 1 FROM disbursement LIMIT 1")).first():
+                raise SystemExit("this database has ledger entries already: use a fresh one")
             if conn.execute(
-                sa.text("SELECT 1 FROM programme WHERE code = :code"), {"code": PROGRAMME_CODE}
+                sa.text("SELECT 1 FROM programme WHERE code = :code OR code LIKE :codes"),
+                {"code": PROGRAMME_CODE, "codes": f"{PROGRAMME_CODE}-%"},
             ).first():
                 raise SystemExit(
                     f"programme {PROGRAMME_CODE} is already in this database: use a fresh one"
@@ -701,24 +903,38 @@ def generate(
             )
             if not sources:
                 raise SystemExit("no funding sources: is the database migrated?")
-            with progress.step("build in memory", projects + payments, written=False):
+            with progress.step("build in memory (not the ledger)", projects, written=False):
                 builder = Builder(seed=seed, next_ids=next_ids, sources=sources)
-                programme = builder.build(projects=projects, payments=payments)
-            for table, rows in programme.tables.items():
+                province = builder.build(
+                    programmes=programmes, projects=projects, payments=payments
+                )
+            for table, rows in province.tables.items():
                 with progress.step(table, len(rows)):
                     _insert(conn, table, rows)
-            programme_id = programme.tables["programme"][0]["id"]
-            payment_rows, reversal_rows = _ledger_rows(
-                conn, programme, programme_id=programme_id, first_id=next_ids["disbursement"] + 1
+            written = {"payment": 0, "reversal": 0}
+            ledger_rows = _ledger_rows(
+                conn,
+                _entries(builder.rng, province.ledger, builder.suppliers),
+                first_id=next_ids["disbursement"] + 1,
+                codes=province.codes,
+                written=written,
             )
-            with progress.step("disbursement (payments)", len(programme.payments)):
-                _copy_or_executemany(conn, "disbursement", LEDGER_COLUMNS, payment_rows)
-            with progress.step("disbursement (reversals)", len(programme.reversals)):
-                _copy_or_executemany(conn, "disbursement", LEDGER_COLUMNS, reversal_rows)
-            for table, statement in BALANCES:
-                with progress.step(f"{table} (aggregate)", written=False) as step:
+            with _indexes_after(conn, "disbursement", progress):
+                with progress.step("disbursement (drawn and loaded)") as step:
+                    _copy_or_executemany(conn, "disbursement", LEDGER_COLUMNS, ledger_rows)
+                    step.rows = written["payment"] + written["reversal"]
+            for balance in BALANCES:
+                # A table that has rows already (the funding plans) has their amounts set;
+                # the others are filled.
+                refill = balance.table.name in province.tables
+                with progress.step(
+                    f"{balance.table.name} (from the entries)", written=False
+                ) as step:
+                    statement = (
+                        balance.refill_statement() if refill else balance.rebuild_statement()
+                    )
                     step.rows = conn.execute(
-                        sa.text(statement), {"programme": programme_id}
+                        statement.execution_options(preserve_rowcount=True)
                     ).rowcount
             if conn.dialect.name == "postgresql":
                 for table in ID_TABLES:
@@ -726,37 +942,47 @@ def generate(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                     )
+            with progress.step("commit", written=False):
+                transaction.commit()
         loaded = time.perf_counter() - started
-        with progress.step("ANALYZE"):
-            if conn.dialect.name == "sqlite":
+        if conn.dialect.name == "sqlite":
+            with progress.step("ANALYZE", written=False):
                 conn.exec_driver_sql("ANALYZE")
                 conn.commit()
                 raw: Any = conn.connection.dbapi_connection
                 raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            else:
-                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+        else:
+            # Vacuumed too: the visibility map set now lets index-only scans skip the table
+            # from the first report on, rather than after autovacuum gets to it.
+            with progress.step("VACUUM ANALYZE", written=False):
+                autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+                autocommit.exec_driver_sql("VACUUM ANALYZE")
     summary: dict[str, Any] = {
+        "programmes": programmes,
         "projects": projects,
-        "payments": len(programme.payments),
-        "reversals": len(programme.reversals),
+        "payments": written["payment"],
+        "reversals": written["reversal"],
+        "seed": seed,
         "rows": progress.rows,
         "seconds": round(time.perf_counter() - started, 1),
         "load_seconds": round(loaded, 1),
+        "steps": progress.steps,
     }
     print(
-        f"generated {summary['rows']:,} rows ({payments:,} payments, "
+        f"generated {summary['rows']:,} rows ({summary['payments']:,} payments, "
         f"{summary['reversals']:,} reversals) in {summary['seconds']} s",
         flush=True,
     )
     if check:
-        summary["problems"] = verify(engine)
+        summary["check"] = verify(engine)
     engine.dispose()
     return summary
 
 
-def verify(engine: Engine) -> list[str]:
+def verify(engine: Engine) -> dict[str, Any]:
     """The app's own checks on what was generated: ledger balances against entries, the audit
-    chain, and each project's revised estimate against its latest revision."""
+    chain, and each project's revised estimate against its latest revision. Returns the
+    problems and how long each check took."""
     from app.audit.service import verify as verify_audit
     from app.db import SessionFactory
     from app.ledger.service import reconcile
@@ -764,6 +990,7 @@ def verify(engine: Engine) -> list[str]:
     started = time.perf_counter()
     with SessionFactory(engine).begin(write=False) as session:
         problems = reconcile(session=session)
+        reconciled = time.perf_counter()
         audit = verify_audit(session=session)
         if not audit.ok:
             problems.append(f"audit chain: {audit.detail}")
@@ -777,15 +1004,20 @@ def verify(engine: Engine) -> list[str]:
         problems += [
             f"project {code}: revised_estimate is not its latest revision" for code in stale
         ]
+    finished = time.perf_counter()
     print(
-        f"checked in {time.perf_counter() - started:.1f} s: reconcile "
-        f"{'ok' if not problems else f'{len(problems)} problems'}, audit chain "
+        f"checked in {finished - started:.1f} s (reconcile {reconciled - started:.1f} s): "
+        f"reconcile {'ok' if not problems else f'{len(problems)} problems'}, audit chain "
         f"{'ok' if audit.ok else 'broken'} ({audit.entries} entries)",
         flush=True,
     )
     for problem in problems[:20]:
         print(f"  {problem}")
-    return problems
+    return {
+        "problems": problems,
+        "reconcile_seconds": round(reconciled - started, 1),
+        "seconds": round(finished - started, 1),
+    }
 
 
 def main() -> int:
@@ -793,21 +1025,26 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--database-url", required=True)
+    parser.add_argument("--programmes", type=int, default=1)
     parser.add_argument("--projects", type=int, default=10_000)
     parser.add_argument("--payments", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--no-check", action="store_true", help="skip reconcile and the other checks"
     )
+    parser.add_argument("--json", help="write the summary and each step's time to this file")
     args = parser.parse_args()
     summary = generate(
         args.database_url,
+        programmes=args.programmes,
         projects=args.projects,
         payments=args.payments,
         seed=args.seed,
         check=not args.no_check,
     )
-    return 1 if summary.get("problems") else 0
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    return 1 if summary.get("check", {}).get("problems") else 0
 
 
 if __name__ == "__main__":

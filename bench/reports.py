@@ -5,9 +5,17 @@
     through the raw driver on the same database);
   - the same current aggregate served as JSON by datasette over the same SQLite file;
   - the CSV export of every ledger entry: rows per second and the server's peak RSS;
+  - each with the report cache off and on, cold (the first request after the server starts)
+    and warm (the median of the requests after it): the portfolio of every programme (the
+    whole province, bench/generate.py --programmes), current, as of --as-of and as of
+    --as-of-recent (a day in the data's last month); the monthly time series of every
+    programme; the report of the project with the most entries, current and as of --as-of;
   - with --write-path, bench/write_path.py's measurement of posting payments as well.
 
     python bench/reports.py --database-url URL [--json out.json] [--write-path]
+        [--cold-warm-only]
+
+"Cold" is the server's: the database's own caches are as the runs before left them.
 
 An endpoint this build doesn't have (404/405/422, or no CSV) is reported as not available and
 the run goes on. Timings are medians; the ratios are taken within one run.
@@ -24,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -40,6 +49,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import free_port, new_key, percentile, start_server, wrk  # noqa: E402
 
 PROGRAMME = "SYN"
+BALANCE_TABLES = (
+    "project_balance budget_line_balance contract_balance project_funding project_month "
+    "budget_line_month contract_month funding_month"
+).split()
 # The aggregate the portfolio would need without balance rows: every entry, every time.
 HAND_CURRENT = """
 SELECT i.code AS plan_item,
@@ -332,6 +345,204 @@ def database_facts(query: Query, engine: str, database_url: str) -> dict[str, An
     }
 
 
+def database_sizes(query: Query) -> dict[str, Any]:
+    """PostgreSQL: the database, the ledger table and each of its indexes, and every balance
+    table (each with its indexes), in MB; the number of programmes, projects and rows."""
+    mb = 2**20
+    sizes: dict[str, Any] = {
+        "database_mb": round(query("SELECT pg_database_size(current_database())", {})[0][0] / mb),
+        "programmes": query("SELECT COUNT(*) FROM programme", {})[0][0],
+        "projects": query("SELECT COUNT(*) FROM project", {})[0][0],
+    }
+    for table in ("disbursement", *BALANCE_TABLES):
+        rows, heap, indexes = query(
+            f"SELECT (SELECT COUNT(*) FROM {table}), pg_relation_size('{table}'), "
+            f"pg_indexes_size('{table}')",
+            {},
+        )[0]
+        sizes[table] = {
+            "rows": rows,
+            "table_mb": round(heap / mb, 1),
+            "indexes_mb": round(indexes / mb, 1),
+        }
+    sizes["disbursement"]["each_index_mb"] = {
+        name: round(size / mb, 1)
+        for name, size in query(
+            "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index "
+            "WHERE indrelid = 'disbursement'::regclass ORDER BY 1",
+            {},
+        )
+    }
+    return sizes
+
+
+def largest_project(query: Query) -> tuple[str, int]:
+    """The code and entry count of the project with the most entries."""
+    code, entries = query(
+        """SELECT p.code, COUNT(*) FROM disbursement d JOIN project p ON p.id = d.project_id
+           GROUP BY p.code ORDER BY COUNT(*) DESC, p.code LIMIT 1""",
+        {},
+    )[0]
+    return str(code), int(entries)
+
+
+def report_questions(args: argparse.Namespace, project: str) -> dict[str, str]:
+    """Name → path of each report measured cold and warm."""
+    portfolio = "/api/v1/reports/portfolio?group_by=plan_item"
+    return {
+        "portfolio_current": portfolio,
+        "portfolio_as_of": f"{portfolio}&as_of={args.as_of}",
+        "portfolio_as_of_recent": f"{portfolio}&as_of={args.as_of_recent}",
+        "timeseries_month": "/api/v1/reports/timeseries?interval=month",
+        "project_current": f"/api/v1/projects/{project}/report",
+        "project_as_of": f"/api/v1/projects/{project}/report?as_of={args.as_of}",
+    }
+
+
+def cold_and_warm(
+    database_url: str,
+    path: str,
+    headers: dict[str, str],
+    *,
+    cache_entries: int,
+    workers: int,
+    requests: int,
+    budget_s: float,
+) -> dict[str, Any]:
+    """A server started for this question alone (REPORT_CACHE_ENTRIES=cache_entries): the
+    first request's time (cold), then sequential requests on the same connection (so the
+    same worker) for up to `budget_s` seconds, at least 3 (warm: median and min)."""
+    server = start_server(
+        database_url,
+        port=free_port(),
+        workers=workers,
+        env={"REPORT_CACHE_ENTRIES": str(cache_entries)},
+    )
+    try:
+        with httpx.Client(timeout=3600, headers=headers) as client:
+            started = time.perf_counter()
+            first = client.get(server.base_url + path)
+            cold = time.perf_counter() - started
+            if first.status_code != 200:
+                return {"available": False, "status": first.status_code, "detail": first.text[:500]}
+            samples: list[float] = []
+            started = time.perf_counter()
+            while len(samples) < requests and (
+                len(samples) < 3 or time.perf_counter() - started < budget_s
+            ):
+                before = time.perf_counter()
+                response = client.get(server.base_url + path)
+                samples.append(time.perf_counter() - before)
+                assert response.status_code == 200, response.text[:500]
+    finally:
+        server.stop()
+    return {
+        "available": True,
+        "bytes": len(first.content),
+        "cold_ms": round(cold * 1000, 1),
+        "warm_median_ms": round(statistics.median(samples) * 1000, 2),
+        "warm_min_ms": round(min(samples) * 1000, 2),
+        "warm_requests": len(samples),
+        "disbursed_total": None
+        if (total := api_disbursed_total(first.json())) is None
+        else str(total),
+    }
+
+
+def measure_cold_warm(args: argparse.Namespace, query: Query, key: str) -> dict[str, Any]:
+    """Every report question of `report_questions`, cache off and on, cold and warm; the
+    load average is taken before each."""
+    project, entries = largest_project(query)
+    headers = {"Authorization": f"Bearer {key}"}
+    measured: dict[str, Any] = {
+        "largest_project": {"code": project, "entries": entries},
+        "cache_entries_on": args.cache_entries,
+        "reports": {},
+    }
+    for name, path in report_questions(args, project).items():
+        measured["reports"][name] = {"path": path}
+        for label, entries_kept in (("cache_off", 0), ("cache_on", args.cache_entries)):
+            load = [round(x, 2) for x in os.getloadavg()]
+            figures = cold_and_warm(
+                args.database_url,
+                path,
+                headers,
+                cache_entries=entries_kept,
+                workers=args.workers,
+                requests=args.requests,
+                budget_s=args.budget,
+            )
+            measured["reports"][name][label] = {**figures, "load_average": load}
+            print(f"{name} {label}: {_brief(figures)} load {load}", flush=True)
+    return measured
+
+
+def measure_posting(args: argparse.Namespace) -> dict[str, Any]:
+    """Payments posted through the API into this database itself (the generated ledger and
+    balances underneath), `args.post_clients` clients on the 8 busiest projects under the
+    warn policy with a county funding plan and no budget lines (a payment on a project with
+    budget lines must name one); bench/write_path.py's load (wrk if installed).
+    The payments stay: run it last."""
+    from bench import write_path
+
+    url = args.database_url
+    with raw_driver(url) as query:
+        projects = [
+            int(row[0])
+            for row in query(
+                """SELECT p.id FROM project p
+                   JOIN project_balance b ON b.project_id = p.id
+                   JOIN project_funding f ON f.project_id = p.id
+                   JOIN funding_source s ON s.id = f.funding_source_id
+                   WHERE p.budget_policy = 'warn' AND p.status = 'implementation'
+                     AND s.code = 'county'
+                     AND NOT EXISTS (SELECT 1 FROM budget_line l WHERE l.project_id = p.id)
+                   ORDER BY b.payments DESC, p.id LIMIT 8""",
+                {},
+            )
+        ]
+    finance = new_key(url, "finance")
+    server = start_server(url, port=free_port(), workers=args.workers)
+    try:
+        tag = uuid.uuid4().hex[:6]
+        payment = {
+            "amount": "123.45",
+            "paid_on": args.as_of_recent,
+            "payee": "合成收款单位",
+            "funding_source": "county",
+        }
+        template = (
+            json.dumps(
+                {**payment, "project_id": "@P@", "voucher_no": f"{tag}-@N@"}, ensure_ascii=False
+            )
+            .replace('"@P@"', "{p}")
+            .replace("@N@", "{n}")
+        )
+        posted = write_path._load(
+            server.base_url,
+            "/api/v1/disbursements",
+            lambda i: {
+                **payment,
+                "project_id": projects[i % len(projects)],
+                "voucher_no": f"{tag}-{i}",
+            },
+            template,
+            f"Bearer {finance}",
+            total=args.post_payments,
+            concurrency=args.post_clients,
+            seconds=args.write_seconds,
+            projects=",".join(str(p) for p in projects),
+        )
+    finally:
+        server.stop()
+    return {
+        "projects": projects,
+        "clients": args.post_clients,
+        "load_generator": "wrk" if shutil.which("wrk") else "python httpx",
+        **posted,
+    }
+
+
 def machine() -> dict[str, Any]:
     cpu = next(
         (
@@ -357,11 +568,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     engine = "sqlite" if url.startswith("sqlite") else "postgresql"
     as_of = date.fromisoformat(args.as_of)
     result: dict[str, Any] = {"engine": engine, "machine": machine(), "as_of": args.as_of}
+    result["as_of_recent"] = args.as_of_recent
     with raw_driver(url) as query:
         result["database"] = database_facts(query, engine, url)
         if not result["database"]["projects"]:
             raise SystemExit(f"no {PROGRAMME} programme here: run bench/generate.py first")
         print(f"{engine}: {result['database']}", flush=True)
+        if engine == "postgresql":
+            result["sizes"] = database_sizes(query)
+            print(f"sizes: {_brief(result['sizes'])}", flush=True)
+        if args.cold_warm_only and not args.skip_cold_warm:
+            result["cold_warm"] = measure_cold_warm(args, query, new_key(url, "viewer"))
+    if args.cold_warm_only:
+        if args.post_payments:
+            result["posting"] = measure_posting(args)
+            print(f"posting: {_brief(result['posting'])}", flush=True)
+        return _finished(result)
+    with raw_driver(url) as query:
         params = {"programme": PROGRAMME}
         if not args.csv_only:
             result["hand_sql"] = {
@@ -434,6 +657,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["datasette"] = served
         print(f"datasette: {_brief(served)}", flush=True)
 
+    if not args.skip_cold_warm:
+        with raw_driver(url) as query:
+            result["cold_warm"] = measure_cold_warm(args, query, key)
+
     if not args.skip_csv:
         _measure_csv_into(result, url, key)
 
@@ -444,6 +671,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["write_path"] = write_path.run(
             url, concurrency=16, workers=args.workers, seconds=args.write_seconds
         )
+    if args.post_payments:
+        result["posting"] = measure_posting(args)
+        print(f"posting: {_brief(result['posting'])}", flush=True)
     return _finished(result)
 
 
@@ -632,6 +862,16 @@ def summarise(result: dict[str, Any]) -> list[dict[str, Any]]:
             "≤ 5",
             w["api_p99_over_p50"] <= 5,
         )
+    if "posting" in result:
+        posted = result["posting"]
+        line(
+            f"posting payments into this database, {posted['clients']} clients",
+            f"{posted['per_second']}/s",
+            f"p50 {posted['p50_ms']} ms, p99 {posted['p99_ms']} ms",
+            None,
+            "",
+            None,
+        )
     return lines
 
 
@@ -651,7 +891,35 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {line['measure']} | {line['ours']} | {line['reference']} | {ratio} | "
             f"{line['target']} | {met} |"
         )
-    return head + "\n\n" + "\n".join(rows)
+    return head + "\n\n" + "\n".join(rows) + cold_warm_table(result)
+
+
+def cold_warm_table(result: dict[str, Any]) -> str:
+    """The reports cold and warm, cache off and on, in ms (empty if not measured)."""
+    if "cold_warm" not in result:
+        return ""
+    measured = result["cold_warm"]
+    biggest = measured["largest_project"]
+    rows = [
+        "",
+        "",
+        f"cold: the first request after the server starts; warm: the median after it "
+        f"(project: {biggest['code']}, {biggest['entries']:,} entries)",
+        "",
+        "| report | cache off cold | cache off warm | cache on cold | cache on warm | load |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, figures in measured["reports"].items():
+        cells = []
+        for label in ("cache_off", "cache_on"):
+            one = figures[label]
+            if not one["available"]:
+                cells += [unavailable(one), ""]
+                continue
+            cells += [f"{one['cold_ms']} ms", f"{one['warm_median_ms']} ms"]
+        load = figures["cache_off"]["load_average"][0], figures["cache_on"]["load_average"][0]
+        rows.append(f"| {name} | {' | '.join(cells)} | {load[0]}, {load[1]} |")
+    return "\n".join(rows)
 
 
 def main() -> int:
@@ -660,6 +928,21 @@ def main() -> int:
     )
     parser.add_argument("--database-url", required=True, help="a database bench/generate.py filled")
     parser.add_argument("--as-of", default="2024-06-30")
+    parser.add_argument(
+        "--as-of-recent",
+        default="2026-10-15",
+        help="a day in the month of the data's last entries (generated data end in 2026-10)",
+    )
+    parser.add_argument(
+        "--cache-entries", type=int, default=64, help="REPORT_CACHE_ENTRIES with the cache on"
+    )
+    parser.add_argument("--skip-cold-warm", action="store_true")
+    parser.add_argument(
+        "--cold-warm-only",
+        action="store_true",
+        help="measure the reports cold and warm, cache off and on (and --post-payments), "
+        "nothing else",
+    )
     parser.add_argument("--requests", type=int, default=50, help="sequential, per endpoint")
     parser.add_argument("--budget", type=float, default=30, help="seconds of sequential requests")
     parser.add_argument("--concurrency", type=int, default=4)
@@ -670,6 +953,14 @@ def main() -> int:
     parser.add_argument("--csv-only", action="store_true", help="measure the CSV export alone")
     parser.add_argument("--write-path", action="store_true", help="run bench/write_path.py too")
     parser.add_argument("--write-seconds", type=int, default=15)
+    parser.add_argument(
+        "--post-payments",
+        type=int,
+        default=0,
+        help="post this many payments through the API into this database, last (with wrk: "
+        "for --write-seconds instead)",
+    )
+    parser.add_argument("--post-clients", type=int, default=16)
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args()
     result = run(args)

@@ -6,7 +6,8 @@ its project's lock (app/projects/locks.py), a back-dated entry moving the month 
 in. Reports read the running totals for today and the month balances for an earlier date
 (app/reports/asof.py). From the declarations follow the statements that move a balance, the
 reconciliation that recomputes it from the entries (`ledger reconcile`), and the bulk fill
-the benchmark generator uses (`rebuild_statement`).
+the benchmark generator uses (`rebuild_statement`, and `refill_statement` for a table
+with rows already).
 """
 
 from collections import defaultdict
@@ -112,6 +113,18 @@ class Balance:
         ]
         return insert(self.table).from_select(
             names + list(self.defaults), select(*recomputed.c, *defaults)
+        )
+
+    def refill_statement(self) -> Update:
+        """Set the amounts of the rows the table has already from the entries (for entries
+        loaded in bulk into a table whose rows exist before them: the funding plans). A row
+        the entries need and the table lacks is not made: `reconcile` reports it."""
+        recomputed = self.recomputed().subquery()
+        names = [self.amount, *(("payments", "reversals") if self.counted else ())]
+        return (
+            update(self.table)
+            .where(*(self.table.c[name] == recomputed.c[name] for name in self.key_columns))
+            .values({name: recomputed.c[name] for name in names})
         )
 
 
