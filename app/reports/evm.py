@@ -55,11 +55,7 @@ def earned_and_planned(
     planned on it; `previous`: the last planned date by then, else the project's start."""
     if not weights:
         return NONE_EARNED
-    if previous is not None and following is not None and previous < as_of:
-        span = (following - previous).days
-        due, out_of = due_weights * span + next_weight * (as_of - previous).days, weights * span
-    else:
-        due, out_of = due_weights, weights
+    due, out_of = planned_fraction(weights, due_weights, next_weight, previous, following, as_of)
     physical = weights * HUNDREDTHS_SQUARED
     return (
         half_up(revised * weighted, physical),
@@ -67,6 +63,22 @@ def earned_and_planned(
         (weighted, physical),
         (due, out_of),
     )
+
+
+def planned_fraction(
+    weights: int,
+    due_weights: int,
+    next_weight: int,
+    previous: date | None,
+    following: date | None,
+    as_of: date,
+) -> tuple[int, int]:
+    """Planned completion as an exact fraction (PV = BAC × it): the weight planned by the
+    date, plus the next date's pro rata since the previous date (or the start)."""
+    if previous is not None and following is not None and previous < as_of:
+        span = (following - previous).days
+        return due_weights * span + next_weight * (as_of - previous).days, weights * span
+    return due_weights, weights
 
 
 def milestone_sums(session: Session, *, scope: Select[Any], as_of: date, today: date) -> Any:

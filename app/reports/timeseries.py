@@ -7,7 +7,7 @@ the progress reports and the payments per month are read once, then swept throug
 periods in date order with the figures' earned-value formula (evm.py).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -18,11 +18,11 @@ from sqlmodel import Session
 from app.auth.actor import Actor
 from app.errors import InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
-from app.money import fen, yuan
+from app.money import fen, half_up, yuan
 from app.programmes.models import PlanItem, Programme
 from app.projects.service import get_project
 from app.reports.asof import paid_by_period
-from app.reports.evm import EarnedValue, earned_and_planned
+from app.reports.evm import EarnedValue, earned_and_planned, planned_fraction
 from app.reports.figures import P, project_ids
 from app.reports.portfolio import portfolio_scope
 from app.reports.schemas import TimeseriesPoint, TimeseriesReport
@@ -152,25 +152,47 @@ class _Plan:
     weighted: int = 0
     passed: int = 0  # planned dates on or before the sweep's date
 
+    def first_move(self) -> date:
+        """The first day the project's PV may differ from 0: the day after its start, or its
+        first planned date if that is earlier or it has no start."""
+        if self.start is None:
+            return self.dates[0]
+        return min(self.start + timedelta(days=1), self.dates[0])
+
     def earned(self, day: date) -> EarnedValue:
         """EV and PV at `day`, by the formula of the project figures (the sweep only moves
         on)."""
-        dates, k = self.dates, self.passed
-        while k < len(dates) and dates[k] <= day:
-            k += 1
-        self.passed = k
-        following = k < len(dates)
+        k, previous, following, next_weight = self._advance(day)
         # By position: one call per project per period, where keywords cost a tenth more.
         return earned_and_planned(
             self.revised,
             self.weighted,
             self.due[-1],
             self.due[k],
-            self.weights[k] if following else 0,
-            dates[k - 1] if k else self.start,
-            dates[k] if following else None,
+            next_weight,
+            previous,
+            following,
             day,
         )
+
+    def planned(self, day: date) -> int:
+        """PV alone at `day`, by the same formula (EV moves only with a report or a revision)."""
+        k, previous, following, next_weight = self._advance(day)
+        due, out_of = planned_fraction(
+            self.due[-1], self.due[k], next_weight, previous, following, day
+        )
+        return half_up(self.revised * due, out_of)
+
+    def _advance(self, day: date) -> tuple[int, date | None, date | None, int]:
+        """Move past the planned dates by `day`: how many there are, the previous one (else
+        the start), the next one and Σ weight on it."""
+        dates, k = self.dates, self.passed
+        while k < len(dates) and dates[k] <= day:
+            k += 1
+        self.passed = k
+        if k < len(dates):
+            return k, dates[k - 1] if k else self.start, dates[k], self.weights[k]
+        return k, dates[k - 1] if k else self.start, None, 0
 
 
 @dataclass
@@ -186,6 +208,14 @@ class _History:
     programme_start: date | None  # 1 January of the earliest start year of their programmes
     applied_revisions: int = 0
     applied_reports: int = 0
+    # The sweep's state (values_at): each project's last (EV, PV), the projects whose PV may
+    # still move (waiting to begin, or on their ramps: live), and the sums.
+    earned: dict[int, tuple[int, int]] | None = None
+    waiting: list[tuple[date, int]] = field(default_factory=list)  # by first_move, last first
+    live: set[int] = field(default_factory=set)
+    bac: int = 0
+    pv: int = 0
+    ev: int = 0
 
     @classmethod
     def read(cls, session: Session, *, scope: Select[Any], as_of: date) -> "_History":
@@ -264,28 +294,64 @@ class _History:
         return [*self.first_planned, *paid]
 
     def values_at(self, day: date) -> tuple[int, int, int]:
-        """(BAC, PV, EV) summed over the projects as of `day`; days must not go back."""
+        """(BAC, PV, EV) summed over the projects as of `day`; days must not go back.
+
+        A project's EV moves only with its estimate or a progress report, and its PV also
+        with the day from its start until its last planned date (the ramps between dates).
+        So each call computes EV and PV of the projects a report or revision changed since
+        the last, PV alone of those on their ramps, and keeps the others' from before: in
+        any one period most of a province's projects are finished or not yet begun."""
+        if self.earned is None:
+            self.earned = {}
+            self.waiting = sorted(
+                ((plan.first_move(), pid) for pid, plan in self.plans.items() if plan.dates),
+                reverse=True,
+            )
+            self.bac = sum(plan.revised for plan in self.plans.values())
+        while self.waiting and self.waiting[-1][0] <= day:
+            self.live.add(self.waiting.pop()[1])
+        changed = set()
         while self.applied_revisions < len(self.revisions):
             approved_on, _id, pid, estimate = self.revisions[self.applied_revisions]
             if approved_on > day:
                 break
-            if pid in self.plans:
-                self.plans[pid].revised = estimate
+            plan = self.plans.get(pid)
+            if plan is not None:
+                self.bac += estimate - plan.revised
+                plan.revised = estimate
+                changed.add(pid)
             self.applied_revisions += 1
         while self.applied_reports < len(self.reports):
             reported_on, _id, mid, percent = self.reports[self.applied_reports]
             if reported_on > day:
                 break
-            plan = self.plans.get(self.milestone_project.get(mid, -1))
+            pid = self.milestone_project.get(mid, -1)
+            plan = self.plans.get(pid)
             if plan is not None:
                 weight = plan.weight_of[mid]
                 plan.weighted += weight * (percent - plan.percent.get(mid, 0))
                 plan.percent[mid] = percent
+                changed.add(pid)
             self.applied_reports += 1
-        bac = pv = ev = 0
-        for plan in self.plans.values():
-            plan_ev, plan_pv, _physical, _planned = plan.earned(day)
-            bac += plan.revised
-            pv += plan_pv
-            ev += plan_ev
-        return bac, pv, ev
+        earned, plans = self.earned, self.plans
+        for pid in changed:
+            ev_before, pv_before = earned.get(pid, NO_VALUES)
+            ev, pv, _physical, _planned = plans[pid].earned(day)
+            earned[pid] = (ev, pv)
+            self.ev += ev - ev_before
+            self.pv += pv - pv_before
+        done = []
+        for pid in self.live:
+            plan = plans[pid]
+            if pid not in changed:
+                ev, pv_before = earned.get(pid, NO_VALUES)
+                pv = plan.planned(day)
+                earned[pid] = (ev, pv)
+                self.pv += pv - pv_before
+            if plan.passed == len(plan.dates):
+                done.append(pid)
+        self.live.difference_update(done)
+        return self.bac, self.pv, self.ev
+
+
+NO_VALUES = (0, 0)

@@ -1,5 +1,7 @@
 """The S-curve a dashboard draws, and the alerts finance staff act on."""
 
+import random
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -271,3 +273,88 @@ def test_an_early_entry_does_not_move_the_start_of_the_series(
     )
     assert early.status_code == 200, early.text
     assert early.json()["points"][0]["period"] == "2011"
+
+
+def test_every_point_of_a_programme_equals_its_portfolio_at_the_point_end(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """Projects with and without a planned start, milestones sharing dates, progress reported
+    before the start and after the last planned date, 概算调整 in the middle of a ramp, and
+    a project without milestones: each monthly point's BAC, PV, EV and AC equal the
+    portfolio's totals as of the point's end, to the fen."""
+    rng = random.Random(16)
+    programme, item = make_programme(session)
+    day = date(2023, 1, 1)
+    for n in range(12):
+        project = make_project(
+            session, item, estimate=Decimal(rng.randrange(500_000, 9_000_000)) / 100, code=f"SW-{n}"
+        )
+        url = f"/api/v1/projects/{project.id}"
+        if n % 3:
+            start = day + timedelta(days=rng.randrange(0, 200))
+            patched = client.patch(
+                url,
+                json={"planned_start": start.isoformat()},
+                headers={**keys.admin, **if_match(client, keys, url)},
+            )
+            assert patched.status_code == 200, patched.text
+        if n == 11:
+            continue  # no milestones: no measure of progress
+        planned = sorted(day + timedelta(days=rng.randrange(20, 700)) for _ in range(3))
+        if n % 4 == 0:
+            planned[1] = planned[0]  # two milestones on one date ramp together
+        for k, on in enumerate(planned):
+            reports = sorted(
+                (
+                    str(rng.randrange(1, 100)),
+                    (day + timedelta(days=rng.randrange(0, 760))).isoformat(),
+                )
+                for _ in range(rng.randrange(0, 3))
+            )
+            make_milestone(
+                client,
+                keys,
+                project.id,
+                f"节点{k}",
+                str(rng.randrange(1, 5)),
+                on.isoformat(),
+                progress=sorted(reports, key=lambda report: report[1]),
+            )
+        if n % 2:
+            revised = client.post(
+                f"{url}/revisions",
+                json={
+                    "new_estimate": str(Decimal(rng.randrange(500_000, 9_000_000)) / 100),
+                    "approved_on": (day + timedelta(days=rng.randrange(30, 600))).isoformat(),
+                    "document_no": f"SW-调-{n}",
+                    "reason": "测试",
+                },
+                headers=keys.finance,
+            )
+            assert revised.status_code == 201, revised.text
+        _pay(
+            client,
+            keys,
+            project.id,
+            [("1000.00", f"SW-V{n}", (day + timedelta(days=rng.randrange(0, 700))).isoformat())],
+        )
+    as_of = "2025-02-10"
+    points = client.get(
+        "/api/v1/reports/timeseries",
+        params={"programme": programme.code, "interval": "month", "as_of": as_of},
+        headers=keys.viewer,
+    ).json()["points"]
+    assert points[-1]["end"] == as_of
+    for point in points:
+        totals = client.get(
+            "/api/v1/reports/portfolio",
+            params={"programme": programme.code, "as_of": point["end"]},
+            headers=keys.viewer,
+        ).json()["totals"]
+        shown = {name: point[name] for name in ("bac", "pv", "ev", "ac")}
+        assert shown == {
+            "bac": totals["revised_estimate"],
+            "pv": totals["pv"],
+            "ev": totals["ev"],
+            "ac": totals["disbursed"],
+        }, point["period"]
