@@ -6,8 +6,9 @@ planned date pro rata between the previous planned date (or the project's start)
 over Σ weight.
 EV and PV are the revised estimate (BAC) times each. Weights and percentages are hundredths,
 so every figure is an exact fraction of integers, rounded (四舍五入) only to the fen.
-`earned_and_planned` is the one formula: the project figures (figures.derive) and the
-S-curve's sweep through the periods (timeseries) both call it. `milestone_sums` is the one
+`earned_and_planned` is the one formula of the project figures (figures.derive), made of
+`earned_value` and `planned_ramp`, which the S-curve's sweep through the periods
+(timeseries) calls directly. `milestone_sums` is the one
 physical-completion query: the figures and the budget read model both read it.
 """
 
@@ -58,11 +59,16 @@ def earned_and_planned(
     due, out_of = planned_fraction(weights, due_weights, next_weight, previous, following, as_of)
     physical = weights * HUNDREDTHS_SQUARED
     return (
-        half_up(revised * weighted, physical),
+        earned_value(revised, weighted, weights),
         half_up(revised * due, out_of),
         (weighted, physical),
         (due, out_of),
     )
+
+
+def earned_value(revised: int, weighted: int, weights: int) -> int:
+    """EV = BAC × physical completion, in fen (weights > 0)."""
+    return half_up(revised * weighted, weights * HUNDREDTHS_SQUARED)
 
 
 def planned_fraction(
@@ -75,10 +81,26 @@ def planned_fraction(
 ) -> tuple[int, int]:
     """Planned completion as an exact fraction (PV = BAC × it): the weight planned by the
     date, plus the next date's pro rata since the previous date (or the start)."""
-    if previous is not None and following is not None and previous < as_of:
+    since, base, slope, scale = planned_ramp(weights, due_weights, next_weight, previous, following)
+    if since is not None and since < as_of:
+        return base + slope * (as_of - since).days, scale
+    return base, scale
+
+
+def planned_ramp(
+    weights: int,
+    due_weights: int,
+    next_weight: int,
+    previous: date | None,
+    following: date | None,
+) -> tuple[date | None, int, int, int]:
+    """Planned completion on the days before the next planned date, as (since, base, slope,
+    scale): (base + slope × the days after `since`, none on or before it) / scale. Between a
+    previous date (or the start) and the next, it ramps; otherwise it is flat (no `since`)."""
+    if previous is not None and following is not None and previous < following:
         span = (following - previous).days
-        return due_weights * span + next_weight * (as_of - previous).days, weights * span
-    return due_weights, weights
+        return previous, due_weights * span, next_weight, weights * span
+    return None, due_weights, 0, weights
 
 
 def milestone_sums(session: Session, *, scope: Select[Any], as_of: date, today: date) -> Any:

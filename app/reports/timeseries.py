@@ -7,6 +7,7 @@ the progress reports and the payments per month are read once, then swept throug
 periods in date order with the figures' earned-value formula (evm.py).
 """
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -22,7 +23,7 @@ from app.money import fen, half_up, yuan
 from app.programmes.models import PlanItem, Programme
 from app.projects.service import get_project
 from app.reports.asof import paid_by_period
-from app.reports.evm import EarnedValue, earned_and_planned, planned_fraction
+from app.reports.evm import earned_value, planned_ramp
 from app.reports.figures import P, project_ids
 from app.reports.portfolio import portfolio_scope
 from app.reports.schemas import TimeseriesPoint, TimeseriesReport
@@ -159,29 +160,16 @@ class _Plan:
             return self.dates[0]
         return min(self.start + timedelta(days=1), self.dates[0])
 
-    def earned(self, day: date) -> EarnedValue:
-        """EV and PV at `day`, by the formula of the project figures (the sweep only moves
-        on)."""
+    def ramp(self, day: date) -> tuple[date | None, tuple[int, int, int, int]]:
+        """PV from `day` until the next planned date (returned, None: for good), by the same
+        formula: (a, b, since, scale) with PV on a day d = half_up(a + b × max(0, d − since),
+        scale), d and since as day numbers."""
         k, previous, following, next_weight = self._advance(day)
-        # By position: one call per project per period, where keywords cost a tenth more.
-        return earned_and_planned(
-            self.revised,
-            self.weighted,
-            self.due[-1],
-            self.due[k],
-            next_weight,
-            previous,
-            following,
-            day,
+        since, base, slope, scale = planned_ramp(
+            self.due[-1], self.due[k], next_weight, previous, following
         )
-
-    def planned(self, day: date) -> int:
-        """PV alone at `day`, by the same formula (EV moves only with a report or a revision)."""
-        k, previous, following, next_weight = self._advance(day)
-        due, out_of = planned_fraction(
-            self.due[-1], self.due[k], next_weight, previous, following, day
-        )
-        return half_up(self.revised * due, out_of)
+        start = since.toordinal() if since is not None else 0
+        return following, (self.revised * base, self.revised * slope, start, scale)
 
     def _advance(self, day: date) -> tuple[int, date | None, date | None, int]:
         """Move past the planned dates by `day`: how many there are, the previous one (else
@@ -208,14 +196,7 @@ class _History:
     programme_start: date | None  # 1 January of the earliest start year of their programmes
     applied_revisions: int = 0
     applied_reports: int = 0
-    # The sweep's state (values_at): each project's last (EV, PV), the projects whose PV may
-    # still move (waiting to begin, or on their ramps: live), and the sums.
-    earned: dict[int, tuple[int, int]] | None = None
-    waiting: list[tuple[date, int]] = field(default_factory=list)  # by first_move, last first
-    live: set[int] = field(default_factory=set)
-    bac: int = 0
-    pv: int = 0
-    ev: int = 0
+    sweep: "_Sweep | None" = None
 
     @classmethod
     def read(cls, session: Session, *, scope: Select[Any], as_of: date) -> "_History":
@@ -297,61 +278,92 @@ class _History:
         """(BAC, PV, EV) summed over the projects as of `day`; days must not go back.
 
         A project's EV moves only with its estimate or a progress report, and its PV also
-        with the day from its start until its last planned date (the ramps between dates).
-        So each call computes EV and PV of the projects a report or revision changed since
-        the last, PV alone of those on their ramps, and keeps the others' from before: in
-        any one period most of a province's projects are finished or not yet begun."""
-        if self.earned is None:
-            self.earned = {}
-            self.waiting = sorted(
-                ((plan.first_move(), pid) for pid, plan in self.plans.items() if plan.dates),
-                reverse=True,
+        with the day, linearly between planned dates (rounded per project). So EV is
+        recomputed only for the projects a report or revision changed since the last call;
+        PV is summed from each begun project's ramp (a few integers, set again when a planned
+        date passes or the project changes), and is 0 before a project begins: in any one
+        period most of a province's projects are finished (a constant) or not yet begun."""
+        sweep = self.sweep
+        if sweep is None:
+            sweep = self.sweep = _Sweep(
+                waiting=sorted(
+                    ((plan.first_move(), pid) for pid, plan in self.plans.items() if plan.dates),
+                    reverse=True,
+                ),
+                bac=sum(plan.revised for plan in self.plans.values()),
             )
-            self.bac = sum(plan.revised for plan in self.plans.values())
-        while self.waiting and self.waiting[-1][0] <= day:
-            self.live.add(self.waiting.pop()[1])
-        changed = set()
-        while self.applied_revisions < len(self.revisions):
-            approved_on, _id, pid, estimate = self.revisions[self.applied_revisions]
-            if approved_on > day:
-                break
-            plan = self.plans.get(pid)
+        changed, repriced = set(), set()  # EV moved; EV and the PV ramp moved
+        plans, revisions, reports = self.plans, self.revisions, self.reports
+        n = self.applied_revisions
+        while n < len(revisions) and revisions[n][0] <= day:
+            _approved_on, _id, pid, estimate = revisions[n]
+            n += 1
+            plan = plans.get(pid)
             if plan is not None:
-                self.bac += estimate - plan.revised
+                sweep.bac += estimate - plan.revised
                 plan.revised = estimate
                 changed.add(pid)
-            self.applied_revisions += 1
-        while self.applied_reports < len(self.reports):
-            reported_on, _id, mid, percent = self.reports[self.applied_reports]
-            if reported_on > day:
-                break
-            pid = self.milestone_project.get(mid, -1)
-            plan = self.plans.get(pid)
+                repriced.add(pid)
+        self.applied_revisions = n
+        n, owner = self.applied_reports, self.milestone_project
+        while n < len(reports) and reports[n][0] <= day:
+            _reported_on, _id, mid, percent = reports[n]
+            n += 1
+            pid = owner.get(mid, -1)
+            plan = plans.get(pid)
             if plan is not None:
-                weight = plan.weight_of[mid]
-                plan.weighted += weight * (percent - plan.percent.get(mid, 0))
+                plan.weighted += plan.weight_of[mid] * (percent - plan.percent.get(mid, 0))
                 plan.percent[mid] = percent
                 changed.add(pid)
-            self.applied_reports += 1
-        earned, plans = self.earned, self.plans
+        self.applied_reports = n
+        moved = set()
+        while sweep.waiting and sweep.waiting[-1][0] <= day:
+            moved.add(sweep.waiting.pop()[1])
+        number = day.toordinal()
+        while sweep.ends and sweep.ends[0][0] <= number:
+            end, pid = heapq.heappop(sweep.ends)
+            if sweep.end_of.get(pid) == end:  # else a later ramp replaced it
+                moved.add(pid)
         for pid in changed:
-            ev_before, pv_before = earned.get(pid, NO_VALUES)
-            ev, pv, _physical, _planned = plans[pid].earned(day)
-            earned[pid] = (ev, pv)
-            self.ev += ev - ev_before
-            self.pv += pv - pv_before
-        done = []
-        for pid in self.live:
             plan = plans[pid]
-            if pid not in changed:
-                ev, pv_before = earned.get(pid, NO_VALUES)
-                pv = plan.planned(day)
-                earned[pid] = (ev, pv)
-                self.pv += pv - pv_before
-            if plan.passed == len(plan.dates):
-                done.append(pid)
-        self.live.difference_update(done)
-        return self.bac, self.pv, self.ev
+            ev = earned_value(plan.revised, plan.weighted, plan.due[-1]) if plan.dates else 0
+            sweep.ev += ev - sweep.ev_of.get(pid, 0)
+            sweep.ev_of[pid] = ev
+        moved.update(sweep.begun.intersection(repriced))
+        for pid in moved:
+            sweep.begun.add(pid)
+            following, ramp = plans[pid].ramp(day)
+            if following is None:  # past its last planned date: PV stays as it is now
+                sweep.ramps.pop(pid, None)
+                sweep.end_of.pop(pid, None)
+                a, _b, _since, scale = ramp
+                flat = half_up(a, scale)
+                sweep.flat += flat - sweep.flat_of.get(pid, 0)
+                sweep.flat_of[pid] = flat
+            else:
+                sweep.ramps[pid] = ramp
+                sweep.end_of[pid] = end = following.toordinal()
+                heapq.heappush(sweep.ends, (end, pid))
+        pv = sweep.flat + sum(
+            half_up(a + b * (number - since if number > since else 0), scale)
+            for a, b, since, scale in sweep.ramps.values()
+        )
+        return sweep.bac, pv, sweep.ev
 
 
-NO_VALUES = (0, 0)
+@dataclass
+class _Sweep:
+    """The sweep's state: the projects not yet begun (by the day their PV may first move,
+    last first), each begun project's PV ramp and the day number it ends (a heap of them),
+    the PV of those past their last planned date, each project's EV, and the sums."""
+
+    waiting: list[tuple[date, int]]
+    bac: int
+    ev: int = 0
+    ev_of: dict[int, int] = field(default_factory=dict)
+    begun: set[int] = field(default_factory=set)
+    ramps: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+    flat: int = 0  # Σ PV of the projects past their last planned date
+    flat_of: dict[int, int] = field(default_factory=dict)
+    end_of: dict[int, int] = field(default_factory=dict)
+    ends: list[tuple[int, int]] = field(default_factory=list)
