@@ -17,18 +17,19 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Connection,
     Insert,
     Select,
     Table,
     Update,
-    and_,
     bindparam,
     func,
     insert,
     literal,
     or_,
     select,
+    union_all,
     update,
 )
 
@@ -102,6 +103,36 @@ class Balance:
         grouping = columns[: len(self.key_columns)]
         return select(*columns).where(*(key.is_not(None) for key in keys)).group_by(*grouping)
 
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The columns that add up: its amount, and its counts if it keeps them."""
+        return (self.amount, *(("payments", "reversals") if self.counted else ()))
+
+    def stacked(self) -> CompoundSelect[Any]:
+        """The stored rows over the recomputed ones, for `reconcile`: each row's keys, its
+        values as held (0 in a recomputed row), as summed from the entries (0 in a stored
+        row), and whether it is a stored row."""
+        recomputed = self.recomputed().subquery()
+        table = self.table
+
+        def zeros(side: str) -> list[Any]:
+            return [literal(0, table.c[v].type).label(f"{side}_{v}") for v in self.values]
+
+        return union_all(
+            select(
+                *(table.c[k] for k in self.key_columns),
+                *(table.c[v].label(f"held_{v}") for v in self.values),
+                *zeros("summed"),
+                literal(1).label("held"),
+            ),
+            select(
+                *(recomputed.c[k] for k in self.key_columns),
+                *zeros("held"),
+                *(recomputed.c[v].label(f"summed_{v}") for v in self.values),
+                literal(0).label("held"),
+            ),
+        )
+
     def rebuild_statement(self) -> Insert:
         """Fill the table, empty, from the entries in one statement (for entries loaded in
         bulk, not through `move`)."""
@@ -120,11 +151,10 @@ class Balance:
         loaded in bulk into a table whose rows exist before them: the funding plans). A row
         the entries need and the table lacks is not made: `reconcile` reports it."""
         recomputed = self.recomputed().subquery()
-        names = [self.amount, *(("payments", "reversals") if self.counted else ())]
         return (
             update(self.table)
             .where(*(self.table.c[name] == recomputed.c[name] for name in self.key_columns))
-            .values({name: recomputed.c[name] for name in names})
+            .values({name: recomputed.c[name] for name in self.values})
         )
 
 
@@ -194,32 +224,30 @@ def move(connection: Connection, entries: Iterable[Mapping[str, Any]]) -> None:
 
 def reconcile(connection: Connection) -> list[str]:
     """Every balance row against its recomputation from the entries; a line per difference
-    (a row missing on either side included)."""
+    (a row missing on either side included). The stored rows and the recomputed ones are
+    stacked and summed by key (UNION ALL, GROUP BY): one aggregate that both engines sort
+    or hash, where a join of the two aggregates would run row by row on SQLite."""
     problems: list[str] = []
     for balance in BALANCES:
-        stored = balance.table
-        recomputed = balance.recomputed().subquery()
-        shown = [stored.c[name] for name in balance.key_columns]
-        compared = [(stored.c[balance.amount], recomputed.c[balance.amount])]
-        if balance.counted:
-            compared += [(stored.c[n], recomputed.c[n]) for n in ("payments", "reversals")]
-        joined = stored.join(
-            recomputed,
-            and_(*(stored.c[name] == recomputed.c[name] for name in balance.key_columns)),
-            full=True,
-        )
+        values = balance.values
+        keys = len(balance.key_columns)
+        stacked = balance.stacked().subquery()
+        columns = list(stacked.c)
+        held = [func.sum(c) for c in columns[keys : keys + len(values)]]
+        summed = [func.sum(c) for c in columns[keys + len(values) : -1]]
         rows = connection.execute(
-            select(
-                *(func.coalesce(c, recomputed.c[c.name]) for c in shown),
-                *(value for pair in compared for value in pair),
-            )
-            .select_from(joined)
-            .where(or_(*(func.coalesce(s, 0) != func.coalesce(r, 0) for s, r in compared)))
+            select(*columns[:keys], *held, *summed, func.sum(columns[-1]))
+            .group_by(*columns[:keys])
+            .having(or_(*(h != s for h, s in zip(held, summed, strict=True))))
+            .order_by(*columns[:keys])
         ).all()
         for row in rows:
-            where = " ".join(str(value) for value in row[: len(shown)])
-            figures = row[len(shown) :]
-            held = ", ".join(str(figures[i]) for i in range(0, len(figures), 2))
-            summed = ", ".join(str(figures[i]) for i in range(1, len(figures), 2))
-            problems.append(f"{balance.label} {where}: balance {held} but entries sum to {summed}")
+            where = " ".join(str(part) for part in row[:keys])
+            stored = row[keys : keys + len(values)]
+            entries = row[keys + len(values) : -1]
+            shown = ", ".join(map(str, stored)) if row[-1] else "None"
+            problems.append(
+                f"{balance.label} {where}: balance {shown} "
+                f"but entries sum to {', '.join(map(str, entries))}"
+            )
     return problems
