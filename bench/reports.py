@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -504,34 +503,14 @@ def measure_posting(args: argparse.Namespace) -> dict[str, Any]:
     finance = new_key(url, "finance")
     server = start_server(url, port=free_port(), workers=args.workers)
     try:
-        tag = uuid.uuid4().hex[:6]
-        payment = {
-            "amount": "123.45",
-            "paid_on": args.as_of_recent,
-            "payee": "合成收款单位",
-            "funding_source": "county",
-        }
-        template = (
-            json.dumps(
-                {**payment, "project_id": "@P@", "voucher_no": f"{tag}-@N@"}, ensure_ascii=False
-            )
-            .replace('"@P@"', "{p}")
-            .replace("@N@", "{n}")
-        )
-        posted = write_path._load(
+        posted = write_path.post_payments(
             server.base_url,
-            "/api/v1/disbursements",
-            lambda i: {
-                **payment,
-                "project_id": projects[i % len(projects)],
-                "voucher_no": f"{tag}-{i}",
-            },
-            template,
-            f"Bearer {finance}",
+            finance,
+            projects,
+            paid_on=args.as_of_recent,
             total=args.post_payments,
             concurrency=args.post_clients,
             seconds=args.write_seconds,
-            projects=",".join(str(p) for p in projects),
         )
     finally:
         server.stop()

@@ -171,6 +171,47 @@ def _raw_driver(url: str, *, total: int, concurrency: int) -> dict[str, float]:
     }
 
 
+def post_payments(
+    base: str,
+    finance: str,
+    projects: list[int],
+    *,
+    paid_on: str,
+    total: int,
+    concurrency: int,
+    seconds: int,
+) -> dict[str, float]:
+    """Payments of 123.45 round the projects, each with a voucher number of its own,
+    measured by `_load`."""
+    tag = uuid.uuid4().hex[:6]
+    payment = {
+        "amount": "123.45",
+        "paid_on": paid_on,
+        "payee": "合成收款单位",
+        "funding_source": "county",
+    }
+    template = (
+        json.dumps({**payment, "project_id": "@P@", "voucher_no": f"{tag}-@N@"}, ensure_ascii=False)
+        .replace('"@P@"', "{p}")
+        .replace("@N@", "{n}")
+    )
+    return _load(
+        base,
+        "/api/v1/disbursements",
+        lambda i: {
+            **payment,
+            "project_id": projects[i % len(projects)],
+            "voucher_no": f"{tag}-{i}",
+        },
+        template,
+        f"Bearer {finance}",
+        total=total,
+        concurrency=concurrency,
+        seconds=seconds,
+        projects=",".join(str(p) for p in projects),
+    )
+
+
 def _load(
     base: str,
     path: str,
@@ -316,34 +357,14 @@ def run(
                 ).json()["id"]
                 for n in range(8)
             ]
-            tag = uuid.uuid4().hex[:6]
-            payment = {
-                "amount": "123.45",
-                "paid_on": "2023-06-30",
-                "payee": "合成收款单位",
-                "funding_source": "county",
-            }
-            template = (
-                json.dumps(
-                    {**payment, "project_id": "@P@", "voucher_no": f"{tag}-@N@"}, ensure_ascii=False
-                )
-                .replace('"@P@"', "{p}")
-                .replace("@N@", "{n}")
-            )
-            api = _load(
+            api = post_payments(
                 server.base_url,
-                "/api/v1/disbursements",
-                lambda i: {
-                    **payment,
-                    "project_id": projects[i % len(projects)],
-                    "voucher_no": f"{tag}-{i}",
-                },
-                template,
-                f"Bearer {finance}",
+                finance,
+                projects,
+                paid_on="2023-06-30",
                 total=total,
                 concurrency=concurrency,
                 seconds=seconds,
-                projects=",".join(str(p) for p in projects),
             )
             # The load must leave the audit chain whole: gapless, unforked, every hash right.
             audit = httpx.get(
