@@ -27,6 +27,7 @@ import statistics
 import sys
 import threading
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -131,7 +132,7 @@ def payment_rows(targets: list[Target], rows: int, *, prefix: str, seed: int) ->
                 target.code,
                 rng.choice(target.lines) if target.lines else "",
                 contract,
-                str(Decimal(rng.randint(100, 2_000_00)) / 100),
+                str(Decimal(rng.randint(100, 500_00)) / 100),
                 date.fromordinal(MONTH[0].toordinal() + rng.randint(0, days)).isoformat(),
                 payee,
                 f"{prefix}-{n + 1:06d}",
@@ -188,7 +189,7 @@ class Writer(threading.Thread):
                 "amount": "1.00",
                 "paid_on": MONTH[0].isoformat(),
                 "payee": "合成单笔收款单位",
-                "voucher_no": f"SINGLE-{os.getpid()}-{self.sent:05d}",
+                "voucher_no": f"SINGLE-{uuid.uuid4().hex[:12]}",
                 "funding_source": target.sources[0],
             }
             started = time.perf_counter()
@@ -328,7 +329,7 @@ def main() -> int:
                 result["xlsx"] = timed_import(server.base_url, key, workbook, (outside, inside))
         finally:
             server.stop()
-        result["ledger_reconcile"] = "ok" in cli(database_url, "ledger", "reconcile").lower()
+        result["ledger_reconcile"] = cli(database_url, "ledger", "reconcile").strip()
         result["audit_verify"] = cli(database_url, "audit", "verify").strip().splitlines()[-1:]
     print(json.dumps(result, ensure_ascii=False, indent=2))
     if args.json:

@@ -219,6 +219,9 @@ def _resolve_project(
 ) -> tuple[Project, int] | None:
     """The project a row names (by code, typed in any Unicode form, or id), with its
     programme."""
+    if ref in cache:  # as typed: most rows name a project another row named the same way
+        return cache[ref]
+    typed = ref
     try:
         ref = normalise_identifier(ref)
     except ValueError:
@@ -235,6 +238,7 @@ def _resolve_project(
             )
         ).first()
         cache[ref] = (found[0], found[1]) if found is not None else None
+    cache[typed] = cache[ref]
     return cache[ref]
 
 

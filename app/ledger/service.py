@@ -581,15 +581,19 @@ def write_payments(*, session: Session, actor: Actor, accepted: Sequence[Accepte
     A voucher number taken by another payment since the batch was checked is a 409."""
     connection = session.connection()
     rows = [a.values for a in accepted]
-    entry_ids: list[int] = []
+    ids: dict[tuple[int, str], int] = {}
     try:
         for chunk in _chunks(rows, 5000):
-            entry_ids += connection.execute(sql.APPEND_ENTRIES, list(chunk)).scalars().all()
+            for entry_id, programme_id, voucher_key in connection.execute(
+                sql.APPEND_ENTRIES, list(chunk)
+            ):
+                ids[(programme_id, voucher_key)] = entry_id
     except IntegrityError as exc:
         raise DuplicateVoucher(
             "another payment took one of these voucher numbers while they were being posted; "
             "nothing was posted: send them again to see which"
         ) from exc
+    entry_ids = [ids[(row["programme_id"], row["voucher_key"])] for row in rows]
     balances.move(connection, rows)
     for item, entry_id in zip(accepted, entry_ids, strict=True):
         entry = _read(item.values, entry_id, item.project_code, item.source_code, Decimal(0))

@@ -147,8 +147,10 @@ ACTIVE_SOURCES = (
     .where(source.c.active.is_(True))
     .order_by(source.c.id)
 )
-# A batch's entries, inserted together (executemany), their ids back in the batch's order.
-APPEND_ENTRIES = insert(entry).returning(entry.c.id, sort_by_parameter_order=True)
+# A batch's entries, inserted together (many rows a statement). Each id comes back with the
+# entry's voucher key, unique in its programme, which pairs it with its row: asking for the
+# batch's order instead has SQLAlchemy insert one row a statement on SQLite.
+APPEND_ENTRIES = insert(entry).returning(entry.c.id, entry.c.programme_id, entry.c.voucher_key)
 # The entries that hold any of a batch's voucher keys in a programme.
 VOUCHERS_HELD = select(
     entry.c.id,
