@@ -7,6 +7,7 @@ moved in the same transaction as each entry: the check reads one locked row, wha
 size of the ledger.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -581,24 +582,40 @@ def write_payments(*, session: Session, actor: Actor, accepted: Sequence[Accepte
     A voucher number taken by another payment since the batch was checked is a 409."""
     connection = session.connection()
     rows = [a.values for a in accepted]
-    ids: dict[tuple[int, str], int] = {}
+    if not rows:
+        return []
     try:
-        for chunk in _chunks(rows, 5000):
-            for entry_id, programme_id, voucher_key in connection.execute(
-                sql.APPEND_ENTRIES, list(chunk)
-            ):
-                ids[(programme_id, voucher_key)] = entry_id
+        connection.execute(sql.APPEND_ENTRIES, rows)
     except IntegrityError as exc:
         raise DuplicateVoucher(
             "another payment took one of these voucher numbers while they were being posted; "
             "nothing was posted: send them again to see which"
         ) from exc
+    keys: dict[int, list[str]] = defaultdict(list)
+    for row in rows:
+        keys[row["programme_id"]].append(row["voucher_key"])
+    ids: dict[tuple[int, str], int] = {}
+    for programme_id, programme_keys in keys.items():
+        for chunk in _chunks(programme_keys):
+            found = connection.execute(
+                sql.VOUCHER_IDS, {"programme_id": programme_id, "voucher_keys": list(chunk)}
+            )
+            ids.update(((programme_id, key), entry_id) for entry_id, key in found)
     entry_ids = [ids[(row["programme_id"], row["voucher_key"])] for row in rows]
     balances.move(connection, rows)
     for item, entry_id in zip(accepted, entry_ids, strict=True):
         entry = _read(item.values, entry_id, item.project_code, item.source_code, Decimal(0))
         _audit_post(session, actor, entry)
     return entry_ids
+
+
+# The fields of a read that come from an entry's values as they are written.
+_READ_FROM_VALUES = frozenset(DisbursementRead.model_fields) - {
+    "id",
+    "project_code",
+    "funding_source",
+    "reversed",
+}
 
 
 def _read(
@@ -613,11 +630,7 @@ def _read(
         project_code=project_code,
         funding_source=source_code,
         reversed=reversed_ if values["kind"] == EntryKind.payment.value else None,
-        **{
-            k: v
-            for k, v in values.items()
-            if k in DisbursementRead.model_fields and k not in ("id",)
-        },
+        **{k: v for k, v in values.items() if k in _READ_FROM_VALUES},
     )
 
 

@@ -147,10 +147,15 @@ ACTIVE_SOURCES = (
     .where(source.c.active.is_(True))
     .order_by(source.c.id)
 )
-# A batch's entries, inserted together (many rows a statement). Each id comes back with the
-# entry's voucher key, unique in its programme, which pairs it with its row: asking for the
-# batch's order instead has SQLAlchemy insert one row a statement on SQLite.
-APPEND_ENTRIES = insert(entry).returning(entry.c.id, entry.c.programme_id, entry.c.voucher_key)
+# A batch's entries, inserted together (the driver's executemany: pipelined on PostgreSQL).
+# Their ids are read back by voucher key (VOUCHER_IDS), unique in a programme: RETURNING many
+# rows costs more here, either as one statement per row (for the batch's order) or as
+# statements of a thousand rows' text that the driver parses one by one.
+APPEND_ENTRIES = insert(entry)
+VOUCHER_IDS = select(entry.c.id, entry.c.voucher_key).where(
+    entry.c.programme_id == bindparam("programme_id"),
+    entry.c.voucher_key.in_(bindparam("voucher_keys", expanding=True)),
+)
 # The entries that hold any of a batch's voucher keys in a programme.
 VOUCHERS_HELD = select(
     entry.c.id,

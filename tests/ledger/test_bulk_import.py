@@ -295,3 +295,31 @@ def test_voucher_clashes_in_the_file_and_with_the_ledger(
     assert (clash["row"], clash["field"]) == (4, "voucher_no")
     assert "with other details" in clash["message"]
     assert _vouchers(client, keys, session, "X") == ["V-OLD-1", "V-OLD-2"]
+
+
+def test_a_large_import_chains_an_audit_entry_for_each_payment(
+    client: TestClient, keys: Keys, session: Session, books: None
+) -> None:
+    """Enough rows that the audit entries are chained in one go (on PostgreSQL too): each
+    payment has its entry, after the ones posted before, and the chain verifies."""
+    before = client.get("/api/v1/audit", headers=keys.admin).json()["total"]
+    rows = [f"{{p}}-C,,,{n}.00,2023-06-01,甲,BULK-{n:04d},county,," for n in range(1, 251)]
+    response = _import(client, keys, _file(rows, "X"))
+    assert response.status_code == 201, response.text
+    assert response.json()["posted"] == 250
+    audit = client.get(
+        "/api/v1/audit",
+        params={"entity": "disbursement", "action": "post", "limit": 250},
+        headers=keys.admin,
+    ).json()["items"]
+    assert [e["after"]["voucher_no"] for e in reversed(audit)] == [
+        f"BULK-{n:04d}" for n in range(1, 251)
+    ]
+    assert [e["entity_id"] for e in reversed(audit)] == [
+        str(entry_id) for entry_id in response.json()["entries"]
+    ]
+    # 250 payments and the import's own entry.
+    assert client.get("/api/v1/audit", headers=keys.admin).json()["total"] == before + 251
+    verified = client.get("/api/v1/audit/verify", headers=keys.admin)
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"] is True
