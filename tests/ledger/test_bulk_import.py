@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.ledger.balances import BALANCES
 from app.projects.models import BudgetLine, Project
@@ -132,7 +132,9 @@ def _as_x(value: Any) -> Any:
 
 
 def _entries(client: TestClient, keys: Keys, session: Session, prefix: str) -> list[Any]:
-    lines = dict(session.execute(select(BudgetLine.id, BudgetLine.code)).all())
+    lines: dict[Any, Any] = dict(
+        session.execute(select(col(BudgetLine.id), col(BudgetLine.code))).all()
+    )
     listing = client.get(
         "/api/v1/disbursements", params={"sort": "id", "limit": 500}, headers=keys.viewer
     ).json()["items"]
@@ -163,8 +165,10 @@ def _balances(session: Session, prefix: str) -> set[tuple[Any, ...]]:
     session.expire_all()
     connection = session.connection()
     codes: dict[str, dict[Any, Any]] = {
-        "project_id": dict(session.execute(select(Project.id, Project.code)).all()),
-        "budget_line_id": dict(session.execute(select(BudgetLine.id, BudgetLine.code)).all()),
+        "project_id": dict(session.execute(select(col(Project.id), col(Project.code))).all()),
+        "budget_line_id": dict(
+            session.execute(select(col(BudgetLine.id), col(BudgetLine.code))).all()
+        ),
         "contract_id": {
             row[0]: row[1]
             for row in connection.exec_driver_sql("SELECT id, contract_no FROM contract")
