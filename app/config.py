@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # revocation reaches the other server processes within it (app/auth/cache.py).
     api_key_cache_seconds: int = Field(default=5, ge=0, le=300)
     idempotency_retention_hours: int = Field(default=72, ge=24)
-    import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    import_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Limits before work (app/guard): a JSON body past MAX_BODY_BYTES is a 413 before it is
     # read (the import has IMPORT_MAX_BYTES); a body not in within BODY_READ_TIMEOUT_SECONDS
     # of its headers is a 408; an idle kept-alive connection closes after KEEP_ALIVE_SECONDS.

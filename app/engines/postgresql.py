@@ -26,7 +26,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.audit.models import FROM_HEAD, HASHED, AuditEntry, AuditHead, hash_template
+from app.audit.models import (
+    FROM_HEAD,
+    HASHED,
+    AuditEntry,
+    AuditHead,
+    entry_hash,
+    hash_template,
+)
 from app.config import Settings
 from app.exports.batches import driver_query
 from app.exports.service import CHUNK_BYTES, CSV_UNSAFE_START
@@ -128,10 +135,36 @@ def _append_audit_entry() -> Any:
 _APPEND_AUDIT_ENTRY = _append_audit_entry()
 
 
+_HEAD_FOR_UPDATE = (
+    sa.select(_audit_head.c.seq, _audit_head.c.hash).where(_audit_head.c.id == 1).with_for_update()
+)
+_MOVE_HEAD = (
+    _audit_head.update()
+    .where(_audit_head.c.id == 1)
+    .values(seq=sa.bindparam("head_seq"), hash=sa.bindparam("head_hash"))
+)
+# From this many entries in one transaction (an import's), the head is locked once and the
+# entries hashed here: one statement an entry, each hashing in the database under the head's
+# lock, measured 10.4 s for 20,000 entries; locking once and hashing here, 1.4 s.
+MANY_AUDIT_ENTRIES = 100
+
+
 def append_audit_entries(connection: Connection, contents: list[dict[str, Any]]) -> None:
     """Chain entries onto the audit trail's head, each in one statement (pipelined), hashing
     in the database the text that hash_template and the head make: the same text
-    entry_hash hashes."""
+    entry_hash hashes. Many entries at once: lock the head, hash each (entry_hash), insert
+    them together, move the head, as on SQLite."""
+    if len(contents) >= MANY_AUDIT_ENTRIES:
+        seq, prev_hash = connection.execute(_HEAD_FOR_UPDATE).one()
+        chained = []
+        for content in contents:
+            seq += 1
+            row = {**content, "seq": seq, "prev_hash": prev_hash}
+            prev_hash = entry_hash(row)
+            chained.append({**row, "hash": prev_hash})
+        connection.execute(_audit_entries.insert(), chained)
+        connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
+        return
     rows = []
     for content in contents:
         before_prev, before_seq = hash_template(content)

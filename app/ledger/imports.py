@@ -1,9 +1,13 @@
 """A month of payments from a spreadsheet: CSV in UTF-8 (with or without BOM) or GB18030, as
 Excel in China saves it. All rows or none; every error names its row and column.
 
-Each row goes through the same posting path as a single payment (budget policy, balances,
-audit), inside one transaction. A voucher number already in the ledger with the same details
-is reported as already posted and skipped, so importing the same file twice posts nothing new.
+Each row is held to the same rules as a single payment (app.ledger.service.check_payment:
+budget policy, contract limit, dates, payee), in file order and inside one transaction, as if
+the rows before it had been posted one by one. The rows are checked in memory against each
+project's context, read once under its lock; then the entries go in together, each balance
+moves once, and every entry has its audit entry, as a single payment's would. A voucher number
+already in the ledger with the same details is reported as already posted and skipped, so
+importing the same file twice posts nothing new.
 """
 
 import codecs
@@ -28,16 +32,17 @@ from app.exports.service import undo_inert
 from app.funding.models import FundingSource
 from app.inputs import check_text, identifier_key, normalise_identifier
 from app.labels import ENTRY_KIND
-from app.ledger.models import Disbursement, EntryKind
+from app.ledger import service
+from app.ledger import statements as sql
+from app.ledger.models import EntryKind
 from app.ledger.schemas import BudgetWarning, DisbursementCreate
-from app.ledger.service import DuplicateVoucher, ProjectCancelled, post_disbursement
+from app.ledger.service import DuplicateVoucher, ProjectCancelled
 from app.params import code_clause
 from app.programmes.models import PlanItem
-from app.projects.locks import lock_project_balance
 from app.projects.models import Project
 from app.projects.service import budget_line_of
 
-MAX_ROWS = 20_000
+MAX_ROWS = 100_000
 MAX_ERRORS = 500
 
 # Spreadsheet headings, in English or Chinese, and the field each one fills.
@@ -214,6 +219,9 @@ def _resolve_project(
 ) -> tuple[Project, int] | None:
     """The project a row names (by code, typed in any Unicode form, or id), with its
     programme."""
+    if ref in cache:  # as typed: most rows name a project another row named the same way
+        return cache[ref]
+    typed = ref
     try:
         ref = normalise_identifier(ref)
     except ValueError:
@@ -230,6 +238,7 @@ def _resolve_project(
             )
         ).first()
         cache[ref] = (found[0], found[1]) if found is not None else None
+    cache[typed] = cache[ref]
     return cache[ref]
 
 
@@ -319,6 +328,9 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
         ) from exc
     errors.raise_if_any(0)
     projects: dict[str, tuple[Project, int] | None] = {}
+    # A month's rows name the same few lines and contracts over and over: each looked up once.
+    lines: dict[tuple[int, str], int | str] = {}
+    contracts: dict[tuple[int, str], int | None] = {}
     seen: dict[tuple[int, str], int] = {}
     parsed: list[ParsedRow] = []
     row_no = 1
@@ -357,18 +369,24 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
             assert project.id is not None
             line_id = None
             if values.get("budget_line"):
-                line = budget_line_of(
-                    session=session, project_id=project.id, ref=values["budget_line"]
-                )
+                named = (project.id, values["budget_line"])
+                if named not in lines:
+                    lines[named] = budget_line_of(
+                        session=session, project_id=project.id, ref=values["budget_line"]
+                    )
+                line = lines[named]
                 if isinstance(line, str):
                     errors.add(row_no, "budget_line", f"{project.code}: {line}")
                     continue
                 line_id = line
             contract_id = None
             if values.get("contract"):
-                contract_id = contract_of(
-                    session=session, project_id=project.id, ref=values["contract"]
-                )
+                named = (project.id, values["contract"])
+                if named not in contracts:
+                    contracts[named] = contract_of(
+                        session=session, project_id=project.id, ref=values["contract"]
+                    )
+                contract_id = contracts[named]
                 if contract_id is None:
                     errors.add(
                         row_no, "contract", f"{project.code} has no contract {values['contract']!r}"
@@ -412,20 +430,30 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
     return parsed
 
 
-def _already_posted(session: Session, row: ParsedRow) -> Disbursement | None:
-    return session.exec(
-        select(Disbursement).where(
-            Disbursement.programme_id == row.programme_id,
-            Disbursement.voucher_key == identifier_key(row.data.voucher_no),
-        )
-    ).first()
+def _posted_vouchers(session: Session, rows: Sequence[ParsedRow]) -> dict[tuple[int, str], Any]:
+    """The ledger's entries holding any of the rows' voucher numbers (however they were typed
+    there), by programme and voucher key: a few statements for the whole file."""
+    keys: dict[int, set[str]] = {}
+    for row in rows:
+        keys.setdefault(row.programme_id, set()).add(identifier_key(row.data.voucher_no))
+    connection = session.connection()
+    found: dict[tuple[int, str], Any] = {}
+    for programme_id, programme_keys in keys.items():
+        ordered = sorted(programme_keys)
+        for start in range(0, len(ordered), service.IN_CHUNK):
+            chunk = ordered[start : start + service.IN_CHUNK]
+            for entry in connection.execute(
+                sql.VOUCHERS_HELD, {"programme_id": programme_id, "voucher_keys": chunk}
+            ):
+                found[(programme_id, entry.voucher_key)] = entry
+    return found
 
 
-def _same_payment(entry: Disbursement, row: ParsedRow, source_ids: dict[str, int]) -> bool:
+def _same_payment(entry: Any, row: ParsedRow, source_ids: dict[str, int]) -> bool:
     """Whether the ledger's entry with the row's voucher is the row (a re-imported export)."""
     data = row.data
     amount = -data.amount if row.kind is EntryKind.reversal else data.amount
-    return (
+    return bool(
         entry.kind == row.kind.value
         and entry.project_id == data.project_id
         and entry.amount == amount
@@ -435,6 +463,17 @@ def _same_payment(entry: Disbursement, row: ParsedRow, source_ids: dict[str, int
         and entry.contract_id == data.contract_id
         and entry.funding_source_id == source_ids.get(data.funding_source)
     )
+
+
+def _refusal_column(error: DomainError) -> str:
+    """The column a refused row's error names."""
+    if isinstance(error, InvalidInput):
+        return _column(error.errors[0].field)
+    if isinstance(error, DuplicateVoucher):
+        return "voucher_no"
+    if isinstance(error, ProjectCancelled):
+        return "project"
+    return "amount"  # the budget policy or the contract's limit refused the amount
 
 
 def import_payments(
@@ -452,9 +491,9 @@ def import_payments(
     # Everything from here is undone on a dry run or an error, new balance rows included.
     savepoint = session.begin_nested()
     mark = audit.pending_count(session)
-    # Lock every project in the file up front, in id order, so two imports can't deadlock.
-    for project_id in sorted({r.data.project_id for r in rows}):
-        lock_project_balance(session, project_id)
+    # Every project in the file is locked up front, in id order, so two imports can't
+    # deadlock; its context is read once and the rows are checked against it in memory.
+    contexts = service.lock_payment_contexts(session, (r.data.project_id for r in rows))
     source_ids = {
         key: source_id
         for source_id, code, name in session.exec(
@@ -463,72 +502,81 @@ def import_payments(
         for key in (code, name)
         if source_id is not None
     }
-    errors = _Errors()
+    posted_already = _posted_vouchers(session, rows)
+    # (row, column, message), put in row order before they are reported.
+    refusals: list[tuple[int, str, str]] = []
+    new: list[ParsedRow] = []
     for row in rows:
-        existing = _already_posted(session, row)
+        existing = posted_already.get((row.programme_id, identifier_key(row.data.voucher_no)))
         if existing is not None:
             if _same_payment(existing, row, source_ids):
                 result.already_posted += 1
                 result.skipped_vouchers.append(row.data.voucher_no)
             else:
-                errors.add(
-                    row.row,
-                    "voucher_no",
-                    f"voucher {row.data.voucher_no} is already posted as entry {existing.id} "
-                    "with other details",
+                refusals.append(
+                    (
+                        row.row,
+                        "voucher_no",
+                        f"voucher {row.data.voucher_no} is already posted as entry "
+                        f"{existing.id} with other details",
+                    )
                 )
             continue
         if row.kind is EntryKind.reversal:
-            errors.add(
-                row.row,
-                "kind",
-                f"reversal {row.data.voucher_no} is not in the ledger: a reversal is posted "
-                "against its payment (POST /api/v1/disbursements/{id}/reversals), not imported",
+            refusals.append(
+                (
+                    row.row,
+                    "kind",
+                    f"reversal {row.data.voucher_no} is not in the ledger: a reversal is posted "
+                    "against its payment (POST /api/v1/disbursements/{id}/reversals), not "
+                    "imported",
+                )
             )
             continue
-        try:
-            posted = post_disbursement(
-                session=session, actor=actor, data=row.data, today=today, request_id=request_id
-            )
-        except InvalidInput as exc:
-            errors.add(row.row, _column(exc.errors[0].field), exc.detail)
-            continue
-        except DuplicateVoucher as exc:
-            errors.add(row.row, "voucher_no", exc.detail)
-            continue
-        except ProjectCancelled as exc:
-            errors.add(row.row, "project", exc.detail)
-            continue
-        except DomainError as exc:  # the budget policy refused the amount
-            errors.add(row.row, "amount", exc.detail)
-            continue
-        assert posted.entry.id is not None
+        new.append(row)
+    accepted, refused = service.check_payments(
+        session=session,
+        actor=actor,
+        contexts=contexts,
+        payments=[row.data for row in new],
+        today=today,
+        request_id=request_id,
+    )
+    for refusal in refused:
+        refusals.append(
+            (new[refusal.index].row, _refusal_column(refusal.error), refusal.error.detail)
+        )
+    errors = _Errors()
+    for row_no, column, message in sorted(refusals, key=lambda refusal: refusal[0]):
+        errors.add(row_no, column, message)
+    for item in accepted:
+        row = new[item.index]
         result.posted += 1
         result.total += row.data.amount
-        result.entries.append(posted.entry.id)
-        result.warnings += [_row_warning(row.row, w) for w in posted.warnings]
+        result.warnings += [_row_warning(row.row, w) for w in item.warnings]
     if errors.items or dry_run:
         savepoint.rollback()
         audit.discard_pending(session, since=mark)
         errors.raise_if_any(len(rows))
         result.entries = []
-    else:
-        savepoint.commit()
-        if result.posted:
-            audit.record(
-                session,
-                actor=actor,
-                action="import",
-                entity="disbursement",
-                entity_id="csv",
-                after={
-                    "rows": result.rows,
-                    "posted": result.posted,
-                    "total": result.total,
-                    "already_posted": result.already_posted,
-                    "entries": result.entries,
-                },
-            )
+        return result
+    result.entries = service.write_payments(session=session, actor=actor, accepted=accepted)
+    savepoint.commit()
+    if result.posted:
+        audit.record(
+            session,
+            actor=actor,
+            action="import",
+            entity="disbursement",
+            entity_id="csv",
+            after={
+                "rows": result.rows,
+                "posted": result.posted,
+                "total": result.total,
+                "already_posted": result.already_posted,
+                "entries": result.entries,
+            },
+        )
     return result
 
 

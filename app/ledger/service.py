@@ -7,9 +7,10 @@ moved in the same transaction as each entry: the check reads one locked row, wha
 size of the ledger.
 """
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,7 @@ from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.service import contract_of
 from app.contracts.terms import ContractTerms, contract_terms
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.funding.models import FundingSource
 from app.funding.service import resolve_source
 from app.inputs import identifier_key, party_key
@@ -121,8 +122,83 @@ def _line_disbursed(session: Session, line_id: int) -> Decimal:
     return value if value is not None else Decimal(0)
 
 
-def _line_context(session: Session, project: Record, line_id: int | None) -> Record | None:
+class PaymentContext:
+    """What a project's payments are checked against, held under its balance lock: the
+    project (estimate, policy, status, programme period), what has been paid on it, and its
+    budget lines and contracts with what has been paid on each. `accept` moves the figures
+    in memory as a payment is accepted, so the next one is checked as if that one were
+    posted. A single payment reads its line and contract when it needs them; a batch has
+    every line and contract of its projects read at once (`lock_payment_contexts`)."""
+
+    def __init__(
+        self,
+        session: Session,
+        project: Record,
+        disbursed: Decimal,
+        *,
+        lines: dict[int, Record] | None = None,
+        contracts: dict[int, Record] | None = None,
+    ) -> None:
+        self.session = session
+        self.project = project
+        self.disbursed = disbursed
+        # None: not read yet, read one at a time on demand.
+        self._lines = lines
+        self._contracts = contracts
+        self._line_cache: dict[int, Record | None] = {}
+        self._contract_cache: dict[int, Record | None] = {}
+        self._line_paid: dict[int, Decimal] = {}
+        self._contract_paid: dict[int, Decimal] = {}
+
+    def line(self, line_id: int) -> Record | None:
+        """The project's budget line with this id (with what had been paid on it), or None."""
+        if self._lines is not None:
+            return self._lines.get(line_id)
+        if line_id not in self._line_cache:
+            self._line_cache[line_id] = (
+                self.session.connection()
+                .execute(sql.LINE_CONTEXT, {"line_id": line_id, "project_id": self.project.id})
+                .first()
+            )
+        return self._line_cache[line_id]
+
+    def contract(self, contract_id: int) -> Record | None:
+        """The contract with this id if it is one of the project's, or None."""
+        if self._contracts is not None:
+            return self._contracts.get(contract_id)
+        if contract_id not in self._contract_cache:
+            found = (
+                self.session.connection()
+                .execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id})
+                .first()
+            )
+            self._contract_cache[contract_id] = (
+                found if found is not None and found.project_id == self.project.id else None
+            )
+        return self._contract_cache[contract_id]
+
+    def line_disbursed(self, line: Record) -> Decimal:
+        paid: Decimal = self._line_paid.get(line.id, line.disbursed)
+        return paid
+
+    def contract_paid(self, contract: Record) -> Decimal:
+        paid: Decimal = self._contract_paid.get(contract.id, contract.paid)
+        return paid
+
+    def accept(
+        self, data: DisbursementCreate, line: Record | None, contract: Record | None
+    ) -> None:
+        """A payment checked by `check_payment` is to be posted: count it."""
+        self.disbursed += data.amount
+        if line is not None:
+            self._line_paid[line.id] = self.line_disbursed(line) + data.amount
+        if contract is not None:
+            self._contract_paid[contract.id] = self.contract_paid(contract) + data.amount
+
+
+def _line_context(context: PaymentContext, line_id: int | None) -> Record | None:
     """The budget line a payment is for (with what has been paid on it), or None."""
+    project = context.project
     if line_id is None:
         if project.has_lines:
             raise InvalidInput(
@@ -130,11 +206,7 @@ def _line_context(session: Session, project: Record, line_id: int | None) -> Rec
                 field="budget_line_id",
             )
         return None
-    line = (
-        session.connection()
-        .execute(sql.LINE_CONTEXT, {"line_id": line_id, "project_id": project.id})
-        .first()
-    )
+    line = context.line(line_id)
     if line is None:
         raise InvalidInput(
             f"budget line {line_id} is not a line of project {project.id}", field="budget_line_id"
@@ -143,21 +215,20 @@ def _line_context(session: Session, project: Record, line_id: int | None) -> Rec
 
 
 def _contract(
-    session: Session, project: Record, contract_id: int, today: date
+    context: PaymentContext, contract_id: int, today: date
 ) -> tuple[Record, ContractTerms]:
     """A contract of the project a payment names (422 otherwise): its number, signing date and
     contractor, and its terms today."""
-    contract = (
-        session.connection().execute(sql.CONTRACT_CONTEXT, {"contract_id": contract_id}).first()
-    )
-    if contract is None or contract.project_id != project.id:
+    project = context.project
+    contract = context.contract(contract_id)
+    if contract is None:
         raise InvalidInput(
             f"contract {contract_id} is not a contract of project {project.id}", field="contract_id"
         )
     return contract, contract_terms(
         amount=contract.amount,
         changes=contract.changes,
-        paid=contract.paid,
+        paid=context.contract_paid(contract),
         retention_rate=contract.retention_rate,
         accepted_on=contract.accepted_on,
         defects_months=contract.defects_months,
@@ -262,17 +333,27 @@ def payment_from_body(
     return DisbursementCreate.model_construct(**{**dict(body), **references})
 
 
-def post_disbursement(
-    *,
-    session: Session,
-    actor: Actor,
-    data: DisbursementCreate,
-    today: date,
-    request_id: str | None = None,
-) -> Posted:
-    """Post a payment: check it against the project's (and line's) budget policy, append it,
-    and move the balances, all under the project's balance lock."""
-    balance, project = _locked_context(session, data.project_id, data.funding_source)
+@dataclass(frozen=True)
+class Checked:
+    """A payment that passed every rule: the warnings it posts with, and the budget line and
+    contract it was checked against (None if it names none)."""
+
+    warnings: list[BudgetWarning]
+    line: Record | None
+    contract: Record | None
+
+
+def check_payment(
+    context: PaymentContext, data: DisbursementCreate, *, source_id: int | None, today: date
+) -> Checked:
+    """Every rule a payment is held to, against its project's context (under the project's
+    lock): the project not cancelled, the date within the programme's period (and after the
+    contract's signing), an active funding source (`source_id`, None if the name matched
+    none), the budget line if the project has lines, the budget policy on the project and the
+    line, the contract's payable limit, and the payee. Raises the refusal (a DomainError);
+    moves nothing: `context.accept` does, once the payment is to be posted. The only place
+    these rules are applied, for a single payment and for each row of an import alike."""
+    project = context.project
     _refuse_cancelled(project)
     check_event_date(
         data.paid_on,
@@ -281,14 +362,14 @@ def post_disbursement(
         since=_spending_from(project),
         since_what="the start of the programme's period, less its preparatory_months",
     )
-    if project.source_id is None:
-        resolve_source(session=session, ref=data.funding_source, field="funding_source")
-    line = _line_context(session, project, data.budget_line_id)
+    if source_id is None:
+        resolve_source(session=context.session, ref=data.funding_source, field="funding_source")
+    line = _line_context(context, data.budget_line_id)
     warnings = apply_budget_policy(
         scope="project",
         label=project.code,
         estimate=project.revised_estimate,
-        disbursed=balance.disbursed,
+        disbursed=context.disbursed,
         amount=data.amount,
         policy=project.budget_policy,
         threshold=project.warn_threshold,
@@ -298,14 +379,14 @@ def post_disbursement(
             scope="budget_line",
             label=f"{project.code} {line.code} {line.name}",
             estimate=line.estimate,
-            disbursed=line.disbursed,
+            disbursed=context.line_disbursed(line),
             amount=data.amount,
             policy=line.budget_policy or project.budget_policy,
             threshold=line.warn_threshold or project.warn_threshold,
         )
     contract = None
     if data.contract_id is not None:
-        contract, terms = _contract(session, project, data.contract_id, today)
+        contract, terms = _contract(context, data.contract_id, today)
         check_event_date(
             data.paid_on,
             field="paid_on",
@@ -320,13 +401,25 @@ def post_disbursement(
             policy=project.budget_policy,
         )
     _check_payee(data, contract)
+    return Checked(warnings=warnings, line=line, contract=contract)
 
-    values = {
+
+def _payment_values(
+    project: Record,
+    data: DisbursementCreate,
+    *,
+    source_id: int | None,
+    actor: Actor,
+    request_id: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ledger row of a checked payment."""
+    return {
         "programme_id": project.programme_id,
         "project_id": project.id,
         "budget_line_id": data.budget_line_id,
         "contract_id": data.contract_id,
-        "funding_source_id": project.source_id,
+        "funding_source_id": source_id,
         "kind": EntryKind.payment.value,
         "amount": data.amount,
         "paid_on": data.paid_on,
@@ -336,26 +429,193 @@ def post_disbursement(
         "reason": None,
         "memo": data.memo,
         "payee_differs_reason": data.payee_differs_reason,
-        "created_at": utcnow(),
+        "created_at": now,
         "created_by_key_id": actor.key_id,
         "request_id": request_id,
     }
-    entry_id = _append_entry(session, values)
-    entry = _read(values, entry_id, project.code, project.source_code, reversed_=Decimal(0))
+
+
+def _audit_post(session: Session, actor: Actor, entry: DisbursementRead) -> None:
     audit.record(
         session,
         actor=actor,
         action="post",
         entity="disbursement",
-        entity_id=entry_id,
+        entity_id=entry.id,
         after=entry.model_dump(),
     )
+
+
+def post_disbursement(
+    *,
+    session: Session,
+    actor: Actor,
+    data: DisbursementCreate,
+    today: date,
+    request_id: str | None = None,
+) -> Posted:
+    """Post a payment: check it against the project's (and line's) budget policy, append it,
+    and move the balances, all under the project's balance lock."""
+    balance, project = _locked_context(session, data.project_id, data.funding_source)
+    context = PaymentContext(session, project, balance.disbursed)
+    checked = check_payment(context, data, source_id=project.source_id, today=today)
+    values = _payment_values(
+        project,
+        data,
+        source_id=project.source_id,
+        actor=actor,
+        request_id=request_id,
+        now=utcnow(),
+    )
+    entry_id = _append_entry(session, values)
+    entry = _read(values, entry_id, project.code, project.source_code, reversed_=Decimal(0))
+    _audit_post(session, actor, entry)
+    line = checked.line
     return Posted(
         entry=entry,
         budget=_figures(project, balance.disbursed + data.amount),
         budget_line=_line_figures(line, line.disbursed + data.amount) if line is not None else None,
-        warnings=warnings,
+        warnings=checked.warnings,
     )
+
+
+# Rows a statement with an IN list names at most (SQLite allows 32,766 parameters).
+IN_CHUNK = 1000
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def lock_payment_contexts(
+    session: Session, project_ids: Iterable[int]
+) -> dict[int, PaymentContext]:
+    """Lock each project's balance row once, in id order (so that two batches, or a batch and
+    single payments, can't deadlock), then read every project's context, budget lines and
+    contracts in a few statements: a batch's payments are checked in memory against these."""
+    ordered = sorted(set(project_ids))
+    disbursed = {pid: lock_project_balance(session, pid).disbursed for pid in ordered}
+    connection = session.connection()
+    projects: dict[int, Record] = {}
+    lines: dict[int, dict[int, Record]] = {pid: {} for pid in ordered}
+    contracts: dict[int, dict[int, Record]] = {pid: {} for pid in ordered}
+    for chunk in _chunks(ordered):
+        ids = {"project_ids": list(chunk)}
+        for project in connection.execute(sql.PROJECT_CONTEXTS, {**ids, "source": ""}):
+            projects[project.id] = project
+        for line in connection.execute(sql.LINES_OF_PROJECTS, ids):
+            lines[line.project_id][line.id] = line
+        for contract in connection.execute(sql.CONTRACTS_OF_PROJECTS, ids):
+            contracts[contract.project_id][contract.id] = contract
+    return {
+        pid: PaymentContext(
+            session, projects[pid], disbursed[pid], lines=lines[pid], contracts=contracts[pid]
+        )
+        for pid in ordered
+    }
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A payment of a batch that passed every rule: its ledger row and warnings."""
+
+    index: int
+    values: dict[str, Any]
+    project_code: str
+    source_code: str
+    warnings: list[BudgetWarning]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A payment of a batch that a rule refused, and the refusal."""
+
+    index: int
+    error: DomainError
+
+
+def check_payments(
+    *,
+    session: Session,
+    actor: Actor,
+    contexts: dict[int, PaymentContext],
+    payments: Sequence[DisbursementCreate],
+    today: date,
+    request_id: str | None = None,
+) -> tuple[list[Accepted], list[Refused]]:
+    """Check a batch of payments in order, each by `check_payment` as if the accepted ones
+    before it had been posted (a payment that only the earlier ones take past a `block`
+    ceiling is refused), against `contexts` (lock_payment_contexts: every payment's project
+    must be there). Nothing is written: `write_payments` posts the accepted ones. The same
+    results as posting them one by one, voucher numbers aside (the caller checks those)."""
+    sources: dict[str, tuple[int, str]] = {}
+    for source_id, code, name in session.connection().execute(sql.ACTIVE_SOURCES):
+        sources.setdefault(code, (source_id, code))
+        sources.setdefault(name, (source_id, code))
+    now = utcnow()
+    accepted: list[Accepted] = []
+    refused: list[Refused] = []
+    for index, data in enumerate(payments):
+        context = contexts[data.project_id]
+        source = sources.get(data.funding_source)
+        source_id = source[0] if source is not None else None
+        try:
+            checked = check_payment(context, data, source_id=source_id, today=today)
+        except DomainError as exc:
+            refused.append(Refused(index, exc))
+            continue
+        assert source is not None  # check_payment refuses a payment without one
+        context.accept(data, checked.line, checked.contract)
+        values = _payment_values(
+            context.project, data, source_id=source_id, actor=actor, request_id=request_id, now=now
+        )
+        values["voucher_key"] = identifier_key(data.voucher_no)
+        accepted.append(Accepted(index, values, context.project.code, source[1], checked.warnings))
+    return accepted, refused
+
+
+def write_payments(*, session: Session, actor: Actor, accepted: Sequence[Accepted]) -> list[int]:
+    """Post a checked batch (check_payments), still under its projects' locks: insert the
+    entries together, move each balance once by their sums, and queue an audit entry for
+    each, as `post_disbursement` does for one. Returns the entries' ids in the batch's order.
+    A voucher number taken by another payment since the batch was checked is a 409."""
+    connection = session.connection()
+    rows = [a.values for a in accepted]
+    if not rows:
+        return []
+    try:
+        connection.execute(sql.APPEND_ENTRIES, rows)
+    except IntegrityError as exc:
+        raise DuplicateVoucher(
+            "another payment took one of these voucher numbers while they were being posted; "
+            "nothing was posted: send them again to see which"
+        ) from exc
+    keys: dict[int, list[str]] = defaultdict(list)
+    for row in rows:
+        keys[row["programme_id"]].append(row["voucher_key"])
+    ids: dict[tuple[int, str], int] = {}
+    for programme_id, programme_keys in keys.items():
+        for chunk in _chunks(programme_keys):
+            found = connection.execute(
+                sql.VOUCHER_IDS, {"programme_id": programme_id, "voucher_keys": list(chunk)}
+            )
+            ids.update(((programme_id, key), entry_id) for entry_id, key in found)
+    entry_ids = [ids[(row["programme_id"], row["voucher_key"])] for row in rows]
+    balances.move(connection, rows)
+    for item, entry_id in zip(accepted, entry_ids, strict=True):
+        entry = _read(item.values, entry_id, item.project_code, item.source_code, Decimal(0))
+        _audit_post(session, actor, entry)
+    return entry_ids
+
+
+# The fields of a read that come from an entry's values as they are written.
+_READ_FROM_VALUES = frozenset(DisbursementRead.model_fields) - {
+    "id",
+    "project_code",
+    "funding_source",
+    "reversed",
+}
 
 
 def _read(
@@ -370,11 +630,7 @@ def _read(
         project_code=project_code,
         funding_source=source_code,
         reversed=reversed_ if values["kind"] == EntryKind.payment.value else None,
-        **{
-            k: v
-            for k, v in values.items()
-            if k in DisbursementRead.model_fields and k not in ("id",)
-        },
+        **{k: v for k, v in values.items() if k in _READ_FROM_VALUES},
     )
 
 

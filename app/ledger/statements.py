@@ -34,84 +34,88 @@ change_order = _table(ChangeOrder)
 contract_balance = _table(ContractBalance)
 
 _named_source = or_(source.c.code == bindparam("source"), source.c.name == bindparam("source"))
-# Everything a payment is checked against, read in one statement once the lock is held.
-PROJECT_CONTEXT = (
-    select(
-        project.c.id,
-        project.c.code,
-        project.c.original_estimate,
-        project.c.revised_estimate,
-        project.c.budget_policy,
-        project.c.warn_threshold,
-        project.c.status,
-        plan_item.c.programme_id,
-        programme.c.start_year.label("programme_start_year"),
-        programme.c.preparatory_months,
-        exists().where(budget_line.c.project_id == project.c.id).label("has_lines"),
-        # Codes and names never collide (funding service); order and limit make it certain.
-        select(source.c.id)
-        .where(_named_source, source.c.active.is_(True))
-        .order_by(source.c.id)
-        .limit(1)
-        .scalar_subquery()
-        .label("source_id"),
-        select(source.c.code)
-        .where(_named_source, source.c.active.is_(True))
-        .order_by(source.c.id)
-        .limit(1)
-        .scalar_subquery()
-        .label("source_code"),
+# Everything a payment is checked against, read in one statement once the lock is held (for
+# one project, or for a batch's projects; a batch names no source: it resolves each row's).
+_PROJECT_CONTEXT = select(
+    project.c.id,
+    project.c.code,
+    project.c.original_estimate,
+    project.c.revised_estimate,
+    project.c.budget_policy,
+    project.c.warn_threshold,
+    project.c.status,
+    plan_item.c.programme_id,
+    programme.c.start_year.label("programme_start_year"),
+    programme.c.preparatory_months,
+    exists().where(budget_line.c.project_id == project.c.id).label("has_lines"),
+    # Codes and names never collide (funding service); order and limit make it certain.
+    select(source.c.id)
+    .where(_named_source, source.c.active.is_(True))
+    .order_by(source.c.id)
+    .limit(1)
+    .scalar_subquery()
+    .label("source_id"),
+    select(source.c.code)
+    .where(_named_source, source.c.active.is_(True))
+    .order_by(source.c.id)
+    .limit(1)
+    .scalar_subquery()
+    .label("source_code"),
+).select_from(
+    project.join(plan_item, plan_item.c.id == project.c.plan_item_id).join(
+        programme, programme.c.id == plan_item.c.programme_id
     )
-    .select_from(
-        project.join(plan_item, plan_item.c.id == project.c.plan_item_id).join(
-            programme, programme.c.id == plan_item.c.programme_id
-        )
-    )
-    .where(project.c.id == bindparam("project_id"))
 )
-LINE_CONTEXT = (
-    select(
-        budget_line.c.id,
-        budget_line.c.code,
-        budget_line.c.name,
-        budget_line.c.estimate,
-        budget_line.c.budget_policy,
-        budget_line.c.warn_threshold,
-        func.coalesce(line_balance.c.disbursed, literal(0, MoneyType())).label("disbursed"),
-    )
-    .select_from(
-        budget_line.outerjoin(line_balance, line_balance.c.budget_line_id == budget_line.c.id)
-    )
-    .where(
-        budget_line.c.id == bindparam("line_id"),
-        budget_line.c.project_id == bindparam("project_id"),
-    )
+PROJECT_CONTEXT = _PROJECT_CONTEXT.where(project.c.id == bindparam("project_id"))
+PROJECT_CONTEXTS = _PROJECT_CONTEXT.where(
+    project.c.id.in_(bindparam("project_ids", expanding=True))
+)
+_LINE_CONTEXT = select(
+    budget_line.c.id,
+    budget_line.c.project_id,
+    budget_line.c.code,
+    budget_line.c.name,
+    budget_line.c.estimate,
+    budget_line.c.budget_policy,
+    budget_line.c.warn_threshold,
+    func.coalesce(line_balance.c.disbursed, literal(0, MoneyType())).label("disbursed"),
+).select_from(
+    budget_line.outerjoin(line_balance, line_balance.c.budget_line_id == budget_line.c.id)
+)
+LINE_CONTEXT = _LINE_CONTEXT.where(
+    budget_line.c.id == bindparam("line_id"),
+    budget_line.c.project_id == bindparam("project_id"),
+)
+# Every line of a batch's projects.
+LINES_OF_PROJECTS = _LINE_CONTEXT.where(
+    budget_line.c.project_id.in_(bindparam("project_ids", expanding=True))
 )
 # A contract's terms and what has been paid on it (under the project's lock).
-CONTRACT_CONTEXT = (
-    select(
-        contract.c.id,
-        contract.c.project_id,
-        contract.c.contract_no,
-        contract.c.signed_on,
-        contractor.c.name.label("contractor_name"),
-        contract.c.amount,
-        contract.c.retention_rate,
-        contract.c.accepted_on,
-        contract.c.defects_months,
-        contract.c.retention_released_on,
-        select(func.coalesce(func.sum(change_order.c.delta), 0))
-        .where(change_order.c.contract_id == contract.c.id)
-        .scalar_subquery()
-        .label("changes"),
-        func.coalesce(contract_balance.c.paid, 0).label("paid"),
+_CONTRACT_CONTEXT = select(
+    contract.c.id,
+    contract.c.project_id,
+    contract.c.contract_no,
+    contract.c.signed_on,
+    contractor.c.name.label("contractor_name"),
+    contract.c.amount,
+    contract.c.retention_rate,
+    contract.c.accepted_on,
+    contract.c.defects_months,
+    contract.c.retention_released_on,
+    select(func.coalesce(func.sum(change_order.c.delta), 0))
+    .where(change_order.c.contract_id == contract.c.id)
+    .scalar_subquery()
+    .label("changes"),
+    func.coalesce(contract_balance.c.paid, 0).label("paid"),
+).select_from(
+    contract.join(contractor, contractor.c.id == contract.c.contractor_id).outerjoin(
+        contract_balance, contract_balance.c.contract_id == contract.c.id
     )
-    .select_from(
-        contract.join(contractor, contractor.c.id == contract.c.contractor_id).outerjoin(
-            contract_balance, contract_balance.c.contract_id == contract.c.id
-        )
-    )
-    .where(contract.c.id == bindparam("contract_id"))
+)
+CONTRACT_CONTEXT = _CONTRACT_CONTEXT.where(contract.c.id == bindparam("contract_id"))
+# Every contract of a batch's projects.
+CONTRACTS_OF_PROJECTS = _CONTRACT_CONTEXT.where(
+    contract.c.project_id.in_(bindparam("project_ids", expanding=True))
 )
 VOUCHER_OWNER = select(entry.c.id, entry.c.voucher_no).where(
     and_(
@@ -135,4 +139,37 @@ APPEND_ENTRY = (
         ),
     )
     .returning(entry.c.id)
+)
+# Active funding sources by code and name: a batch resolves each row's source from these, as
+# PROJECT_CONTEXT does (the lowest id first, should a code and a name ever name two).
+ACTIVE_SOURCES = (
+    select(source.c.id, source.c.code, source.c.name)
+    .where(source.c.active.is_(True))
+    .order_by(source.c.id)
+)
+# A batch's entries, inserted together (the driver's executemany: pipelined on PostgreSQL).
+# Their ids are read back by voucher key (VOUCHER_IDS), unique in a programme: RETURNING many
+# rows costs more here, either as one statement per row (for the batch's order) or as
+# statements of a thousand rows' text that the driver parses one by one.
+APPEND_ENTRIES = insert(entry)
+VOUCHER_IDS = select(entry.c.id, entry.c.voucher_key).where(
+    entry.c.programme_id == bindparam("programme_id"),
+    entry.c.voucher_key.in_(bindparam("voucher_keys", expanding=True)),
+)
+# The entries that hold any of a batch's voucher keys in a programme.
+VOUCHERS_HELD = select(
+    entry.c.id,
+    entry.c.voucher_no,
+    entry.c.voucher_key,
+    entry.c.kind,
+    entry.c.project_id,
+    entry.c.amount,
+    entry.c.paid_on,
+    entry.c.payee,
+    entry.c.budget_line_id,
+    entry.c.contract_id,
+    entry.c.funding_source_id,
+).where(
+    entry.c.programme_id == bindparam("programme_id"),
+    entry.c.voucher_key.in_(bindparam("voucher_keys", expanding=True)),
 )
