@@ -8,7 +8,7 @@ lists each difference and the reason (or the benchmark) that keeps it.
 
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.engine import URL
 
 from app.config import Settings
@@ -27,6 +27,8 @@ class EngineRules(Protocol):
     def append_audit_entries(
         self, connection: Connection, contents: list[dict[str, Any]]
     ) -> None: ...
+
+    def upsert(self, table: Table) -> Any: ...
 
     # The database writes each CSV line of a big export itself, read with COPY.
     CSV_LINES_IN_SQL: bool

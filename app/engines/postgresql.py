@@ -21,6 +21,7 @@ from sqlalchemy import (
     or_,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -70,6 +71,11 @@ def claim_request(connection: Connection, key: int) -> bool:
     return bool(
         connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar()
     )
+
+
+def upsert(table: sa.Table) -> Any:
+    """The INSERT that takes ON CONFLICT DO UPDATE (the same clause on either engine)."""
+    return postgresql_insert(table)
 
 
 @compiles(UtcText, "postgresql")

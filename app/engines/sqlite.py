@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -86,6 +87,11 @@ def claim_request(connection: Connection, key: int) -> bool:
 # SQL measured slower (its string functions, and the joins for the names, cost more than the
 # Python writer saves; docs/PERFORMANCE.md).
 CSV_LINES_IN_SQL = False
+
+
+def upsert(table: sa.Table) -> Any:
+    """The INSERT that takes ON CONFLICT DO UPDATE (the same clause on either engine)."""
+    return sqlite_insert(table)
 
 
 @compiles(UtcText, "sqlite")

@@ -10,7 +10,6 @@ the benchmark generator uses (`rebuild_statement`, and `refill_statement` for a 
 with rows already).
 """
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,6 +33,7 @@ from sqlalchemy import (
 )
 
 from app.contracts.models import ContractBalance
+from app.engines import rules
 from app.funding.models import ProjectFunding
 from app.ledger.models import (
     BudgetLineBalance,
@@ -68,25 +68,24 @@ class Balance:
     def key_columns(self) -> tuple[str, ...]:
         return self.keys + (("month",) if self.monthly else ())
 
-    def move_statement(self) -> Update:
+    def add_statement(self, dialect: str) -> Insert:
+        """Add to the balance row, making it if it isn't there yet: one INSERT … ON CONFLICT DO
+        UPDATE (the dialect's), for one row or, executed with many, for a batch of them."""
         table = self.table
-        values: dict[str, Any] = {
-            self.amount: table.c[self.amount] + bindparam("b_amount", type_=MoneyType())
-        }
+        values: dict[str, Any] = {name: bindparam(name) for name in self.key_columns}
+        values[self.amount] = bindparam(self.amount, type_=MoneyType())
         if self.counted:
-            values["payments"] = table.c.payments + bindparam("b_payments")
-            values["reversals"] = table.c.reversals + bindparam("b_reversals")
-        # Parameters are prefixed b_: one named after a column would also set that column.
-        where = [table.c[name] == bindparam(f"b_{name}") for name in self.key_columns]
-        return update(table).where(*where).values(values)
-
-    def create_statement(self) -> Insert:
-        values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in self.key_columns}
-        values[self.amount] = bindparam("b_amount", type_=MoneyType())
-        if self.counted:
-            values["payments"] = bindparam("b_payments")
-            values["reversals"] = bindparam("b_reversals")
-        return insert(self.table).values({**self.defaults, **values})
+            values["payments"] = bindparam("payments")
+            values["reversals"] = bindparam("reversals")
+        statement = rules(dialect).upsert(table).values({**self.defaults, **values})
+        added: Insert = statement.on_conflict_do_update(
+            index_elements=list(self.key_columns),
+            set_={
+                name: table.c[name] + statement.excluded[name]
+                for name in (self.amount, *(("payments", "reversals") if self.counted else ()))
+            },
+        )
+        return added
 
     def recomputed(self) -> Select[Any]:
         """The balance recomputed from the entries: its keys (and month), amount and counts."""
@@ -195,31 +194,42 @@ BALANCES = (
     ),
 )
 ENTRY = _table(Disbursement)
-_STATEMENTS = [(b, b.move_statement(), b.create_statement()) for b in BALANCES]
+_ADD: dict[str, list[Insert]] = {}
 
 
 def move(connection: Connection, entries: Iterable[Mapping[str, Any]]) -> None:
     """Move every balance the entries change by their sums: each balance row once, made on
-    the first entry that moves it. Called under the lock of each entry's project, so no other
-    transaction moves or makes the same rows meanwhile."""
-    sums: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [Decimal(0), 0, 0])
+    the first entry that moves it, one statement per balance for the whole batch. Called
+    under the lock of each entry's project, so no other transaction moves the same rows."""
+    sums: list[dict[tuple[Any, ...], list[Any]]] = [{} for _ in BALANCES]
     for entry in entries:
         payment = entry["kind"] == EntryKind.payment.value
         month = month_start(entry["paid_on"])
-        for index, (balance, _move, _create) in enumerate(_STATEMENTS):
+        for balance, rows in zip(BALANCES, sums, strict=True):
             key = tuple(entry.get(name) for name in balance.keys)
             if None in key:
                 continue
-            moved = sums[(index, *key, month if balance.monthly else None)]
+            if balance.monthly:
+                key += (month,)
+            moved = rows.get(key)
+            if moved is None:
+                moved = rows[key] = [Decimal(0), 0, 0]
             moved[0] += entry["amount"]
             moved[1 if payment else 2] += 1
-    for (index, *keys, month), (amount, payments, reversals) in sums.items():
-        balance, move_row, create_row = _STATEMENTS[index]
-        values = dict(zip((f"b_{name}" for name in balance.keys), keys, strict=True))
-        values |= {"b_month": month, "b_amount": amount}
-        values |= {"b_payments": payments, "b_reversals": reversals}
-        if connection.execute(move_row, values).rowcount == 0:
-            connection.execute(create_row, values)
+    dialect = connection.dialect.name
+    statements = _ADD.get(dialect)
+    if statements is None:
+        statements = _ADD[dialect] = [balance.add_statement(dialect) for balance in BALANCES]
+    for balance, statement, rows in zip(BALANCES, statements, sums, strict=True):
+        if rows:
+            connection.execute(
+                statement,
+                [
+                    dict(zip(balance.key_columns, key, strict=True))
+                    | {balance.amount: amount, "payments": payments, "reversals": reversals}
+                    for key, (amount, payments, reversals) in rows.items()
+                ],
+            )
 
 
 def reconcile(connection: Connection) -> list[str]:

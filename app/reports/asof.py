@@ -24,7 +24,6 @@ from sqlalchemy import (
     Select,
     Subquery,
     cast,
-    extract,
     func,
     literal,
     select,
@@ -214,9 +213,9 @@ def percent_complete(*, as_of: date, today: date) -> tuple[Any, Any]:
     return func.coalesce(latest.c.percent, 0), m.outerjoin(latest, latest.c.milestone_id == m.c.id)
 
 
-def paid_by_period(*, scope: Select[Any], as_of: date, monthly: bool) -> Select[Any]:
-    """(year, paid) or, `monthly`, (year, month, paid) of the entries of the projects `scope`
-    selects dated by the date: the project month balances of the closed months, and the
+def paid_by_month(*, scope: Select[Any], as_of: date) -> Select[Any]:
+    """(month, paid) of the entries of the projects `scope` selects dated by the date, each
+    month by its first day: the project month balances of the closed months, and the
     entries of the date's own month up to it."""
     pm = ProjectMonth.__table__  # type: ignore[attr-defined]
     closed = select(pm.c.month.label("month"), fen(pm.c.disbursed).label("paid")).where(
@@ -226,7 +225,4 @@ def paid_by_period(*, scope: Select[Any], as_of: date, monthly: bool) -> Select[
         *_own_month(as_of), D.c.project_id.in_(scope)
     )
     both = union_all(closed, own).subquery()
-    periods: list[Any] = [extract("year", both.c.month)]
-    if monthly:
-        periods.append(extract("month", both.c.month))
-    return select(*periods, func.sum(both.c.paid)).group_by(*periods)
+    return select(both.c.month, func.sum(both.c.paid)).group_by(both.c.month)

@@ -25,7 +25,7 @@ from app.money import fen, share, yuan
 from app.programmes.models import PlanItem, Programme
 from app.programmes.service import get_programme
 from app.projects.models import ProjectSite
-from app.reports.asof import paid_by_period
+from app.reports.asof import paid_by_month
 from app.reports.budget import funding_query
 from app.reports.figures import (
     Figures,
@@ -268,8 +268,10 @@ def _funding_by_source(
 
 def _paid_by_year(*, session: Session, scope: Select[Any], as_of: date) -> dict[str, int]:
     """What the scope's projects were paid in each year up to the date; one statement."""
-    rows = session.execute(paid_by_period(scope=scope, as_of=as_of, monthly=False)).all()
-    return {str(int(year)): int(amount) for year, amount in rows}
+    years: dict[str, int] = {}
+    for month, amount in session.execute(paid_by_month(scope=scope, as_of=as_of)):
+        years[str(month.year)] = years.get(str(month.year), 0) + int(amount)
+    return years
 
 
 def _by_source(

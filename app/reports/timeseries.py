@@ -22,7 +22,7 @@ from app.milestones.models import Milestone, MilestoneProgress
 from app.money import fen, half_up, yuan
 from app.programmes.models import PlanItem, Programme
 from app.projects.service import get_project
-from app.reports.asof import paid_by_period
+from app.reports.asof import paid_by_month
 from app.reports.evm import earned_value, planned_ramp
 from app.reports.figures import P, project_ids
 from app.reports.portfolio import portfolio_scope
@@ -228,7 +228,7 @@ class _History:
             .where(m.c.project_id.in_(scope), mp.c.as_of <= as_of)
             .order_by(mp.c.as_of, mp.c.id)
         ).all()
-        paid = session.execute(paid_by_period(scope=scope, as_of=as_of, monthly=True)).all()
+        paid = session.execute(paid_by_month(scope=scope, as_of=as_of)).all()
         plans = {
             pid: _Plan(
                 revised=int(original),
@@ -264,7 +264,7 @@ class _History:
             revisions=[tuple(row) for row in revisions],
             reports=[tuple(row) for row in reports],
             milestone_project=milestone_project,
-            paid_by_month={date(int(y), int(mo), 1): int(amount) for y, mo, amount in paid},
+            paid_by_month={month: int(amount) for month, amount in paid},
             first_planned=first_planned,
             programme_start=date(min(start_years), 1, 1) if start_years else None,
         )
