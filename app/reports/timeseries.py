@@ -158,7 +158,7 @@ class _Plan:
         first planned date if that is earlier or it has no start."""
         if self.start is None:
             return self.dates[0]
-        return min(self.start + timedelta(days=1), self.dates[0])
+        return min(later(self.start, days=1), self.dates[0])
 
     def ramp(self, day: date) -> tuple[date | None, tuple[int, int, int, int]]:
         """PV from `day` until the next planned date (returned, None: for good), by the same

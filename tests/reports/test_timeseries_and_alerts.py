@@ -358,3 +358,22 @@ def test_every_point_of_a_programme_equals_its_portfolio_at_the_point_end(
             "ev": totals["ev"],
             "ac": totals["disbursed"],
         }, point["period"]
+
+
+def test_a_project_planned_to_start_on_the_last_representable_day_is_in_the_series(
+    client: TestClient, keys: Keys, session: Session
+) -> None:
+    """9999-12-31 is a valid (if odd) planned start: the series still answers, with the
+    project's BAC and the PV of its milestone planned (and passed) in 2023."""
+    project = make_project(session, make_programme(session)[1], code="TS-MAX")
+    url = f"/api/v1/projects/{project.id}"
+    patched = client.patch(
+        url,
+        json={"planned_start": "9999-12-31"},
+        headers={**keys.admin, **if_match(client, keys, url)},
+    )
+    assert patched.status_code == 200, patched.text
+    make_milestone(client, keys, project.id, "开工", "1", "2023-03-01")
+    points = _monthly(client, keys, project.code, "2023-06-30")["points"]
+    assert points[-1]["bac"] == "1000000.00"
+    assert points[-1]["pv"] == "1000000.00"  # its one milestone was due on 2023-03-01
