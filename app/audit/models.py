@@ -80,6 +80,21 @@ def entry_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({k: fields[k] for k in HASHED}).encode("utf-8")).hexdigest()
 
 
+def chained(
+    contents: list[dict[str, Any]], *, seq: int, prev_hash: str
+) -> tuple[list[dict[str, Any]], int, str]:
+    """Entries chained onto a head (seq, prev_hash) in order: each row with its seq, the hash
+    before it and its own hash (entry_hash); and the new head's seq and hash. For whoever
+    appends them under the head's lock."""
+    rows = []
+    for content in contents:
+        seq += 1
+        row = {**content, "seq": seq, "prev_hash": prev_hash}
+        prev_hash = entry_hash(row)
+        rows.append({**row, "hash": prev_hash})
+    return rows, seq, prev_hash
+
+
 def hash_template(content: dict[str, Any]) -> tuple[str, str]:
     """The canonical encoding of an entry to be appended, split around the two values only the
     chain's head knows: the text before the previous hash, and the text between it and the

@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from app.audit.models import AuditEntry, AuditHead, entry_hash
+from app.audit.models import AuditEntry, AuditHead, chained
 from app.config import Settings
 from app.errors import DomainError
 from app.timeutil import MonthStart, UtcText
@@ -119,14 +119,9 @@ _MOVE_HEAD = (
 
 def append_audit_entries(connection: Connection, contents: list[dict[str, Any]]) -> None:
     """Chain entries onto the audit trail's head. This transaction is SQLite's only writer:
-    read the head, hash each entry (entry_hash), insert them, move the head."""
+    read the head, chain the entries (`chained`), insert them, move the head."""
     seq, prev_hash = connection.execute(_HEAD).one()
-    rows = []
-    for content in contents:
-        seq += 1
-        row = {**content, "seq": seq, "prev_hash": prev_hash}
-        prev_hash = entry_hash(row)
-        rows.append({**row, "hash": prev_hash})
+    rows, seq, prev_hash = chained(contents, seq=seq, prev_hash=prev_hash)
     connection.execute(_APPEND, rows if len(rows) > 1 else rows[0])
     connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
 
