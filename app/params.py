@@ -7,8 +7,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy import ColumnElement, false, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, false, func, or_
+from sqlmodel import Session, SQLModel, col, select
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import HTTPConnection
 
@@ -93,6 +93,20 @@ async def pagination(
 
 
 PaginationDep = Annotated[Pagination, Depends(pagination)]
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def page_of(
+    session: Session, model: type[Row], clauses: Sequence[Any], page: Pagination, *order: Any
+) -> tuple[list[Row], int]:
+    """A list route's page: the rows of `model` matching every clause, in `order`, within the
+    page's window; and how many match in all."""
+    total = session.exec(select(func.count()).select_from(model).where(*clauses)).one()
+    rows = session.exec(
+        select(model).where(*clauses).order_by(*order).limit(page.limit).offset(page.offset)
+    )
+    return list(rows), total
 
 
 def parse_sort(

@@ -1,6 +1,5 @@
 """Contractors and suppliers (施工单位/供货商): the organisations contractor keys act for."""
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -9,7 +8,7 @@ from app.auth.scope import own_organisation
 from app.contractors.models import Contractor
 from app.contractors.schemas import ContractorCreate, ContractorUpdate
 from app.errors import Conflict, InvalidInput, NotFound
-from app.params import Pagination, contains_clause
+from app.params import Pagination, contains_clause, page_of
 
 
 def list_contractors(
@@ -18,15 +17,7 @@ def list_contractors(
     clauses = own_organisation(actor, col(Contractor.id))
     if q:
         clauses.append(contains_clause(q, Contractor.name) | (col(Contractor.credit_code) == q))
-    total = session.exec(select(func.count()).select_from(Contractor).where(*clauses)).one()
-    rows = session.exec(
-        select(Contractor)
-        .where(*clauses)
-        .order_by(col(Contractor.id))
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    return list(rows), total
+    return page_of(session, Contractor, clauses, page, col(Contractor.id))
 
 
 def get_contractor(*, session: Session, actor: Actor, contractor_id: int) -> Contractor:

@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -26,7 +26,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.inputs import identifier_key
 from app.milestones.models import Milestone
 from app.money import money_sum
-from app.params import Pagination, check_if_match, etag_for, ref_clause
+from app.params import Pagination, check_if_match, etag_for, page_of, ref_clause
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
 from app.projects.service import project_id_of
@@ -91,16 +91,7 @@ def list_contracts(
         clauses.append(col(Contract.project_id) == project_id)
     if contractor_id is not None:
         clauses.append(col(Contract.contractor_id) == contractor_id)
-    total = session.exec(select(func.count()).select_from(Contract).where(*clauses)).one()
-    rows = list(
-        session.exec(
-            select(Contract)
-            .where(*clauses)
-            .order_by(col(Contract.id))
-            .limit(page.limit)
-            .offset(page.offset)
-        )
-    )
+    rows, total = page_of(session, Contract, clauses, page, col(Contract.id))
     return contract_reads(session=session, contracts=rows, today=today), total
 
 

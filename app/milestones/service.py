@@ -18,7 +18,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.milestones.models import Milestone, MilestoneProgress
 from app.milestones.schemas import CertificationCreate, MilestoneCreate, ProgressCreate
 from app.money import FEN, money_sum
-from app.params import Pagination, check_code_free
+from app.params import Pagination, check_code_free, page_of
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
 from app.projects.service import project_id_of
@@ -127,15 +127,8 @@ def list_milestones(
         clauses.append(col(Milestone.project_id) == project_id)
     if contract_id is not None:
         clauses.append(col(Milestone.contract_id) == contract_id)
-    total = session.exec(select(func.count()).select_from(Milestone).where(*clauses)).one()
-    rows = session.exec(
-        select(Milestone)
-        .where(*clauses)
-        .order_by(col(Milestone.project_id), col(Milestone.planned_date), col(Milestone.id))
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    return list(rows), total
+    order = (col(Milestone.project_id), col(Milestone.planned_date), col(Milestone.id))
+    return page_of(session, Milestone, clauses, page, *order)
 
 
 def get_milestone(

@@ -12,7 +12,7 @@ from app.auth.models import Role
 from app.auth.scope import visible_projects
 from app.errors import NotFound
 from app.money import money_sum
-from app.params import Pagination, check_code_free, check_if_match, code_clause, etag_for
+from app.params import Pagination, check_code_free, check_if_match, code_clause, etag_for, page_of
 from app.programmes.models import PlanItem, Programme
 from app.programmes.schemas import (
     PlanItemCreate,
@@ -111,16 +111,7 @@ def list_programmes(
     """The programmes the caller may see: every one for staff; for a contractor, those with a
     project it holds a contract on."""
     scope = _programme_filter(actor)
-    total = session.exec(select(func.count()).select_from(Programme).where(*scope)).one()
-    rows = list(
-        session.exec(
-            select(Programme)
-            .where(*scope)
-            .order_by(col(Programme.id))
-            .limit(page.limit)
-            .offset(page.offset)
-        )
-    )
+    rows, total = page_of(session, Programme, scope, page, col(Programme.id))
     return programme_reads(session=session, actor=actor, programmes=rows), total
 
 

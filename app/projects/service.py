@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
@@ -27,6 +27,7 @@ from app.params import (
     code_clause,
     contains_clause,
     etag_for,
+    page_of,
     ref_clause,
 )
 from app.programmes.models import PlanItem, Programme
@@ -148,20 +149,11 @@ def list_projects(
 ) -> tuple[list[ProjectRead], int]:
     """One page of projects in the caller's scope, and how many match in all."""
     clauses = [visible_projects(actor), *_filter_clauses(filters)]
-    total = session.exec(select(func.count()).select_from(Project).where(*clauses)).one()
     order = [
         col(getattr(Project, name)).desc() if desc else col(getattr(Project, name))
         for name, desc in sort
     ]
-    rows = list(
-        session.exec(
-            select(Project)
-            .where(*clauses)
-            .order_by(*order, col(Project.id))
-            .limit(page.limit)
-            .offset(page.offset)
-        )
-    )
+    rows, total = page_of(session, Project, clauses, page, *order, col(Project.id))
     return project_reads(session=session, projects=rows), total
 
 

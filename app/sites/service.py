@@ -2,14 +2,14 @@
 
 from collections import defaultdict
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, delete, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
 from app.auth.scope import visible_projects
 from app.errors import Conflict, NotFound
-from app.params import Pagination, contains_clause, ref_clause
+from app.params import Pagination, contains_clause, page_of, ref_clause
 from app.projects.models import Project, ProjectSite
 from app.sites.models import Site, SiteAlias
 from app.sites.schemas import SiteCreate, SiteProjectRef, SiteRead, SiteUpdate
@@ -64,16 +64,7 @@ def search_sites(
         )
     if region:
         clauses.append(col(Site.region) == region)
-    total = session.exec(select(func.count()).select_from(Site).where(*clauses)).one()
-    rows = list(
-        session.exec(
-            select(Site)
-            .where(*clauses)
-            .order_by(col(Site.id))
-            .limit(page.limit)
-            .offset(page.offset)
-        )
-    )
+    rows, total = page_of(session, Site, clauses, page, col(Site.id))
     return site_reads(session=session, actor=actor, sites=rows), total
 
 
