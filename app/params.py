@@ -1,7 +1,7 @@
 """Query and path parameters shared by every list and item route."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -23,6 +23,17 @@ from app.inputs import SafeText, identifier_key
 from app.timeutil import business_today
 
 MAX_ID = 2_147_483_647
+# Rows a statement with an IN list names at most (SQLite allows 32,766 parameters).
+IN_CHUNK = 1000
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in runs of `size`, for statements with an IN list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 MAX_LIMIT = 500
 
 # An id as the service writes it: ASCII digits, no sign, space, point or leading zero. Python's
@@ -64,8 +75,6 @@ RefPath = Annotated[
     SafeText,
     Path(min_length=1, max_length=64, description="Numeric id, or the code (e.g. `ZL7-2B`)"),
 ]
-
-T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):

@@ -1,11 +1,12 @@
 """Contracts and change orders: what is committed, what has been paid, what is retained."""
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -26,7 +27,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.inputs import identifier_key
 from app.milestones.models import Milestone
 from app.money import money_sum
-from app.params import Pagination, check_if_match, etag_for, page_of, ref_clause
+from app.params import Pagination, check_if_match, chunks, etag_for, page_of, plain_id
 from app.projects.locks import lock_project_balance
 from app.projects.models import Project
 from app.projects.service import project_id_of
@@ -353,16 +354,31 @@ def list_change_orders(*, session: Session, contract: Contract) -> list[ChangeOr
     )
 
 
+def contracts_of(*, session: Session, project_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The contracts of each project (id and contract_key), a few statements for many."""
+    found: dict[int, list[Any]] = {pid: [] for pid in project_ids}
+    for chunk in chunks(sorted(found)):
+        for row in session.connection().execute(
+            sa.select(col(Contract.id), col(Contract.project_id), col(Contract.contract_key))
+            .where(col(Contract.project_id).in_(chunk))
+            .order_by(col(Contract.id))
+        ):
+            found[row.project_id].append(row)
+    return found
+
+
+def match_contract(contracts: Sequence[Any], ref: str) -> int | None:
+    """Which of a project's contracts (contracts_of) a reference names: by its number,
+    compared as identifiers are, or by its id written plainly."""
+    key = identifier_key(ref)
+    number = plain_id(key) if key.isascii() and key.isdigit() else None
+    for contract in contracts:
+        if contract.contract_key == key or contract.id == number:
+            found: int = contract.id
+            return found
+    return None
+
+
 def contract_of(*, session: Session, project_id: int, ref: str) -> int | None:
     """A contract of a project by its number (compared as identifiers are) or its id."""
-    key = identifier_key(ref)
-    found: int | None = session.exec(
-        select(Contract.id).where(
-            Contract.project_id == project_id,
-            or_(
-                col(Contract.contract_key) == key,
-                ref_clause(Contract.id, Contract.contract_key, key),
-            ),
-        )
-    ).first()
-    return found
+    return match_contract(contracts_of(session=session, project_ids=[project_id])[project_id], ref)

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import (
     Connection,
@@ -70,6 +71,56 @@ def claim_request(connection: Connection, key: int) -> bool:
     (writers run side by side here: a retry must not wait for, then repeat, the first)."""
     return bool(
         connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar()
+    )
+
+
+# From this many rows, `insert_rows` copies them in (COPY … FROM STDIN) instead of sending an
+# INSERT a row: psycopg's executemany sends one statement a row (pipelined), which for an
+# import's 100,000 entries and their audit entries kept the import waiting on the server
+# (docs/PERFORMANCE.md).
+COPY_FROM_ROWS = 100
+
+
+def insert_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all name the same columns, in this transaction: from COPY_FROM_ROWS
+    rows, by COPY, each value in its column's stored form. A constraint the rows
+    break is an IntegrityError either way."""
+    if len(rows) < COPY_FROM_ROWS:
+        connection.execute(table.insert(), rows)
+        return
+    dialect = connection.dialect
+    names = list(rows[0])
+    processors = [table.c[name].type.bind_processor(dialect) for name in names]
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"COPY {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(map(quote, names))}) FROM STDIN"
+    )
+    driver: Any = connection.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                # Each value in its stored form, as an INSERT would bind it (money as fen).
+                copy.write_row(
+                    [
+                        value if process is None or value is None else process(value)
+                        for process, value in zip(
+                            processors, map(row.__getitem__, names), strict=True
+                        )
+                    ]
+                )
+    except psycopg.IntegrityError as exc:
+        raise sa.exc.IntegrityError(statement, None, exc) from exc
+
+
+def new_ids(connection: Connection, table: sa.Table, count: int) -> list[int]:
+    """`count` ids for new rows of a table with a serial `id`, taken from its sequence now
+    (so rows copied in know their ids without reading them back)."""
+    sequence = func.pg_get_serial_sequence(table.name, "id")
+    return list(
+        connection.execute(
+            sa.select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        ).scalars()
     )
 
 
@@ -163,7 +214,7 @@ def append_audit_entries(connection: Connection, contents: list[dict[str, Any]])
     if len(contents) >= MANY_AUDIT_ENTRIES:
         seq, prev_hash = connection.execute(_HEAD_FOR_UPDATE).one()
         rows, seq, prev_hash = chained(contents, seq=seq, prev_hash=prev_hash)
-        connection.execute(_audit_entries.insert(), rows)
+        insert_rows(connection, _audit_entries, rows)
         connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
         return
     templated = []

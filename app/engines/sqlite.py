@@ -89,6 +89,20 @@ def claim_request(connection: Connection, key: int) -> bool:
 CSV_LINES_IN_SQL = False
 
 
+def insert_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all name the same columns: the driver's executemany, one prepared
+    statement run for each row in this process (no server to wait on; through the driver
+    directly, an import of 100,000 rows was 3 % faster, within reach of the noise)."""
+    connection.execute(table.insert(), rows)
+
+
+def new_ids(connection: Connection, table: sa.Table, count: int) -> list[int]:
+    """`count` ids for new rows of a table with an integer `id`: the next ones after the
+    highest. This transaction is the database's only writer until it commits."""
+    highest = connection.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+    return list(range(highest + 1, highest + 1 + count))
+
+
 def upsert(table: sa.Table) -> Any:
     """The INSERT that takes ON CONFLICT DO UPDATE (the same clause on either engine)."""
     return sqlite_insert(table)
@@ -109,7 +123,6 @@ def _start_of_month(element: MonthStart, compiler: SQLCompiler, **kw: Any) -> st
 _audit_entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _audit_head = AuditHead.__table__  # type: ignore[attr-defined]
 _HEAD = sa.select(_audit_head.c.seq, _audit_head.c.hash).where(_audit_head.c.id == 1)
-_APPEND = _audit_entries.insert()
 _MOVE_HEAD = (
     _audit_head.update()
     .where(_audit_head.c.id == 1)
@@ -122,7 +135,7 @@ def append_audit_entries(connection: Connection, contents: list[dict[str, Any]])
     read the head, chain the entries (`chained`), insert them, move the head."""
     seq, prev_hash = connection.execute(_HEAD).one()
     rows, seq, prev_hash = chained(contents, seq=seq, prev_hash=prev_hash)
-    connection.execute(_APPEND, rows if len(rows) > 1 else rows[0])
+    insert_rows(connection, _audit_entries, rows)
     connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev_hash})
 
 

@@ -22,11 +22,11 @@ from typing import IO, Any
 
 from openpyxl import load_workbook
 from pydantic import ValidationError
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.auth.actor import Actor
-from app.contracts.service import contract_of
+from app.contracts.service import contracts_of, match_contract
 from app.errors import DomainError, FieldError, InvalidInput, RowErrors
 from app.exports.service import undo_inert
 from app.funding.models import FundingSource
@@ -37,10 +37,10 @@ from app.ledger import statements as sql
 from app.ledger.models import EntryKind
 from app.ledger.schemas import BudgetWarning, DisbursementCreate
 from app.ledger.service import DuplicateVoucher, ProjectCancelled
-from app.params import code_clause
+from app.params import chunks, plain_id
 from app.programmes.models import PlanItem
 from app.projects.models import Project
-from app.projects.service import budget_line_of
+from app.projects.service import budget_lines_of, match_budget_line
 
 MAX_ROWS = 100_000
 MAX_ERRORS = 500
@@ -177,6 +177,7 @@ class _Errors:
 
     def raise_if_any(self, rows: int) -> None:
         if self.items:
+            self.items.sort(key=lambda error: error.row or 0)  # stable: a row's in order
             bad_rows = len({e.row for e in self.items})
             raise RowErrors(
                 f"{bad_rows} of {rows} rows can't be imported; nothing was posted", self.items
@@ -214,32 +215,40 @@ def _headings(fieldnames: Sequence[str], errors: _Errors) -> dict[int, str]:
     return mapping
 
 
-def _resolve_project(
-    session: Session, ref: str, cache: dict[str, tuple[Project, int] | None]
-) -> tuple[Project, int] | None:
-    """The project a row names (by code, typed in any Unicode form, or id), with its
-    programme."""
-    if ref in cache:  # as typed: most rows name a project another row named the same way
-        return cache[ref]
-    typed = ref
-    try:
-        ref = normalise_identifier(ref)
-    except ValueError:
-        return None
-    if ref not in cache:
-        found = session.exec(
-            select(Project, PlanItem.programme_id)
-            .join(PlanItem, col(PlanItem.id) == Project.plan_item_id)
-            .where(
-                or_(
-                    code_clause(Project.id, Project.code_key, ref),
-                    col(Project.code_key) == identifier_key(ref),
-                )
-            )
-        ).first()
-        cache[ref] = (found[0], found[1]) if found is not None else None
-    cache[typed] = cache[ref]
-    return cache[ref]
+def _projects_named(session: Session, refs: set[str]) -> dict[str, tuple[int, str, int] | None]:
+    """The project each reference names (by code, typed in any Unicode form, or by id written
+    plainly), as (id, code, programme): a few statements for every reference of a file."""
+    typed: dict[str, str | None] = {}
+    for ref in refs:
+        try:
+            typed[ref] = normalise_identifier(ref)
+        except ValueError:
+            typed[ref] = None
+    named = [ref for ref in typed.values() if ref is not None]
+    keys = sorted({identifier_key(ref) for ref in named})
+    ids = sorted({n for ref in named if ref.isascii() and (n := plain_id(ref)) is not None})
+    query = (
+        select(col(Project.id), col(Project.code), col(Project.code_key))
+        .add_columns(col(PlanItem.programme_id))
+        .join(PlanItem, col(PlanItem.id) == Project.plan_item_id)
+    )
+    by_key: dict[str, tuple[int, str, int]] = {}
+    by_id: dict[int, tuple[int, str, int]] = {}
+    connection = session.connection()
+    for column, values in ((col(Project.code_key), keys), (col(Project.id), ids)):
+        for chunk in chunks(values):
+            for pid, code, code_key, programme_id in connection.execute(
+                query.where(column.in_(chunk))
+            ):
+                by_key[code_key] = by_id[pid] = (pid, code, programme_id)
+    found: dict[str, tuple[int, str, int] | None] = {}
+    for ref, name in typed.items():
+        if name is None:
+            found[ref] = None
+            continue
+        number = plain_id(name) if name.isascii() else None
+        found[ref] = by_id.get(number) if number in by_id else by_key.get(identifier_key(name))
+    return found
 
 
 XLSX_MAGIC = b"PK\x03\x04"
@@ -327,12 +336,9 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
             [FieldError(field="file", location="body", message=str(exc), type="csv", row=1)],
         ) from exc
     errors.raise_if_any(0)
-    projects: dict[str, tuple[Project, int] | None] = {}
-    # A month's rows name the same few lines and contracts over and over: each looked up once.
-    lines: dict[tuple[int, str], int | str] = {}
-    contracts: dict[tuple[int, str], int | None] = {}
-    seen: dict[tuple[int, str], int] = {}
-    parsed: list[ParsedRow] = []
+    # The file is read first, then every project, budget line and contract it names is
+    # looked up at once: a month's rows name the same few over and over.
+    read: list[tuple[int, dict[str, str]]] = []
     row_no = 1
     try:
         for cells in reader:
@@ -351,79 +357,84 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
                 for name in unstorable:
                     errors.add(row_no, name, "contains control characters")
                 continue
-            kind = _kind(values.get("kind", ""))
-            if kind is None:
-                errors.add(row_no, "kind", f"{values['kind']!r} is neither payment nor reversal")
-                continue
-            amount = _amount(values["amount"])
-            if kind is EntryKind.reversal:
-                if not amount.startswith("-"):
-                    errors.add(row_no, "amount", "a reversal's amount is negative")
-                    continue
-                amount = amount[1:]
-            resolved = _resolve_project(session, values["project"], projects)
-            if resolved is None:
-                errors.add(row_no, "project", f"no project {values['project']!r}")
-                continue
-            project, programme_id = resolved
-            assert project.id is not None
-            line_id = None
-            if values.get("budget_line"):
-                named = (project.id, values["budget_line"])
-                if named not in lines:
-                    lines[named] = budget_line_of(
-                        session=session, project_id=project.id, ref=values["budget_line"]
-                    )
-                line = lines[named]
-                if isinstance(line, str):
-                    errors.add(row_no, "budget_line", f"{project.code}: {line}")
-                    continue
-                line_id = line
-            contract_id = None
-            if values.get("contract"):
-                named = (project.id, values["contract"])
-                if named not in contracts:
-                    contracts[named] = contract_of(
-                        session=session, project_id=project.id, ref=values["contract"]
-                    )
-                contract_id = contracts[named]
-                if contract_id is None:
-                    errors.add(
-                        row_no, "contract", f"{project.code} has no contract {values['contract']!r}"
-                    )
-                    continue
-            try:
-                data = DisbursementCreate.model_validate(
-                    {
-                        "project_id": project.id,
-                        "budget_line_id": line_id,
-                        "contract_id": contract_id,
-                        "amount": amount,
-                        "paid_on": _date(values["paid_on"]),
-                        "payee": values["payee"],
-                        "voucher_no": values["voucher_no"],
-                        "funding_source": values["funding_source"],
-                        "memo": values.get("memo") or None,
-                        "payee_differs_reason": values.get("payee_differs_reason") or None,
-                    }
-                )
-            except ValidationError as exc:
-                for err in exc.errors():
-                    column = _column(str(err["loc"][0])) if err["loc"] else "row"
-                    errors.add(row_no, column, err["msg"])
-                continue
-            key = (programme_id, identifier_key(data.voucher_no))
-            if key in seen:
-                errors.add(
-                    row_no, "voucher_no", f"voucher {data.voucher_no} is also on row {seen[key]}"
-                )
-                continue
-            seen[key] = row_no
-            parsed.append(ParsedRow(row=row_no, data=data, programme_id=programme_id, kind=kind))
+            read.append((row_no, values))
     except csv.Error as exc:
         errors.add(row_no, "file", f"not valid CSV: {exc}")
     except UnicodeDecodeError as exc:  # pragma: no cover - detect_encoding read it all already
         errors.add(row_no, "file", f"unreadable text: {exc.reason}")
+    projects = _projects_named(session, {values["project"] for _, values in read})
+    project_ids = sorted({found[0] for found in projects.values() if found is not None})
+    lines_of = budget_lines_of(session=session, project_ids=project_ids)
+    contracts_of_project = contracts_of(session=session, project_ids=project_ids)
+    lines: dict[tuple[int, str], int | str] = {}
+    contracts: dict[tuple[int, str], int | None] = {}
+    seen: dict[tuple[int, str], int] = {}
+    parsed: list[ParsedRow] = []
+    for row, values in read:
+        kind = _kind(values.get("kind", ""))
+        if kind is None:
+            errors.add(row, "kind", f"{values['kind']!r} is neither payment nor reversal")
+            continue
+        amount = _amount(values["amount"])
+        if kind is EntryKind.reversal:
+            if not amount.startswith("-"):
+                errors.add(row, "amount", "a reversal's amount is negative")
+                continue
+            amount = amount[1:]
+        project = projects[values["project"]]
+        if project is None:
+            errors.add(row, "project", f"no project {values['project']!r}")
+            continue
+        project_id, project_code, programme_id = project
+        line_id = None
+        if values.get("budget_line"):
+            named = (project_id, values["budget_line"])
+            if named not in lines:
+                lines[named] = match_budget_line(lines_of[project_id], values["budget_line"])
+            line = lines[named]
+            if isinstance(line, str):
+                errors.add(row, "budget_line", f"{project_code}: {line}")
+                continue
+            line_id = line
+        contract_id = None
+        if values.get("contract"):
+            named = (project_id, values["contract"])
+            if named not in contracts:
+                contracts[named] = match_contract(
+                    contracts_of_project[project_id], values["contract"]
+                )
+            contract_id = contracts[named]
+            if contract_id is None:
+                errors.add(
+                    row, "contract", f"{project_code} has no contract {values['contract']!r}"
+                )
+                continue
+        try:
+            data = DisbursementCreate.model_validate(
+                {
+                    "project_id": project_id,
+                    "budget_line_id": line_id,
+                    "contract_id": contract_id,
+                    "amount": amount,
+                    "paid_on": _date(values["paid_on"]),
+                    "payee": values["payee"],
+                    "voucher_no": values["voucher_no"],
+                    "funding_source": values["funding_source"],
+                    "memo": values.get("memo") or None,
+                    "payee_differs_reason": values.get("payee_differs_reason") or None,
+                }
+            )
+        except ValidationError as exc:
+            for err in exc.errors():
+                column = _column(str(err["loc"][0])) if err["loc"] else "row"
+                errors.add(row, column, err["msg"])
+            continue
+        key = (programme_id, identifier_key(data.voucher_no))
+        if key in seen:
+            errors.add(row, "voucher_no", f"voucher {data.voucher_no} is also on row {seen[key]}")
+            continue
+        seen[key] = row
+        parsed.append(ParsedRow(row=row, data=data, programme_id=programme_id, kind=kind))
     errors.raise_if_any(row_no - 1)
     if not parsed:
         raise _file_error("the file has no rows to import", "no data rows", "empty")
@@ -439,11 +450,9 @@ def _posted_vouchers(session: Session, rows: Sequence[ParsedRow]) -> dict[tuple[
     connection = session.connection()
     found: dict[tuple[int, str], Any] = {}
     for programme_id, programme_keys in keys.items():
-        ordered = sorted(programme_keys)
-        for start in range(0, len(ordered), service.IN_CHUNK):
-            chunk = ordered[start : start + service.IN_CHUNK]
+        for chunk in chunks(sorted(programme_keys)):
             for entry in connection.execute(
-                sql.VOUCHERS_HELD, {"programme_id": programme_id, "voucher_keys": chunk}
+                sql.VOUCHERS_HELD, {"programme_id": programme_id, "voucher_keys": list(chunk)}
             ):
                 found[(programme_id, entry.voucher_key)] = entry
     return found

@@ -7,8 +7,7 @@ moved in the same transaction as each entry: the check reads one locked row, wha
 size of the ledger.
 """
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +22,7 @@ from app.auth.actor import Actor
 from app.auth.scope import own_contracts, visible_projects
 from app.contracts.service import contract_of
 from app.contracts.terms import ContractTerms, contract_terms
+from app.engines import rules
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.funding.models import FundingSource
 from app.funding.service import resolve_source
@@ -42,7 +42,7 @@ from app.ledger.schemas import (
     ReversalCreate,
 )
 from app.money import money_sum, share
-from app.params import Pagination, contains_clause
+from app.params import Pagination, chunks, contains_clause
 from app.projects.locks import lock_project_balance
 from app.projects.models import BudgetLine, Project, ProjectStatus
 from app.projects.service import budget_line_of, project_id_of
@@ -479,15 +479,6 @@ def post_disbursement(
     )
 
 
-# Rows a statement with an IN list names at most (SQLite allows 32,766 parameters).
-IN_CHUNK = 1000
-
-
-def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def lock_payment_contexts(
     session: Session, project_ids: Iterable[int]
 ) -> dict[int, PaymentContext]:
@@ -500,7 +491,7 @@ def lock_payment_contexts(
     projects: dict[int, Record] = {}
     lines: dict[int, dict[int, Record]] = {pid: {} for pid in ordered}
     contracts: dict[int, dict[int, Record]] = {pid: {} for pid in ordered}
-    for chunk in _chunks(ordered):
+    for chunk in chunks(ordered):
         ids = {"project_ids": list(chunk)}
         for project in connection.execute(sql.PROJECT_CONTEXTS, {**ids, "source": ""}):
             projects[project.id] = project
@@ -577,31 +568,27 @@ def check_payments(
 
 def write_payments(*, session: Session, actor: Actor, accepted: Sequence[Accepted]) -> list[int]:
     """Post a checked batch (check_payments), still under its projects' locks: insert the
-    entries together, move each balance once by their sums, and queue an audit entry for
-    each, as `post_disbursement` does for one. Returns the entries' ids in the batch's order.
-    A voucher number taken by another payment since the batch was checked is a 409."""
+    entries together (their ids taken first), move each balance once by their sums, and
+    queue an audit entry for each, as `post_disbursement` does for one. Returns the entries'
+    ids in the batch's order. A voucher number taken by another payment since the batch was
+    checked is a 409."""
     connection = session.connection()
+    engine = rules(connection.dialect.name)
     rows = [a.values for a in accepted]
     if not rows:
         return []
+    entry_ids = engine.new_ids(connection, balances.ENTRY, len(rows))
     try:
-        connection.execute(sql.APPEND_ENTRIES, rows)
+        engine.insert_rows(
+            connection,
+            balances.ENTRY,
+            [{**row, "id": entry_id} for row, entry_id in zip(rows, entry_ids, strict=True)],
+        )
     except IntegrityError as exc:
         raise DuplicateVoucher(
             "another payment took one of these voucher numbers while they were being posted; "
             "nothing was posted: send them again to see which"
         ) from exc
-    keys: dict[int, list[str]] = defaultdict(list)
-    for row in rows:
-        keys[row["programme_id"]].append(row["voucher_key"])
-    ids: dict[tuple[int, str], int] = {}
-    for programme_id, programme_keys in keys.items():
-        for chunk in _chunks(programme_keys):
-            found = connection.execute(
-                sql.VOUCHER_IDS, {"programme_id": programme_id, "voucher_keys": list(chunk)}
-            )
-            ids.update(((programme_id, key), entry_id) for entry_id, key in found)
-    entry_ids = [ids[(row["programme_id"], row["voucher_key"])] for row in rows]
     balances.move(connection, rows)
     for item, entry_id in zip(accepted, entry_ids, strict=True):
         entry = _read(item.values, entry_id, item.project_code, item.source_code, Decimal(0))

@@ -147,15 +147,6 @@ ACTIVE_SOURCES = (
     .where(source.c.active.is_(True))
     .order_by(source.c.id)
 )
-# A batch's entries, inserted together (the driver's executemany: pipelined on PostgreSQL).
-# Their ids are read back by voucher key (VOUCHER_IDS), unique in a programme: RETURNING many
-# rows costs more here, either as one statement per row (for the batch's order) or as
-# statements of a thousand rows' text that the driver parses one by one.
-APPEND_ENTRIES = insert(entry)
-VOUCHER_IDS = select(entry.c.id, entry.c.voucher_key).where(
-    entry.c.programme_id == bindparam("programme_id"),
-    entry.c.voucher_key.in_(bindparam("voucher_keys", expanding=True)),
-)
 # The entries that hold any of a batch's voucher keys in a programme.
 VOUCHERS_HELD = select(
     entry.c.id,

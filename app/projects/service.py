@@ -24,6 +24,7 @@ from app.params import (
     Pagination,
     check_code_free,
     check_if_match,
+    chunks,
     code_clause,
     contains_clause,
     etag_for,
@@ -570,22 +571,41 @@ def project_id_of(*, session: Session, actor: Actor, ref: int | str, field: str)
     return found
 
 
-def budget_line_of(*, session: Session, project_id: int, ref: str) -> int | str:
-    """A budget line of a project by its code (`ZL7-6-6`, compared as identifiers are), its
-    name (`图书`) or its id: the id, or why there is none."""
-    lines = session.exec(
-        select(BudgetLine.id, BudgetLine.code_key, BudgetLine.name).where(
-            BudgetLine.project_id == project_id
-        )
-    ).all()
+def budget_lines_of(*, session: Session, project_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The budget lines of each project (id, code_key, name), a few statements for many."""
+    found: dict[int, list[Any]] = {pid: [] for pid in project_ids}
+    for chunk in chunks(sorted(found)):
+        for row in session.connection().execute(
+            sa.select(col(BudgetLine.id), col(BudgetLine.project_id), col(BudgetLine.code_key))
+            .add_columns(col(BudgetLine.name))
+            .where(col(BudgetLine.project_id).in_(chunk))
+            .order_by(col(BudgetLine.id))
+        ):
+            found[row.project_id].append(row)
+    return found
+
+
+def match_budget_line(lines: Sequence[Any], ref: str) -> int | str:
+    """Which of a project's budget lines (budget_lines_of) a reference names: by its code
+    (`ZL7-6-6`, compared as identifiers are), its name (`图书`) or its id; the id, or why
+    there is none."""
     key = identifier_key(ref)
     for matches in (
-        [id_ for id_, code_key, _ in lines if code_key == key],
-        [id_ for id_, _, name in lines if name.strip() == ref.strip()],
-        [id_ for id_, _, _ in lines if ref.isascii() and ref.isdigit() and str(id_) == ref],
+        [line.id for line in lines if line.code_key == key],
+        [line.id for line in lines if line.name.strip() == ref.strip()],
+        [line.id for line in lines if ref.isascii() and ref.isdigit() and str(line.id) == ref],
     ):
         if len(matches) == 1 and matches[0] is not None:
-            return matches[0]
+            found: int = matches[0]
+            return found
         if len(matches) > 1:
             return f"{len(matches)} budget lines are named {ref!r}: give its code"
     return f"no budget line {ref!r} in this project"
+
+
+def budget_line_of(*, session: Session, project_id: int, ref: str) -> int | str:
+    """A budget line of a project by its code, its name or its id: the id, or why there is
+    none (match_budget_line)."""
+    return match_budget_line(
+        budget_lines_of(session=session, project_ids=[project_id])[project_id], ref
+    )

@@ -1,7 +1,7 @@
 """Every write leaves a hash-chained audit entry; tampering with any entry is found."""
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from app.audit.models import canonical, entry_hash, hash_template
 from app.audit.service import verify
+from app.auth.models import Role
 from tests.factories import Keys, guard_lifted, if_match, make_programme, make_project, payment
 
 
@@ -315,3 +316,22 @@ def test_an_entry_past_the_head_is_found(
     result = client.get("/api/v1/audit/verify", headers=keys.admin).json()
     assert result["ok"] is False
     assert "not on the chain" in result["detail"]
+
+
+def test_the_canonical_encoding_is_fixed() -> None:
+    """Every entry's hash is taken over this text: a change to it would break every chain
+    already written. Sorted keys at every depth, no spaces, Chinese as itself, decimals as
+    written, dates in ISO 8601, instants in UTC to the microsecond, tuples as lists."""
+    china = timezone(timedelta(hours=8))
+    value = {
+        "b": [Decimal("1.10"), date(2023, 6, 30), (1, None)],
+        "a": {"z": True, "y": datetime(2023, 6, 30, 8, 0, tzinfo=china), "x": "县级财政"},
+        "c": Decimal("-0.05"),
+        "role": Role.finance,
+    }
+    assert canonical(value) == (
+        '{"a":{"x":"县级财政","y":"2023-06-30T00:00:00.000000+00:00","z":true},'
+        '"b":["1.10","2023-06-30",[1,null]],"c":"-0.05","role":"finance"}'
+    )
+    with pytest.raises(TypeError, match="set has no canonical encoding"):
+        canonical({"a": {1, 2}})

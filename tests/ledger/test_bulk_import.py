@@ -254,6 +254,45 @@ def test_an_import_posts_what_posting_each_row_posts(
     assert _entries(client, keys, session, "X") == before
 
 
+def _many_rows(count: int) -> list[str]:
+    """Rows enough that PostgreSQL copies the entries and their audit entries in (COPY): on
+    lines, on a contract (to its contractor and to someone else), with memos, full-width
+    vouchers and every funding source; the first takes line A-2 past its warning."""
+    rows = []
+    for n in range(count):
+        day = f"2023-07-{1 + n % 28:02d}"
+        rows.append(
+            (
+                f"{{p}}-A,{{p}}-A-2,,{150000 if n == 0 else 100 + n}.25,{day},乙公司,L-{n},county,"
+                f"批量 {n},",
+                f"{{p}}-C,,{{p}}-HT,{200 + n}.50,{day},{CONTRACTOR},L-{n},self_raised,,",
+                f"{{p}}-C,,{{p}}-HT,{n + 1}.00,{day},代收单位,Ｌ－{n},county,,总包指定代收",
+                f"{{p}}-B,,,1.01,{day},丙公司,l-{n},central_budget,,",
+            )[n % 4]
+        )
+    return rows
+
+
+def test_a_large_import_posts_what_posting_each_row_posts(
+    client: TestClient, keys: Keys, session: Session, books: None
+) -> None:
+    rows = _many_rows(120)
+    imported = _import(client, keys, _file(rows, "X"))
+    assert imported.status_code == 201, imported.text
+    singles = _one_by_one(client, keys, rows)
+    assert [r.status_code for r in singles] == [201] * len(rows)
+    assert imported.json()["posted"] == len(rows)
+    assert [(w["row"], w["code"]) for w in imported.json()["warnings"]] == [
+        (row, w["code"])
+        for row, response in enumerate(singles, start=2)
+        for w in response.json()["warnings"]
+    ]
+    assert imported.json()["warnings"]
+    assert _entries(client, keys, session, "X") == _entries(client, keys, session, "Y")
+    assert _audit(client, keys, "X") == _audit(client, keys, "Y")
+    assert _balances(session, "X") == _balances(session, "Y")
+
+
 def test_rows_refused_because_of_earlier_rows_are_named_as_posting_refuses_them(
     client: TestClient, keys: Keys, session: Session, books: None
 ) -> None:
