@@ -268,7 +268,6 @@ def test_a_past_date_shows_the_project_as_it_stood(page: Watched, live_server: L
         p.evaluate("() => { location.hash = '#/projects/ZL7-2B'; }")
     with rendered(p):
         p.locator("#as-of").fill("2022-12-31")
-        p.locator("#as-of").dispatch_event("change")
     assert p.locator("#status").inner_text() == "数据截至 2022-12-31"
     with live_server.api(live_server.admin_key) as api:
         report = api.get("/projects/ZL7-2B/report", params={"as_of": "2022-12-31"}).json()
@@ -284,7 +283,6 @@ def test_a_past_date_shows_the_project_as_it_stood(page: Watched, live_server: L
     assert p.locator("#payments tbody tr").count() == ledger["total"]
     # A date after today is refused on the page, and the figures stay as they were.
     p.locator("#as-of").fill("2999-01-01")
-    p.locator("#as-of").dispatch_event("change")
     assert "不能晚于今天" in p.locator("#problem").inner_text()
     assert p.locator("#as-of").input_value() == "2022-12-31"
 
