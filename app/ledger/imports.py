@@ -20,8 +20,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import IO, Any
 
-from openpyxl import load_workbook
 from pydantic import ValidationError
+from python_calamine import CalamineWorkbook, SheetTypeEnum
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -283,9 +283,12 @@ def _xlsx_text(value: Any) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
         # An XLSX number cell is a double: the only float near money here, and never computed
-        # with. Its shortest round-trip text is the decimal the cell holds (1234.5), parsed
-        # as text by the same exact amount check as CSV, so a double that is no two-decimal
-        # amount (a formula's 0.30000000000000004) is refused, never rounded.
+        # with. A whole number is written as one (a voucher 20230012, an id 12). Otherwise its
+        # shortest round-trip text is the decimal the cell holds (1234.5), parsed as text by
+        # the same exact amount check as CSV, so a double that is no two-decimal amount (a
+        # formula's 0.30000000000000004) is refused, never rounded.
+        if value.is_integer():
+            return str(int(value))
         return format(Decimal(repr(value)), "f")
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time() else value.isoformat()
@@ -295,14 +298,22 @@ def _xlsx_text(value: Any) -> str:
 
 
 def _xlsx_rows(upload: IO[bytes]) -> Iterator[list[str]]:
+    """The first worksheet's rows from A1, so that row numbers and columns are Excel's."""
     try:
-        book = load_workbook(upload, read_only=True, data_only=True)
-    except Exception as exc:  # a damaged or foreign zip: whatever openpyxl raises
+        book = CalamineWorkbook.from_filelike(upload)
+        sheets = [
+            index
+            for index, sheet in enumerate(book.sheets_metadata)
+            if sheet.typ == SheetTypeEnum.WorkSheet
+        ]
+        if not sheets:
+            return
+        sheet = book.get_sheet_by_index(sheets[0])
+    except Exception as exc:  # a damaged or foreign zip: whatever the reader raises
         raise _file_error("the file is not an XLSX workbook", str(exc)[:200], "xlsx") from exc
     try:
-        if not book.worksheets:
-            return
-        for values in book.worksheets[0].iter_rows(values_only=True):
+        # Without skip_empty_area=False the rows would start at the first cell with a value.
+        for values in sheet.to_python(skip_empty_area=False):
             yield [_xlsx_text(value) for value in values]
     except Exception as exc:
         raise _file_error("the XLSX workbook can't be read", str(exc)[:200], "xlsx") from exc

@@ -4,7 +4,7 @@ named by the spreadsheet's row and column, and the key checked before the file i
 import codecs
 import io
 import zipfile
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -491,6 +491,53 @@ def test_an_xlsx_number_cell_is_the_amount_it_shows_or_refused(
     )
     assert exact.status_code == 201, exact.text
     assert _total(client, keys) == (3, "1049999.99")
+
+
+def test_an_xlsx_table_is_read_from_a1_of_the_first_worksheet(
+    client: TestClient, keys: Keys, projects: Any
+) -> None:
+    """A chart sheet before the worksheet, a table from column C with an empty row in it,
+    whole numbers for a project id and a voucher: rows and columns are Excel's, and 20230012
+    is the voucher 20230012, not 20230012.0."""
+    a, _b = projects
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    book.create_chartsheet("图表", 0)
+    table = [
+        ["项目编号", "金额", "支付日期", "收款单位", "凭证号", "资金来源"],
+        [a.id, 1500, datetime(2023, 6, 5), "甲", 20230012, "county"],
+        [],
+        ["IMP-B", 12.5, "2023-06-06", "乙", "X-2", "county"],
+        ["IMP-Z", 1, "2023-06-07", "丙", "X-3", "county"],
+    ]
+    for row_no, row in enumerate(table, start=1):
+        for column_no, value in enumerate(row, start=3):
+            sheet.cell(row=row_no, column=column_no, value=value)
+    body = io.BytesIO()
+    book.save(body)
+    refused = _post(client, keys, body.getvalue())
+    assert refused.status_code == 422, refused.text
+    assert [(e["row"], e["field"]) for e in refused.json()["errors"]] == [(5, "project")]
+    sheet.delete_rows(5)
+    body = io.BytesIO()
+    book.save(body)
+    posted = _post(client, keys, body.getvalue())
+    assert posted.status_code == 201, posted.text
+    entries = client.get(
+        "/api/v1/disbursements", params={"sort": "paid_on"}, headers=keys.viewer
+    ).json()["items"]
+    assert [(e["project_code"], e["amount"], e["paid_on"], e["voucher_no"]) for e in entries] == [
+        ("IMP-A", "1500.00", "2023-06-05", "20230012"),
+        ("IMP-B", "12.50", "2023-06-06", "X-2"),
+    ]
+    # The heading row is the sheet's first, as a CSV's is its first line.
+    sheet.insert_rows(1)
+    body = io.BytesIO()
+    book.save(body)
+    lower = _post(client, keys, body.getvalue())
+    assert lower.status_code == 422, lower.text
+    assert {e["row"] for e in lower.json()["errors"]} == {1}
 
 
 @pytest.mark.parametrize("body", [b"", codecs.BOM_UTF8])
