@@ -368,15 +368,14 @@ def contracts_of(*, session: Session, project_ids: Sequence[int]) -> dict[int, l
 
 
 def match_contract(contracts: Sequence[Any], ref: str) -> int | None:
-    """Which of a project's contracts (contracts_of) a reference names: by its number,
-    compared as identifiers are, or by its id written plainly."""
+    """Which of a project's contracts (contracts_of) a reference names: by its id written
+    plainly, else by its number, compared as identifiers are."""
     key = identifier_key(ref)
     number = plain_id(key) if key.isascii() and key.isdigit() else None
-    for contract in contracts:
-        if contract.contract_key == key or contract.id == number:
-            found: int = contract.id
-            return found
-    return None
+    by_id = [contract.id for contract in contracts if contract.id == number]
+    by_number = [contract.id for contract in contracts if contract.contract_key == key]
+    found: int | None = (by_id or by_number or [None])[0]
+    return found
 
 
 def contract_of(*, session: Session, project_id: int, ref: str) -> int | None:

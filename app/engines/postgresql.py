@@ -84,7 +84,7 @@ COPY_FROM_ROWS = 100
 def insert_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows that all name the same columns, in this transaction: from COPY_FROM_ROWS
     rows, by COPY, each value in its column's stored form. A constraint the rows
-    break is an IntegrityError either way."""
+    break is an IntegrityError either way, a lost connection a DBAPIError."""
     if len(rows) < COPY_FROM_ROWS:
         connection.execute(table.insert(), rows)
         return
@@ -109,8 +109,17 @@ def insert_rows(connection: Connection, table: sa.Table, rows: list[dict[str, An
                         )
                     ]
                 )
-    except psycopg.IntegrityError as exc:
-        raise sa.exc.IntegrityError(statement, None, exc) from exc
+    except psycopg.Error as exc:
+        error: Any = exc
+        # As SQLAlchemy would raise it from an INSERT: a broken constraint an IntegrityError,
+        # a lost server a DBAPIError that says the connection is gone.
+        raise sa.exc.DBAPIError.instance(
+            statement,
+            None,
+            exc,
+            psycopg.Error,
+            connection_invalidated=dialect.is_disconnect(error, driver, None),
+        ) from exc
 
 
 def new_ids(connection: Connection, table: sa.Table, count: int) -> list[int]:

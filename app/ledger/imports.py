@@ -16,12 +16,11 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 from typing import IO, Any
 
 from pydantic import ValidationError
-from python_calamine import CalamineWorkbook, SheetTypeEnum
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -32,7 +31,7 @@ from app.exports.service import undo_inert
 from app.funding.models import FundingSource
 from app.inputs import check_text, identifier_key, normalise_identifier
 from app.labels import ENTRY_KIND
-from app.ledger import service
+from app.ledger import service, xlsx
 from app.ledger import statements as sql
 from app.ledger.models import EntryKind
 from app.ledger.schemas import BudgetWarning, DisbursementCreate
@@ -177,7 +176,6 @@ class _Errors:
 
     def raise_if_any(self, rows: int) -> None:
         if self.items:
-            self.items.sort(key=lambda error: error.row or 0)  # stable: a row's in order
             bad_rows = len({e.row for e in self.items})
             raise RowErrors(
                 f"{bad_rows} of {rows} rows can't be imported; nothing was posted", self.items
@@ -275,50 +273,11 @@ def _rows(upload: IO[bytes]) -> Iterator[list[str]]:
     return ([undo_inert(cell) for cell in cells] for cells in csv.reader(text))
 
 
-def _xlsx_text(value: Any) -> str:
-    """A cell's value as the text a CSV would hold."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        # An XLSX number cell is a double: the only float near money here, and never computed
-        # with. A whole number is written as one (a voucher 20230012, an id 12). Otherwise its
-        # shortest round-trip text is the decimal the cell holds (1234.5), parsed as text by
-        # the same exact amount check as CSV, so a double that is no two-decimal amount (a
-        # formula's 0.30000000000000004) is refused, never rounded.
-        if value.is_integer():
-            return str(int(value))
-        return format(Decimal(repr(value)), "f")
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time() else value.isoformat()
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return str(value)
-
-
 def _xlsx_rows(upload: IO[bytes]) -> Iterator[list[str]]:
-    """The first worksheet's rows from A1, so that row numbers and columns are Excel's."""
     try:
-        book = CalamineWorkbook.from_filelike(upload)
-        sheets = [
-            index
-            for index, sheet in enumerate(book.sheets_metadata)
-            if sheet.typ == SheetTypeEnum.WorkSheet
-        ]
-        if not sheets:
-            return
-        sheet = book.get_sheet_by_index(sheets[0])
-    except Exception as exc:  # a damaged or foreign zip: whatever the reader raises
-        raise _file_error("the file is not an XLSX workbook", str(exc)[:200], "xlsx") from exc
-    try:
-        # Without skip_empty_area=False the rows would start at the first cell with a value.
-        for values in sheet.to_python(skip_empty_area=False):
-            yield [_xlsx_text(value) for value in values]
-    except Exception as exc:
-        raise _file_error("the XLSX workbook can't be read", str(exc)[:200], "xlsx") from exc
-    finally:
-        book.close()
+        yield from xlsx.rows(upload)
+    except xlsx.Unreadable as exc:
+        raise _file_error(f"the XLSX workbook can't be imported: {exc}", str(exc), "xlsx") from exc
 
 
 # An export in Chinese names the kinds by their words (app.labels).
@@ -350,29 +309,26 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
     # The file is read first, then every project, budget line and contract it names is
     # looked up at once: a month's rows name the same few over and over.
     read: list[tuple[int, dict[str, str]]] = []
+    # A problem of the file itself (the row after the last one read): reported last, as it
+    # comes after every row's own.
+    unreadable: tuple[int, str] | None = None
     row_no = 1
     try:
         for cells in reader:
             row_no += 1
             if row_no - 1 > MAX_ROWS:
-                errors.add(row_no, "file", f"more than {MAX_ROWS} rows; split the file")
+                unreadable = (row_no, f"more than {MAX_ROWS} rows; split the file")
                 break
             values = {
                 name: (cells[position] if position < len(cells) else "").strip()
                 for position, name in mapping.items()
             }
-            if not any(values.values()):
-                continue  # a blank line, or the empty rows at the end of a sheet
-            unstorable = [name for name, value in values.items() if not _storable(value)]
-            if unstorable:
-                for name in unstorable:
-                    errors.add(row_no, name, "contains control characters")
-                continue
-            read.append((row_no, values))
+            if any(values.values()):  # else a blank line, or the empty rows at a sheet's end
+                read.append((row_no, values))
     except csv.Error as exc:
-        errors.add(row_no, "file", f"not valid CSV: {exc}")
+        unreadable = (row_no, f"not valid CSV: {exc}")
     except UnicodeDecodeError as exc:  # pragma: no cover - detect_encoding read it all already
-        errors.add(row_no, "file", f"unreadable text: {exc.reason}")
+        unreadable = (row_no, f"unreadable text: {exc.reason}")
     projects = _projects_named(session, {values["project"] for _, values in read})
     project_ids = sorted({found[0] for found in projects.values() if found is not None})
     lines_of = budget_lines_of(session=session, project_ids=project_ids)
@@ -382,6 +338,11 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
     seen: dict[tuple[int, str], int] = {}
     parsed: list[ParsedRow] = []
     for row, values in read:
+        unstorable = [name for name, value in values.items() if not _storable(value)]
+        if unstorable:
+            for name in unstorable:
+                errors.add(row, name, "contains control characters")
+            continue
         kind = _kind(values.get("kind", ""))
         if kind is None:
             errors.add(row, "kind", f"{values['kind']!r} is neither payment nor reversal")
@@ -446,6 +407,8 @@ def parse(*, session: Session, upload: IO[bytes]) -> list[ParsedRow]:
             continue
         seen[key] = row
         parsed.append(ParsedRow(row=row, data=data, programme_id=programme_id, kind=kind))
+    if unreadable is not None:
+        errors.add(unreadable[0], "file", unreadable[1])
     errors.raise_if_any(row_no - 1)
     if not parsed:
         raise _file_error("the file has no rows to import", "no data rows", "empty")

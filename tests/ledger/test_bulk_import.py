@@ -8,15 +8,21 @@ into Y, in file order. Then everything a user can see is compared, codes mapped 
 """
 
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from app.auth.actor import Actor
+from app.auth.models import Role
+from app.ledger import service
 from app.ledger.balances import BALANCES
+from app.ledger.models import Disbursement
+from app.ledger.schemas import DisbursementCreate
 from app.projects.models import BudgetLine, Project
 from tests.factories import Keys, if_match, make_contract, make_programme, make_project, payment
 
@@ -291,6 +297,62 @@ def test_a_large_import_posts_what_posting_each_row_posts(
     assert _entries(client, keys, session, "X") == _entries(client, keys, session, "Y")
     assert _audit(client, keys, "X") == _audit(client, keys, "Y")
     assert _balances(session, "X") == _balances(session, "Y")
+
+
+def test_a_voucher_taken_after_a_batch_was_checked_posts_nothing(
+    client: TestClient, keys: Keys, session: Session, books: None
+) -> None:
+    """Between checking a batch and writing it another payment of the programme takes one of
+    its voucher numbers: the batch is a 409 naming no row (send it again to see which), and
+    none of its entries is posted. 150 rows: on PostgreSQL they are copied in."""
+    project = session.execute(select(Project).where(col(Project.code) == "X-C")).scalar_one()
+    other = session.execute(select(Project).where(col(Project.code) == "X-B")).scalar_one()
+    assert project.id is not None and other.id is not None
+    actor = Actor(key_id=None, name="批量测试", role=Role.finance)
+    payments = [
+        DisbursementCreate.model_validate(
+            {
+                "project_id": project.id,
+                "amount": "10.00",
+                "paid_on": "2023-07-01",
+                "payee": "甲",
+                "voucher_no": f"RACE-{n:04d}",
+                "funding_source": "county",
+            }
+        )
+        for n in range(150)
+    ]
+    before = _entries(client, keys, session, "X")
+    with session.begin_nested():
+        contexts = service.lock_payment_contexts(session, [project.id, other.id])
+        accepted, refused = service.check_payments(
+            session=session,
+            actor=actor,
+            contexts=contexts,
+            payments=payments,
+            today=date(2026, 12, 7),
+        )
+        assert (len(accepted), refused) == (150, [])
+        taken = payments[120].model_copy(update={"project_id": other.id, "voucher_no": "race-0120"})
+        service.post_disbursement(session=session, actor=actor, data=taken, today=date(2026, 12, 7))
+        savepoint = session.begin_nested()
+        with pytest.raises(service.DuplicateVoucher, match="nothing was posted"):
+            service.write_payments(session=session, actor=actor, accepted=accepted)
+        savepoint.rollback()
+        held = (
+            session.connection()
+            .execute(
+                select(func.count())
+                .select_from(Disbursement)
+                .where(col(Disbursement.project_id) == project.id)
+            )
+            .scalar_one()
+        )
+        assert held == 0
+    assert _entries(client, keys, session, "X") != before  # the one that took the voucher
+    assert [e for e in _entries(client, keys, session, "X") if e not in before] == [
+        e for e in _entries(client, keys, session, "X") if e[8] == "race-0120"
+    ]
 
 
 def test_rows_refused_because_of_earlier_rows_are_named_as_posting_refuses_them(

@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
 from app.config import Settings
+from app.ledger.imports import MAX_ERRORS
 from app.ledger.models import ProjectBalance
 from app.main import create_app
 from tests.factories import Keys, if_match, make_contract, make_programme, make_project, payment
@@ -452,15 +453,16 @@ def _xlsx(*rows: list[Any]) -> bytes:
     return body.getvalue()
 
 
-def _with_cell_text(workbook: bytes, old: str, new: str) -> bytes:
-    """The workbook with a cell's stored text replaced in its first sheet's XML."""
+def _with_cell_text(workbook: bytes, old: str, new: str, *, every: bool = False) -> bytes:
+    """The workbook with a cell's stored text replaced in its first sheet's XML (the first
+    occurrence, or every one)."""
     source, target = zipfile.ZipFile(io.BytesIO(workbook)), io.BytesIO()
     with zipfile.ZipFile(target, "w") as out:
         for item in source.infolist():
             data = source.read(item)
             if item.filename == "xl/worksheets/sheet1.xml":
                 assert old.encode() in data
-                data = data.replace(old.encode(), new.encode())
+                data = data.replace(old.encode(), new.encode(), -1 if every else 1)
             out.writestr(item, data)
     return target.getvalue()
 
@@ -538,6 +540,75 @@ def test_an_xlsx_table_is_read_from_a1_of_the_first_worksheet(
     lower = _post(client, keys, body.getvalue())
     assert lower.status_code == 422, lower.text
     assert {e["row"] for e in lower.json()["errors"]} == {1}
+
+
+def _far_cell_workbook() -> bytes:
+    """A chart sheet, then a worksheet with a heading row, one payment, and one cell at
+    Z200000: a few KB that the reader would hold as a grid of 5,200,000 cells."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    book.create_chartsheet("图表", 0)
+    sheet.append(["项目编号", "金额", "支付日期", "收款单位", "凭证号", "资金来源"])
+    sheet.append(["IMP-A", 1, "2023-06-05", "甲", "FAR-1", "county"])
+    sheet.cell(row=200_000, column=26, value="x")
+    body = io.BytesIO()
+    book.save(body)
+    return body.getvalue()
+
+
+@pytest.mark.parametrize("prefixed", [False, True], ids=["plain", "namespace-prefixed"])
+def test_an_xlsx_sheet_too_large_to_hold_is_refused_before_it_is_read(
+    client: TestClient, keys: Keys, projects: Any, prefixed: bool
+) -> None:
+    workbook = _far_cell_workbook()
+    assert len(workbook) < 20_000
+    if prefixed:
+        for old, new in ((b"<c ", b"<x:c "), (b"</c>", b"</x:c>"), (b"<row ", b"<x:row ")):
+            workbook = _with_cell_text(workbook, old.decode(), new.decode(), every=True)
+        workbook = _with_cell_text(workbook, "</row>", "</x:row>", every=True)
+        workbook = _with_cell_text(
+            workbook,
+            "<worksheet ",
+            '<worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ',
+        )
+    response = _post(client, keys, workbook)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["file"]
+    assert "5,200,000 cells" in response.json()["detail"]
+    assert _total(client, keys) == (0, "0.00")
+
+
+def test_an_xlsx_sheet_without_cell_references_is_read_in_order(
+    client: TestClient, keys: Keys, projects: Any
+) -> None:
+    """References are optional in the format: cells without one follow the cell before."""
+    workbook = _xlsx(
+        ["IMP-A", 1500, "2023-06-05", "甲", "NR-1", "county"],
+        ["IMP-B", 12.5, "2023-06-06", "乙", "NR-2", "county"],
+    )
+    for column in "ABCDEF":
+        for row in (1, 2, 3):
+            workbook = _with_cell_text(workbook, f' r="{column}{row}"', "")
+    response = _post(client, keys, workbook)
+    assert response.status_code == 201, response.text
+    assert (response.json()["posted"], response.json()["total"]) == (2, "1512.50")
+
+
+def test_the_errors_reported_are_the_first_rows_errors(
+    client: TestClient, keys: Keys, projects: Any
+) -> None:
+    """At most MAX_ERRORS are listed: those of the first bad rows, in row order, whatever
+    kind of error each is."""
+    rows = ["IMP-Z,,1.00,2023-06-01,甲,E-1,county"]
+    rows += [f"IMP-A,,1.00,2023-06-01,甲\x07,E-{n},county" for n in range(2, MAX_ERRORS + 100)]
+    response = _import(client, keys, _csv(HEAD, *rows))
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert len(errors) == MAX_ERRORS
+    assert (errors[0]["row"], errors[0]["field"]) == (2, "project")
+    assert [e["row"] for e in errors] == list(range(2, MAX_ERRORS + 2))
+    assert {e["field"] for e in errors[1:]} == {"payee"}
 
 
 @pytest.mark.parametrize("body", [b"", codecs.BOM_UTF8])
