@@ -1,5 +1,6 @@
 """Funding sources (资金来源) and each project's planned funding from them."""
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import or_
@@ -16,6 +17,7 @@ from app.funding.schemas import (
     FundingSourceUpdate,
     ProjectFundingRead,
 )
+from app.inputs import identifier_key
 from app.ledger.models import Disbursement
 from app.money import money_sum
 from app.params import ref_clause
@@ -38,14 +40,40 @@ def get_source(*, session: Session, ref: str) -> FundingSource:
     return source
 
 
+def source_keys(ref: str) -> tuple[str, str]:
+    """What a reference to a funding source is compared by: with the codes, as identifiers are
+    (`County`, `ｃｏｕｎｔｙ` and ` county ` are `county`); with the names, as written, trimmed.
+    Every match of a reference to a source, in SQL or in memory, compares these two."""
+    return identifier_key(ref), ref.strip()
+
+
+class Sources:
+    """Funding sources (id, code, name rows) held in memory, found by a reference as the SQL
+    finds them (source_keys; the lowest id should two match)."""
+
+    def __init__(self, rows: Iterable[tuple[int, str, str]]) -> None:
+        self._by_code: dict[str, tuple[int, str]] = {}
+        self._by_name: dict[str, tuple[int, str]] = {}
+        for source_id, code, name in sorted(rows):
+            self._by_code.setdefault(code, (source_id, code))
+            self._by_name.setdefault(name, (source_id, code))
+
+    def find(self, ref: str) -> tuple[int, str] | None:
+        """(id, code) of the source a reference names, or None."""
+        code, name = source_keys(ref)
+        found = [s for s in (self._by_code.get(code), self._by_name.get(name)) if s is not None]
+        return min(found) if found else None
+
+
 def resolve_source(
     *, session: Session, ref: str, field: str, for_new_money: bool = True
 ) -> FundingSource:
     """A source named by its code or its Chinese name; an inactive one takes no new money."""
+    code, name = source_keys(ref)
     source = session.exec(
-        select(FundingSource).where(
-            or_(col(FundingSource.code) == ref, col(FundingSource.name) == ref)
-        )
+        select(FundingSource)
+        .where(or_(col(FundingSource.code) == code, col(FundingSource.name) == name))
+        .order_by(col(FundingSource.id))
     ).first()
     if source is None:
         raise InvalidInput(f"unknown funding source {ref!r}", field=field)
@@ -54,21 +82,29 @@ def resolve_source(
     return source
 
 
-def _check_unambiguous(session: Session, names: list[str], source_id: int | None) -> None:
-    """Payments name a source by code or by name, so no code or name may be another
-    source's code or name."""
-    query = select(FundingSource.code).where(
-        or_(col(FundingSource.code).in_(names), col(FundingSource.name).in_(names))
-    )
-    if source_id is not None:
-        query = query.where(FundingSource.id != source_id)
-    clash = session.exec(query).first()
-    if clash is not None:
-        raise Conflict(f"{' / '.join(names)} would be ambiguous with funding source {clash}")
+def _check_unambiguous(
+    session: Session, *, code: str | None, name: str | None, source_id: int | None
+) -> None:
+    """Payments name a source by code or by name (source_keys), so no reference may find two
+    sources: a new code is no other source's code or name, and a new name is no other
+    source's name, nor read as its code."""
+    clash = None
+    for other in session.exec(select(FundingSource)):
+        if other.id == source_id:
+            continue
+        if code is not None and code in source_keys(other.name) + (other.code,):
+            clash = other.code
+        if name is not None and (
+            source_keys(name)[0] == other.code or name.strip() == other.name.strip()
+        ):
+            clash = other.code
+        if clash is not None:
+            written = " / ".join(n for n in (code, name) if n is not None)
+            raise Conflict(f"{written} would be ambiguous with funding source {clash}")
 
 
 def create_source(*, session: Session, actor: Actor, data: FundingSourceCreate) -> FundingSource:
-    _check_unambiguous(session, [data.code, data.name], None)
+    _check_unambiguous(session, code=data.code, name=data.name, source_id=None)
     source = FundingSource(**data.model_dump())
     session.add(source)
     session.flush()
@@ -89,7 +125,7 @@ def update_source(
     before = audit.snapshot(source)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "name" in changes and changes["name"] != source.name:
-        _check_unambiguous(session, [changes["name"]], source.id)
+        _check_unambiguous(session, code=None, name=changes["name"], source_id=source.id)
     for name, value in changes.items():
         setattr(source, name, value)
     session.add(source)

@@ -29,6 +29,7 @@ from app.contracts.service import contracts_of, match_contract
 from app.errors import DomainError, FieldError, InvalidInput, RowErrors
 from app.exports.service import undo_inert
 from app.funding.models import FundingSource
+from app.funding.service import Sources
 from app.inputs import check_text, identifier_key, normalise_identifier
 from app.labels import ENTRY_KIND
 from app.ledger import service, xlsx
@@ -432,7 +433,7 @@ def _posted_vouchers(session: Session, rows: Sequence[ParsedRow]) -> dict[tuple[
     return found
 
 
-def _same_payment(entry: Any, row: ParsedRow, source_ids: dict[str, int]) -> bool:
+def _same_payment(entry: Any, row: ParsedRow, sources: Sources) -> bool:
     """Whether the ledger's entry with the row's voucher is the row (a re-imported export)."""
     data = row.data
     amount = -data.amount if row.kind is EntryKind.reversal else data.amount
@@ -444,7 +445,7 @@ def _same_payment(entry: Any, row: ParsedRow, source_ids: dict[str, int]) -> boo
         and entry.payee.strip() == data.payee.strip()
         and entry.budget_line_id == data.budget_line_id
         and entry.contract_id == data.contract_id
-        and entry.funding_source_id == source_ids.get(data.funding_source)
+        and entry.funding_source_id == (sources.find(data.funding_source) or (None,))[0]
     )
 
 
@@ -477,14 +478,11 @@ def import_payments(
     # Every project in the file is locked up front, in id order, so two imports can't
     # deadlock; its context is read once and the rows are checked against it in memory.
     contexts = service.lock_payment_contexts(session, (r.data.project_id for r in rows))
-    source_ids = {
-        key: source_id
-        for source_id, code, name in session.exec(
-            select(FundingSource.id, FundingSource.code, FundingSource.name)
+    sources = Sources(
+        session.connection().execute(
+            select(col(FundingSource.id), col(FundingSource.code), col(FundingSource.name))
         )
-        for key in (code, name)
-        if source_id is not None
-    }
+    )
     posted_already = _posted_vouchers(session, rows)
     # (row, column, message), put in row order before they are reported.
     refusals: list[tuple[int, str, str]] = []
@@ -492,7 +490,7 @@ def import_payments(
     for row in rows:
         existing = posted_already.get((row.programme_id, identifier_key(row.data.voucher_no)))
         if existing is not None:
-            if _same_payment(existing, row, source_ids):
+            if _same_payment(existing, row, sources):
                 result.already_posted += 1
                 result.skipped_vouchers.append(row.data.voucher_no)
             else:

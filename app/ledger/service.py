@@ -25,7 +25,7 @@ from app.contracts.terms import ContractTerms, contract_terms
 from app.engines import rules
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.funding.models import FundingSource
-from app.funding.service import resolve_source
+from app.funding.service import Sources, resolve_source, source_keys
 from app.inputs import identifier_key, party_key
 from app.ledger import balances
 from app.ledger import statements as sql
@@ -58,6 +58,12 @@ class DuplicateVoucher(Conflict):
     slug, title = "duplicate-voucher", "Voucher number already posted"
 
 
+def _named(source: str) -> dict[str, str]:
+    """The parameters of a statement that finds a funding source by reference (source_keys)."""
+    code, name = source_keys(source)
+    return {"source_code": code, "source_name": name}
+
+
 def _locked_context(session: Session, project_id: int, source: str = "") -> tuple[Record, Record]:
     """Take the project's balance lock, then read what an entry is checked against: the
     balance row and the project's context (after the lock: the estimate and policy in force
@@ -65,7 +71,7 @@ def _locked_context(session: Session, project_id: int, source: str = "") -> tupl
     balance = lock_project_balance(session, project_id)
     context = (
         session.connection()
-        .execute(sql.PROJECT_CONTEXT, {"project_id": project_id, "source": source})
+        .execute(sql.PROJECT_CONTEXT, {"project_id": project_id, **_named(source)})
         .one()
     )
     return balance, context
@@ -493,7 +499,7 @@ def lock_payment_contexts(
     contracts: dict[int, dict[int, Record]] = {pid: {} for pid in ordered}
     for chunk in chunks(ordered):
         ids = {"project_ids": list(chunk)}
-        for project in connection.execute(sql.PROJECT_CONTEXTS, {**ids, "source": ""}):
+        for project in connection.execute(sql.PROJECT_CONTEXTS, {**ids, **_named("")}):
             projects[project.id] = project
         for line in connection.execute(sql.LINES_OF_PROJECTS, ids):
             lines[line.project_id][line.id] = line
@@ -540,16 +546,13 @@ def check_payments(
     ceiling is refused), against `contexts` (lock_payment_contexts: every payment's project
     must be there). Nothing is written: `write_payments` posts the accepted ones. The same
     results as posting them one by one, voucher numbers aside (the caller checks those)."""
-    sources: dict[str, tuple[int, str]] = {}
-    for source_id, code, name in session.connection().execute(sql.ACTIVE_SOURCES):
-        sources.setdefault(code, (source_id, code))
-        sources.setdefault(name, (source_id, code))
+    sources = Sources(session.connection().execute(sql.ACTIVE_SOURCES))
     now = utcnow()
     accepted: list[Accepted] = []
     refused: list[Refused] = []
     for index, data in enumerate(payments):
         context = contexts[data.project_id]
-        source = sources.get(data.funding_source)
+        source = sources.find(data.funding_source)
         source_id = source[0] if source is not None else None
         try:
             checked = check_payment(context, data, source_id=source_id, today=today)
@@ -754,8 +757,8 @@ def ledger_clauses(actor: Actor, filters: LedgerFilters) -> list[Any]:
             col(Disbursement.funding_source_id).in_(
                 select(col(FundingSource.id)).where(
                     or_(
-                        col(FundingSource.code) == filters.funding_source,
-                        col(FundingSource.name) == filters.funding_source,
+                        col(FundingSource.code) == source_keys(filters.funding_source)[0],
+                        col(FundingSource.name) == source_keys(filters.funding_source)[1],
                     )
                 )
             )

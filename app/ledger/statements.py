@@ -33,7 +33,10 @@ contract = _table(Contract)
 change_order = _table(ChangeOrder)
 contract_balance = _table(ContractBalance)
 
-_named_source = or_(source.c.code == bindparam("source"), source.c.name == bindparam("source"))
+# A source named as source_keys (app/funding/service.py) compares: its code, its name.
+_named_source = or_(
+    source.c.code == bindparam("source_code"), source.c.name == bindparam("source_name")
+)
 # Everything a payment is checked against, read in one statement once the lock is held (for
 # one project, or for a batch's projects; a batch names no source: it resolves each row's).
 _PROJECT_CONTEXT = select(

@@ -102,3 +102,62 @@ def test_funding_plan_keeps_rows_that_entries_refer_to(
     )
     assert response.status_code == 200
     assert [s["funding_source"] for s in response.json()["sources"]] == ["county", "self_raised"]
+
+
+def test_a_source_code_is_the_same_however_it_is_typed(
+    client: TestClient, keys: Keys, project: Any
+) -> None:
+    """`County`, `ｃｏｕｎｔｙ` and ` county ` name the source `county`, in a payment, an import,
+    a funding plan and the ledger's filter; a name is matched as written, trimmed."""
+    for n, typed in enumerate(["County", "ｃｏｕｎｔｙ", " county ", " 县级财政 "], start=1):
+        posted = client.post(
+            "/api/v1/disbursements",
+            json=payment(project.id, "10.00", f"T-{n}", funding_source=typed),
+            headers=keys.finance,
+        )
+        assert posted.status_code == 201, posted.text
+        assert posted.json()["funding_source"] == "county"
+    imported = client.post(
+        "/api/v1/disbursements/import",
+        content=(
+            "project,amount,paid_on,payee,voucher_no,funding_source\r\n"
+            f"{project.code},5.00,2023-06-01,甲,T-9,ＣＯＵＮＴＹ\r\n"
+        ).encode(),
+        headers={**keys.finance, "Content-Type": "text/csv"},
+    )
+    assert imported.status_code == 201, imported.text
+    listed = client.get(
+        "/api/v1/disbursements", params={"funding_source": "COUNTY"}, headers=keys.viewer
+    ).json()
+    assert (listed["total"], listed["sum"]) == (5, "45.00")
+    url = f"/api/v1/projects/{project.id}/funding"
+    etag = client.get(f"/api/v1/projects/{project.id}", headers=keys.viewer).headers["etag"]
+    plan = {"sources": [{"funding_source": "Ｃｏｕｎｔｙ", "planned": "100.00"}]}
+    put = client.put(url, json=plan, headers={**keys.finance, "If-Match": etag})
+    assert put.status_code == 200, put.text
+    assert [(s["funding_source"], s["disbursed"]) for s in put.json()["sources"]] == [
+        ("county", "45.00")
+    ]
+    unknown = client.post(
+        "/api/v1/disbursements",
+        json=payment(project.id, "10.00", "T-10", funding_source="县级 财政"),
+        headers=keys.finance,
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "funding_source"
+
+
+def test_a_source_name_may_not_read_as_another_sources_code(client: TestClient, keys: Keys) -> None:
+    """A payment naming `County` means the code `county`: no other source may be named so."""
+    clash = client.post(
+        "/api/v1/funding-sources", json={"code": "bond3", "name": " County "}, headers=keys.admin
+    )
+    assert clash.status_code == 409, clash.text
+    named = client.post(
+        "/api/v1/funding-sources", json={"code": "bond3", "name": "债券三期"}, headers=keys.admin
+    )
+    assert named.status_code == 201, named.text
+    again = client.post(
+        "/api/v1/funding-sources", json={"code": "bond4", "name": " 债券三期"}, headers=keys.admin
+    )
+    assert again.status_code == 409, again.text
