@@ -571,9 +571,10 @@ def _ledger(rng: random.Random, plans: list[ProjectPlan], total: int) -> Ledger:
 # An entry before it has an id: (number in writing order, date ordinal, programme, project,
 # budget line, contract, funding source, payee, fen, number of the payment it reverses).
 Entry = tuple[int, int, int, int, int | None, int | None, int, str, int, int | None]
-# A reversal not yet written: (date ordinal, number of its payment, programme, project,
-# budget line, contract, funding source, payee, negative fen).
-Pending = tuple[int, int, int, int, int | None, int | None, int, str, int]
+# Where an entry goes: (programme, project, budget line, contract, funding source, payee).
+Target = tuple[int, int, int | None, int | None, int, str]
+# A reversal not yet written: (date ordinal, number of its payment, where, negative fen).
+Pending = tuple[int, int, Target, int]
 
 
 def _entries(rng: random.Random, ledger: Ledger, suppliers: list[str]) -> Iterator[Entry]:
@@ -586,7 +587,7 @@ def _entries(rng: random.Random, ledger: Ledger, suppliers: list[str]) -> Iterat
     for month in sorted(ledger.months):
         month_first = date(month // 12, month % 12 + 1, 1).toordinal()
         month_last = _month_spans(month_first, month_first + 31)[0][2]
-        drawn: list[tuple[int, int, int, int, int | None, int | None, int, str]] = []
+        drawn: list[tuple[int, Target, int]] = []  # date ordinal, where, fen
         for index, count, fen in ledger.months[month]:
             plan = ledger.plans[index]
             first = max(month_first, plan.start.toordinal())
@@ -604,71 +605,26 @@ def _entries(rng: random.Random, ledger: Ledger, suppliers: list[str]) -> Iterat
                     else None
                 )
                 source_id = rng.choices(plan.draws.source_ids, cum_weights=plan.draws.sources)[0]
-                drawn.append(
-                    (
-                        rng.randint(first, max(first, last)),
-                        plan.programme_id,
-                        plan.id,
-                        amount,
-                        line_id,
-                        contract_id,
-                        source_id,
-                        payee,
-                    )
-                )
+                target = (plan.programme_id, plan.id, line_id, contract_id, source_id, payee)
+                drawn.append((rng.randint(first, max(first, last)), target, amount))
         drawn.sort(key=itemgetter(0))
-        for day, programme, project, amount, line_id, contract_id, source_id, payee in drawn:
+        for day, target, amount in drawn:
             while pending and pending[0][0] < day:
                 number += 1
                 yield _reversal(number, heapq.heappop(pending))
             number += 1
-            yield (
-                number,
-                day,
-                programme,
-                project,
-                line_id,
-                contract_id,
-                source_id,
-                payee,
-                amount,
-                None,
-            )
+            yield (number, day, *target, amount, None)
             if day <= late and rng.random() < REVERSAL_SHARE:
                 part = amount if rng.random() < 0.75 or amount < 2 else rng.randint(1, amount - 1)
-                heapq.heappush(
-                    pending,
-                    (
-                        day + rng.randint(1, 30),
-                        number,
-                        programme,
-                        project,
-                        line_id,
-                        contract_id,
-                        source_id,
-                        payee,
-                        -part,
-                    ),
-                )
+                heapq.heappush(pending, (day + rng.randint(1, 30), number, target, -part))
     while pending:
         number += 1
         yield _reversal(number, heapq.heappop(pending))
 
 
 def _reversal(number: int, pending: Pending) -> Entry:
-    due, reversed_number, programme, project, line_id, contract_id, source_id, payee, fen = pending
-    return (
-        number,
-        due,
-        programme,
-        project,
-        line_id,
-        contract_id,
-        source_id,
-        payee,
-        fen,
-        reversed_number,
-    )
+    due, reversed_number, target, fen = pending
+    return (number, due, *target, fen, reversed_number)
 
 
 @dataclass
